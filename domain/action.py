@@ -1,0 +1,676 @@
+"""An action of the plan and its lifecycle.
+
+    not_started -> in_progress -> evidence_submitted -> agency_signed_off
+                -> accepted (implementation group) -> verified (independent chair)
+
+Reviewers return an action to ``in_progress`` with reasons; agencies may mark it
+``blocked``; only the chair decides the outcomes that are not failures
+(``not_implementable``, ``superseded``). The agency's own claim (its sign-off) and the
+chair's independent verdict are kept in separate fields: neither overwrites the other.
+Plan changes (merge, withdraw) close an action without deleting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidInput, InvalidTransition
+from domain.events import SignedEvent
+from domain.roles import Role
+from domain.rules import (
+    RuleContext,
+    require_identifier,
+    require_iso_date,
+    require_own_agency,
+    require_role,
+    require_string_list,
+    require_text,
+)
+
+
+class Status(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    EVIDENCE_SUBMITTED = "evidence_submitted"
+    AGENCY_SIGNED_OFF = "agency_signed_off"
+    ACCEPTED = "accepted"
+    VERIFIED = "verified"
+    NOT_IMPLEMENTABLE = "not_implementable"
+    SUPERSEDED = "superseded"
+    MERGED = "merged"
+    WITHDRAWN = "withdrawn"
+
+
+#: The chair's outcomes: the action is closed, and it is not a failure.
+CHAIR_OUTCOMES = frozenset({Status.NOT_IMPLEMENTABLE, Status.SUPERSEDED})
+#: Plan changes: the action no longer counts towards the plan.
+REMOVED_FROM_PLAN = frozenset({Status.MERGED, Status.WITHDRAWN})
+CLOSED = frozenset({Status.VERIFIED}) | CHAIR_OUTCOMES | REMOVED_FROM_PLAN
+#: States in which the agency is still doing the work and may change its evidence.
+AGENCY_WORKING = frozenset(
+    {Status.NOT_STARTED, Status.IN_PROGRESS, Status.BLOCKED, Status.EVIDENCE_SUBMITTED}
+)
+
+AGENCY_WORKERS = frozenset({Role.OFFICER, Role.AGENCY_LEAD})
+PLAN_EDITORS = frozenset({Role.ADMIN, Role.IMPLEMENTATION_GROUP})
+COMMENTERS = frozenset(set(Role) - {Role.SCRUTINY})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A status change that the ``status_changed`` event may make, and who may make it."""
+
+    roles: frozenset[Role]
+    needs_reason: bool
+    rule: str
+
+
+#: (from, to) -> who may move an action between them with a plain status change.
+STATUS_CHANGES: dict[tuple[Status, Status], Transition] = {
+    (Status.NOT_STARTED, Status.IN_PROGRESS): Transition(AGENCY_WORKERS, False, "action.start"),
+    (Status.IN_PROGRESS, Status.EVIDENCE_SUBMITTED): Transition(
+        AGENCY_WORKERS, False, "action.submit"
+    ),
+    (Status.NOT_STARTED, Status.BLOCKED): Transition(
+        AGENCY_WORKERS | {Role.IMPLEMENTATION_GROUP}, True, "action.block"
+    ),
+    (Status.IN_PROGRESS, Status.BLOCKED): Transition(
+        AGENCY_WORKERS | {Role.IMPLEMENTATION_GROUP}, True, "action.block"
+    ),
+    (Status.BLOCKED, Status.IN_PROGRESS): Transition(
+        AGENCY_WORKERS | {Role.IMPLEMENTATION_GROUP}, True, "action.unblock"
+    ),
+}
+for _from in (
+    Status.NOT_STARTED,
+    Status.IN_PROGRESS,
+    Status.BLOCKED,
+    Status.EVIDENCE_SUBMITTED,
+    Status.AGENCY_SIGNED_OFF,
+    Status.ACCEPTED,
+):
+    for _outcome in CHAIR_OUTCOMES:
+        STATUS_CHANGES[(_from, _outcome)] = Transition(
+            frozenset({Role.CHAIR}), True, "action.chair_outcome"
+        )
+for _outcome in CHAIR_OUTCOMES:
+    STATUS_CHANGES[(_outcome, Status.IN_PROGRESS)] = Transition(
+        frozenset({Role.CHAIR}), True, "action.chair_reopen"
+    )
+
+
+class SignOffLevel(StrEnum):
+    AGENCY = "agency"
+    IMPLEMENTATION_GROUP = "implementation_group"
+    CHAIR = "chair"
+
+
+@dataclass(frozen=True)
+class SignOffRule:
+    role: Role
+    before: Status
+    after: Status
+
+
+SIGN_OFFS: dict[SignOffLevel, SignOffRule] = {
+    SignOffLevel.AGENCY: SignOffRule(
+        Role.AGENCY_LEAD, Status.EVIDENCE_SUBMITTED, Status.AGENCY_SIGNED_OFF
+    ),
+    SignOffLevel.IMPLEMENTATION_GROUP: SignOffRule(
+        Role.IMPLEMENTATION_GROUP, Status.AGENCY_SIGNED_OFF, Status.ACCEPTED
+    ),
+    SignOffLevel.CHAIR: SignOffRule(Role.CHAIR, Status.ACCEPTED, Status.VERIFIED),
+}
+
+LEVEL_OF_ROLE: dict[Role, SignOffLevel] = {rule.role: level for level, rule in SIGN_OFFS.items()}
+
+#: Who may return an action to in_progress, and from which states.
+RETURNS: dict[Role, frozenset[Status]] = {
+    Role.AGENCY_LEAD: frozenset({Status.EVIDENCE_SUBMITTED}),
+    Role.IMPLEMENTATION_GROUP: frozenset({Status.EVIDENCE_SUBMITTED, Status.AGENCY_SIGNED_OFF}),
+    Role.CHAIR: frozenset({Status.EVIDENCE_SUBMITTED, Status.AGENCY_SIGNED_OFF, Status.ACCEPTED}),
+}
+
+AMENDABLE = frozenset(
+    {"title", "lead_agency", "lead_officers", "expected_outcome", "evidence_required", "due_date"}
+)
+RAG = frozenset({"red", "amber", "green"})
+SHA256_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class Evidence:
+    sha256: str
+    size: int
+    media_type: str
+    original_name: str
+    description: str
+    storage_key: str
+    effective_date: str
+    attached_by: str
+    attached_at: datetime
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
+    erased_at: datetime | None = None
+    erased_reason: str | None = None
+
+
+@dataclass
+class SignOff:
+    level: SignOffLevel
+    by: str
+    at: datetime
+    evidence: list[str]
+    statement: str
+
+
+@dataclass
+class Decision:
+    """A dated judgement with its author and reasons (a claim, a verdict, a rating)."""
+
+    value: str
+    by: str
+    at: datetime
+    reasons: str = ""
+
+
+class Action(Aggregate):
+    def __init__(self) -> None:
+        self.action_id = ""
+        self.recommendation = 0
+        self.title = ""
+        self.lead_agency = ""
+        self.lead_officers: list[str] = []
+        self.expected_outcome = ""
+        self.evidence_required = ""
+        self.due_date: str | None = None
+        self.status = Status.NOT_STARTED
+        self.assigned_officers: list[str] = []
+        self.evidence: dict[str, Evidence] = {}
+        self.sign_offs: dict[SignOffLevel, SignOff] = {}
+        self.agency_claim: Decision | None = None
+        self.verdict: Decision | None = None
+        self.last_return: Decision | None = None
+        self.agency_rag: Decision | None = None
+        self.review_rag: Decision | None = None
+        self.blocked_reason: str | None = None
+        self.closed_reason: str | None = None
+        self.merged_into: str | None = None
+        self.comment_count = 0
+        self.challenge_count = 0
+
+    def current_evidence(self) -> list[str]:
+        return sorted(
+            e.sha256
+            for e in self.evidence.values()
+            if e.withdrawn_at is None and e.erased_at is None
+        )
+
+    @property
+    def counts_towards_plan(self) -> bool:
+        return self.status not in REMOVED_FROM_PLAN
+
+    class Event(SignedEvent):
+        pass
+
+    class Added(Event, Aggregate.Created):
+        TYPE = "action.added"
+        action_id: str
+        recommendation: int
+        title: str
+        lead_agency: str
+        lead_officers: list[str]
+        expected_outcome: str
+        evidence_required: str
+        due_date: str | None
+
+        def check(self, state: Any, ctx: RuleContext) -> None:
+            rule = "action.add"
+            require_role(ctx, PLAN_EDITORS, rule, "add actions to the plan")
+            if state is not None:
+                raise InvalidTransition(rule, f"action {self.action_id} already exists")
+            if not isinstance(self.action_id, str) or not _valid_action_id(self.action_id):
+                raise InvalidInput(rule, f"action id must look like R10.2: {self.action_id!r}")
+            if ctx.plan is None:
+                raise InvalidTransition(rule, "import the plan before adding actions")
+            if self.recommendation not in ctx.plan.recommendations:
+                raise InvalidInput(rule, f"no recommendation {self.recommendation} in the plan")
+            if not self.action_id.startswith(f"R{self.recommendation}."):
+                raise InvalidInput(
+                    rule, f"action {self.action_id} does not belong to R{self.recommendation}"
+                )
+            _check_fields(self.payload(), ctx, rule)
+
+        def apply(self, action: Action) -> None:
+            action.action_id = self.action_id
+            action.recommendation = self.recommendation
+            for name in AMENDABLE:
+                setattr(action, name, _copy(getattr(self, name)))
+
+    class Amended(Event):
+        """Fields of the action changed (the plan is a working document), with the reason."""
+
+        TYPE = "action.amended"
+        changes: dict[str, Any]
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.amend"
+            require_role(ctx, PLAN_EDITORS, rule, "amend actions")
+            require_text(self.reason, "reason", rule)
+            if state.status in CLOSED:
+                raise InvalidTransition(rule, f"action {state.action_id} is {state.status}")
+            if not isinstance(self.changes, dict) or not self.changes:
+                raise InvalidInput(rule, "changes must name at least one field")
+            unknown = set(self.changes) - AMENDABLE
+            if unknown:
+                raise InvalidInput(rule, f"cannot amend {', '.join(sorted(unknown))}")
+            _check_fields(self.changes, ctx, rule)
+
+        def apply(self, action: Action) -> None:
+            for name, value in self.changes.items():
+                setattr(action, name, _copy(value))
+
+    class OfficerAssigned(Event):
+        TYPE = "action.officer_assigned"
+        officer: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.assign_officer"
+            require_role(ctx, {Role.AGENCY_LEAD, Role.ADMIN}, rule, "assign officers")
+            require_own_agency(ctx, state.lead_agency, rule, "assign officers")
+            _require_open(state, rule)
+            user = ctx.directory.users.get(self.officer) if ctx.directory else None
+            if user is None or user.role is not Role.OFFICER or user.agency != state.lead_agency:
+                raise InvalidInput(
+                    rule, f"{self.officer!r} is not an officer of {state.lead_agency}"
+                )
+            if self.officer in state.assigned_officers:
+                raise InvalidTransition(rule, f"{self.officer} is already assigned")
+
+        def apply(self, action: Action) -> None:
+            action.assigned_officers.append(self.officer)
+
+    class StatusChanged(Event):
+        TYPE = "action.status_changed"
+        from_status: str
+        to_status: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.status_change"
+            try:
+                before, after = Status(self.from_status), Status(self.to_status)
+            except ValueError:
+                raise InvalidInput(rule, "unknown status") from None
+            if before is not state.status:
+                raise InvalidTransition(
+                    rule, f"action {state.action_id} is {state.status}, not {before}"
+                )
+            transition = STATUS_CHANGES.get((before, after))
+            if transition is None:
+                raise InvalidTransition(rule, f"no status change from {before} to {after}")
+            doing = f"move an action from {before} to {after}"
+            require_role(ctx, transition.roles, transition.rule, doing)
+            require_own_agency(ctx, state.lead_agency, transition.rule, doing)
+            if transition.needs_reason:
+                require_text(self.reason, "reason", transition.rule)
+            elif not isinstance(self.reason, str):
+                raise InvalidInput(transition.rule, "reason must be a string")
+            if after is Status.EVIDENCE_SUBMITTED and not state.current_evidence():
+                raise InvalidTransition(
+                    "action.submit_needs_evidence", "attach evidence before submitting"
+                )
+
+        def apply(self, action: Action) -> None:
+            after = Status(self.to_status)
+            action.status = after
+            action.blocked_reason = self.reason if after is Status.BLOCKED else None
+            if after in CHAIR_OUTCOMES:
+                action.verdict = Decision(after.value, self.actor, self.timestamp, self.reason)
+                action.closed_reason = self.reason
+            elif Status(self.from_status) in CHAIR_OUTCOMES:
+                action.verdict = Decision("reopened", self.actor, self.timestamp, self.reason)
+                action.closed_reason = None
+
+    class EvidenceAttached(Event):
+        TYPE = "action.evidence_attached"
+        sha256: str
+        size: int
+        media_type: str
+        original_name: str
+        description: str
+        storage_key: str
+        effective_date: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.attach_evidence"
+            require_role(ctx, AGENCY_WORKERS, rule, "attach evidence")
+            require_own_agency(ctx, state.lead_agency, rule, "attach evidence")
+            if state.status not in AGENCY_WORKING:
+                raise InvalidTransition(
+                    rule, f"action {state.action_id} is {state.status}; evidence is closed"
+                )
+            _require_sha256(self.sha256, rule)
+            if self.sha256 in state.evidence and state.evidence[self.sha256].withdrawn_at is None:
+                raise InvalidTransition(rule, "this evidence is already attached")
+            if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size <= 0:
+                raise InvalidInput(rule, "size must be a positive integer")
+            require_text(self.media_type, "media_type", rule, max_length=200)
+            require_text(self.original_name, "original_name", rule, max_length=500)
+            require_text(self.description, "description", rule, max_length=5000)
+            require_text(self.storage_key, "storage_key", rule, max_length=500)
+            require_iso_date(self.effective_date, "effective_date", rule)
+
+        def apply(self, action: Action) -> None:
+            action.evidence[self.sha256] = Evidence(
+                self.sha256,
+                self.size,
+                self.media_type,
+                self.original_name,
+                self.description,
+                self.storage_key,
+                self.effective_date,
+                self.actor,
+                self.timestamp,
+            )
+
+    class EvidenceWithdrawn(Event):
+        """Evidence no longer relied on; it stays in the log and in the store."""
+
+        TYPE = "action.evidence_withdrawn"
+        sha256: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.withdraw_evidence"
+            require_role(ctx, AGENCY_WORKERS, rule, "withdraw evidence")
+            require_own_agency(ctx, state.lead_agency, rule, "withdraw evidence")
+            if state.status not in AGENCY_WORKING:
+                raise InvalidTransition(
+                    rule, f"action {state.action_id} is {state.status}; its evidence is signed for"
+                )
+            if self.sha256 not in state.current_evidence():
+                raise InvalidTransition(rule, "no such evidence is attached")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            evidence = action.evidence[self.sha256]
+            evidence.withdrawn_at = self.timestamp
+            evidence.withdrawn_reason = self.reason
+
+    class EvidenceErased(Event):
+        """A lawful erasure (e.g. of a child's personal data): the blob's data key is
+        destroyed, so it can never be read again, while its hash stays in the ledger and
+        every signature over it still verifies. Only an administrator records it, with
+        the lawful reason; nothing about the content is recorded."""
+
+        TYPE = "action.evidence_erased"
+        sha256: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.erase_evidence"
+            require_role(ctx, {Role.ADMIN}, rule, "erase evidence")
+            evidence = state.evidence.get(self.sha256)
+            if evidence is None:
+                raise InvalidTransition(rule, f"action {state.action_id} has no such evidence")
+            if evidence.erased_at is not None:
+                raise InvalidTransition(rule, "this evidence is already erased")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            evidence = action.evidence[self.sha256]
+            evidence.erased_at = self.timestamp
+            evidence.erased_reason = self.reason
+
+    class SignedOff(Event):
+        """A sign-off at one level, naming exactly the evidence the signer considered."""
+
+        TYPE = "action.signed_off"
+        level: str
+        evidence: list[str]
+        statement: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.sign_off"
+            try:
+                level = SignOffLevel(self.level)
+            except ValueError:
+                raise InvalidInput(rule, f"unknown sign-off level {self.level!r}") from None
+            needed = SIGN_OFFS[level]
+            rule = f"action.sign_off.{level.value}"
+            require_role(ctx, {needed.role}, rule, f"sign off at {level.value} level")
+            require_own_agency(ctx, state.lead_agency, rule, "sign off")
+            if state.status is not needed.before:
+                raise InvalidTransition(
+                    rule,
+                    f"action {state.action_id} is {state.status}; {level.value} sign-off "
+                    f"needs {needed.before}",
+                )
+            if not isinstance(self.evidence, list) or self.evidence != state.current_evidence():
+                raise InvalidTransition(
+                    "action.sign_off.evidence_mismatch",
+                    "the sign-off must name exactly the evidence currently attached (sorted)",
+                )
+            if not isinstance(self.statement, str):
+                raise InvalidInput(rule, "statement must be a string")
+
+        def apply(self, action: Action) -> None:
+            level = SignOffLevel(self.level)
+            action.sign_offs[level] = SignOff(
+                level, self.actor, self.timestamp, list(self.evidence), self.statement
+            )
+            action.status = SIGN_OFFS[level].after
+            if level is SignOffLevel.AGENCY:
+                action.agency_claim = Decision(
+                    "complete", self.actor, self.timestamp, self.statement
+                )
+            elif level is SignOffLevel.CHAIR:
+                action.verdict = Decision("verified", self.actor, self.timestamp, self.statement)
+
+    class SignOffRevoked(Event):
+        """A signer withdraws their own level's sign-off while it is the latest one."""
+
+        TYPE = "action.sign_off_revoked"
+        level: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.revoke_sign_off"
+            try:
+                level = SignOffLevel(self.level)
+            except ValueError:
+                raise InvalidInput(rule, f"unknown sign-off level {self.level!r}") from None
+            needed = SIGN_OFFS[level]
+            require_role(ctx, {needed.role}, rule, f"revoke a {level.value} sign-off")
+            require_own_agency(ctx, state.lead_agency, rule, "revoke a sign-off")
+            if state.status is not needed.after:
+                raise InvalidTransition(
+                    rule,
+                    f"action {state.action_id} is {state.status}; only the latest "
+                    "sign-off can be revoked",
+                )
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            level = SignOffLevel(self.level)
+            del action.sign_offs[level]
+            action.status = SIGN_OFFS[level].before
+            if level is SignOffLevel.AGENCY:
+                action.agency_claim = Decision("withdrawn", self.actor, self.timestamp, self.reason)
+            elif level is SignOffLevel.CHAIR:
+                action.verdict = Decision("revoked", self.actor, self.timestamp, self.reason)
+
+    class Returned(Event):
+        """A reviewer sends the action back to the agency with reasons.
+
+        ``level`` names the capacity the reviewer returns it in (agency, implementation
+        group, chair); it must match the reviewer's role, so the signed statement says
+        on its face whose judgement it is. Only the chair's return is a verdict."""
+
+        TYPE = "action.returned"
+        level: str
+        reasons: list[str]
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.return"
+            allowed_from = RETURNS.get(ctx.actor.role)
+            if allowed_from is None:
+                require_role(ctx, RETURNS.keys(), rule, "return actions")
+                return
+            if self.level != LEVEL_OF_ROLE[ctx.actor.role].value:
+                raise InvalidInput(
+                    rule,
+                    f"{ctx.actor.role.value} returns at level "
+                    f"{LEVEL_OF_ROLE[ctx.actor.role].value}, not {self.level!r}",
+                )
+            require_own_agency(ctx, state.lead_agency, rule, "return an action")
+            if state.status not in allowed_from:
+                raise InvalidTransition(
+                    rule, f"{ctx.actor.role.value} may not return an action that is {state.status}"
+                )
+            require_string_list(self.reasons, "reasons", rule, non_empty=True)
+
+        def apply(self, action: Action) -> None:
+            action.status = Status.IN_PROGRESS
+            action.sign_offs.clear()
+            decision = Decision("returned", self.actor, self.timestamp, "; ".join(self.reasons))
+            action.last_return = decision
+            # The agency's claim stands as it was made; the chair's verdict sits beside it.
+            if self.level == SignOffLevel.CHAIR.value:
+                action.verdict = decision
+
+    class RagRated(Event):
+        """A red/amber/green rating. ``scope`` says whose rating it is: the agency's own
+        (its lead) or a reviewer's (implementation group, chair); they are kept apart."""
+
+        TYPE = "action.rag_rated"
+        scope: str
+        rating: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.rag"
+            require_role(
+                ctx, {Role.AGENCY_LEAD, Role.IMPLEMENTATION_GROUP, Role.CHAIR}, rule, "rate actions"
+            )
+            require_own_agency(ctx, state.lead_agency, rule, "rate an action")
+            expected = "agency" if ctx.actor.role is Role.AGENCY_LEAD else "review"
+            if self.scope != expected:
+                raise InvalidInput(
+                    rule,
+                    f"{ctx.actor.role.value} rates with scope {expected!r}, not {self.scope!r}",
+                )
+            if self.rating not in RAG:
+                raise InvalidInput(rule, f"rating must be red, amber or green: {self.rating!r}")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            decision = Decision(self.rating, self.actor, self.timestamp, self.reason)
+            if self.scope == "agency":
+                action.agency_rag = decision
+            else:
+                action.review_rag = decision
+
+    class CommentAdded(Event):
+        """A comment, or a challenge that asks the agency to answer."""
+
+        TYPE = "action.comment_added"
+        kind: str
+        text: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.comment"
+            require_role(ctx, COMMENTERS, rule, "comment")
+            require_own_agency(ctx, state.lead_agency, rule, "comment")
+            if self.kind not in ("comment", "challenge"):
+                raise InvalidInput(rule, "kind must be comment or challenge")
+            require_text(self.text, "text", rule)
+
+        def apply(self, action: Action) -> None:
+            if self.kind == "challenge":
+                action.challenge_count += 1
+            else:
+                action.comment_count += 1
+
+    class Merged(Event):
+        TYPE = "action.merged"
+        into: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.merge"
+            require_role(ctx, PLAN_EDITORS, rule, "merge actions")
+            _require_open(state, rule)
+            if not isinstance(self.into, str) or not _valid_action_id(self.into):
+                raise InvalidInput(rule, f"into must be an action id: {self.into!r}")
+            if self.into == state.action_id:
+                raise InvalidInput(rule, "an action cannot be merged into itself")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            action.status = Status.MERGED
+            action.merged_into = self.into
+            action.closed_reason = self.reason
+
+    class Withdrawn(Event):
+        TYPE = "action.withdrawn"
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.withdraw"
+            require_role(ctx, PLAN_EDITORS, rule, "withdraw actions")
+            _require_open(state, rule)
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            action.status = Status.WITHDRAWN
+            action.closed_reason = self.reason
+
+
+def _valid_action_id(value: str) -> bool:
+    head, _, tail = value.partition(".")
+    return (
+        len(value) <= 16
+        and head[:1] == "R"
+        and head[1:].isdigit()
+        and tail.isdigit()
+        and tail[:1] != "0"
+    )
+
+
+def _require_open(state: Action, rule: str) -> None:
+    if state.status in CLOSED:
+        raise InvalidTransition(rule, f"action {state.action_id} is {state.status}")
+
+
+def _require_sha256(value: object, rule: str) -> None:
+    if not isinstance(value, str) or len(value) != 64 or not set(value) <= SHA256_HEX:
+        raise InvalidInput(rule, "sha256 must be 64 lowercase hex digits")
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _check_fields(fields: dict[str, Any], ctx: RuleContext, rule: str) -> None:
+    if "title" in fields:
+        require_text(fields["title"], "title", rule, max_length=500)
+    if "lead_agency" in fields:
+        require_identifier(fields["lead_agency"], "lead_agency", rule)
+        if ctx.plan is None or fields["lead_agency"] not in ctx.plan.agencies:
+            raise InvalidInput(rule, f"unknown lead agency {fields['lead_agency']!r}")
+    if "lead_officers" in fields:
+        require_string_list(fields["lead_officers"], "lead_officers", rule)
+    for name in ("expected_outcome", "evidence_required"):
+        if name in fields:
+            require_text(fields[name], name, rule)
+    if "due_date" in fields:
+        require_iso_date(fields["due_date"], "due_date", rule, optional=True)

@@ -1,0 +1,77 @@
+"""What a rule check sees, and the small vocabulary of checks the aggregates share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from domain.errors import InvalidInput, NotPermitted
+from domain.roles import AGENCY_ROLES, Actor, Role
+
+if TYPE_CHECKING:
+    from domain.directory import Directory
+    from domain.plan import Plan
+
+IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """The actor (resolved from the directory, never from the event's own claim) and the
+    read-only aggregates a rule may consult."""
+
+    actor: Actor
+    directory: Directory | None
+    plan: Plan | None
+
+
+def require_role(ctx: RuleContext, allowed: Collection[Role], rule: str, doing: str) -> None:
+    if ctx.actor.role not in allowed:
+        names = ", ".join(sorted(role.value for role in allowed))
+        raise NotPermitted(rule, f"{ctx.actor.describe()} may not {doing}; allowed: {names}")
+
+
+def require_own_agency(ctx: RuleContext, agency: str, rule: str, doing: str) -> None:
+    """Officers and agency leads act only on their own agency's actions."""
+    if ctx.actor.role in AGENCY_ROLES and ctx.actor.agency != agency:
+        raise NotPermitted(
+            rule, f"{ctx.actor.describe()} may not {doing} for an action led by {agency}"
+        )
+
+
+def require_text(value: object, field: str, rule: str, *, max_length: int = MAX_TEXT) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(rule, f"{field} must be a non-empty string")
+    if len(value) > max_length:
+        raise InvalidInput(rule, f"{field} is longer than {max_length} characters")
+
+
+def require_identifier(value: object, field: str, rule: str) -> None:
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise InvalidInput(
+            rule, f"{field} must be 1-64 characters of a-z, 0-9, '.', '_' or '-': {value!r}"
+        )
+
+
+def require_iso_date(value: object, field: str, rule: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(rule, f"{field} must be a date YYYY-MM-DD")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(rule, f"{field} must be a date YYYY-MM-DD, got {value!r}") from None
+    if len(value) != 10:
+        raise InvalidInput(rule, f"{field} must be a date YYYY-MM-DD, got {value!r}")
+
+
+def require_string_list(value: object, field: str, rule: str, *, non_empty: bool = False) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InvalidInput(rule, f"{field} must be a list of non-empty strings")
+    if non_empty and not value:
+        raise InvalidInput(rule, f"{field} must not be empty")
