@@ -1,0 +1,100 @@
+"""Where the ledger keeps things, from INQUIRY_LEDGER_* environment variables.
+
+INQUIRY_LEDGER_HOME          folder of the embedded default (SQLite file, evidence, keys);
+                             default ./.inquiry-ledger
+INQUIRY_LEDGER_DATABASE_URL  postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME selects
+                             PostgreSQL; unset means the SQLite file in the home folder
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_HOME = ".inquiry-ledger"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    home: Path
+    database_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("INQUIRY_LEDGER_HOME") or DEFAULT_HOME)
+        url = env.get("INQUIRY_LEDGER_DATABASE_URL") or None
+        config = cls(home=home, database_url=url)
+        config.eventsourcing_env()  # validate early
+        return config
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "ledger.sqlite3"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.keys_dir / "log.key"
+
+    @property
+    def log_vkey_path(self) -> Path:
+        return self.home / "log.vkey"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
+
+    def user_key_path(self, user_id: str) -> Path:
+        return self.keys_dir / "users" / f"{user_id}.key"
+
+    def describe_store(self) -> str:
+        """Where the events are, without any password."""
+        if self.database_url is None:
+            return f"SQLite {self.sqlite_path}"
+        parts = urlsplit(self.database_url)
+        return f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        env = {
+            # Repository cache with fast-forward: each get() reads only newer events.
+            "AGGREGATE_CACHE_MAXSIZE": "10000",
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+        }
+        if self.database_url is None:
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = str(self.sqlite_path)
+            env["SQLITE_LOCK_TIMEOUT"] = "30"
+            return env
+        parts = urlsplit(self.database_url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ConfigError("INQUIRY_LEDGER_DATABASE_URL must start with postgresql://")
+        dbname = parts.path.lstrip("/")
+        if not parts.hostname or not dbname:
+            raise ConfigError("INQUIRY_LEDGER_DATABASE_URL needs a host and a database name")
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=unquote(dbname),
+            POSTGRES_HOST=parts.hostname,
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(parts.password or ""),
+            POSTGRES_POOL_SIZE="5",
+            POSTGRES_CONNECT_TIMEOUT="10",
+        )
+        return env

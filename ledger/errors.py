@@ -1,0 +1,47 @@
+"""Why the ledger refused an entry. Domain rule errors (domain.errors) pass through as they are."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class LedgerError(Exception):
+    """Base of the ledger's own refusals; `code` is stable for APIs and scripts."""
+
+    code = "ledger_error"
+
+
+class InvalidEntry(LedgerError):
+    code = "invalid_entry"
+
+
+class SignatureRejected(LedgerError):
+    code = "bad_signature"
+
+
+class ClockSkew(LedgerError):
+    code = "clock_skew"
+
+
+class VersionConflict(LedgerError):
+    """Someone else appended to the aggregate first; re-read it and sign again."""
+
+    code = "version_conflict"
+
+    def __init__(self, aggregate_id: UUID, current_version: int, message: str = "") -> None:
+        super().__init__(
+            message
+            or f"aggregate {aggregate_id} is at version {current_version}; re-read and re-sign"
+        )
+        self.aggregate_id = aggregate_id
+        self.current_version = current_version
+
+
+class MissingEvidence(LedgerError):
+    """An evidence event names a blob the evidence store does not hold (or not at that size)."""
+
+    code = "missing_evidence"
+
+
+class NotInitialised(LedgerError):
+    code = "not_initialised"

@@ -1,0 +1,117 @@
+"""Ed25519 keys for users and for the log: files, identifiers, signatures.
+
+A user's private key lives in a file on the user's side (PKCS#8 PEM, mode 0600); the
+ledger only ever holds public keys, registered by signed events. A key is named by its
+key id: the first 16 hex digits of SHA-256 over the raw 32-byte public key, which is
+short enough to read aloud at a sign-off meeting and long enough that a collision
+between honest keys is not a concern (a forged collision would still need a valid
+signature under the registered key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+
+class KeyFileError(ValueError):
+    """A key file is missing, unreadable, too permissive or not an Ed25519 key."""
+
+
+def public_key_bytes(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id_for(public_key: bytes) -> str:
+    if len(public_key) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def encode_public_key(public_key: bytes) -> str:
+    return base64.b64encode(public_key).decode("ascii")
+
+
+def decode_public_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise ValueError("public key is not valid base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
+    return raw
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """True when `signature` is a valid Ed25519 signature of `message` under `public_key`."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key held by its owner, with the identifiers the ledger knows it by."""
+
+    private_key: Ed25519PrivateKey
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        return cls(Ed25519PrivateKey.generate())
+
+    @property
+    def public_key(self) -> bytes:
+        return public_key_bytes(self.private_key.public_key())
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+    def write(self, path: Path) -> None:
+        """Write the private key as PKCS#8 PEM, readable by the owner only; never overwrite."""
+        pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyFileError(f"{path} already exists; refusing to overwrite a key") from None
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+
+    @classmethod
+    def read(cls, path: Path) -> KeyPair:
+        try:
+            mode = path.stat().st_mode & 0o777
+            data = path.read_bytes()
+        except OSError as error:
+            raise KeyFileError(f"cannot read key file {path}: {error.strerror}") from None
+        if mode & 0o077:
+            raise KeyFileError(
+                f"key file {path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
+            )
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise KeyFileError(f"{path} is not an unencrypted PKCS#8 PEM private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"{path} is not an Ed25519 private key")
+        return cls(key)

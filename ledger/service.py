@@ -1,0 +1,467 @@
+"""The ledger: verify a signed entry, check its rule, append it, integrate it into the tree.
+
+Appending is one critical section under a global append lock:
+
+1. integrate anything recorded but not yet in the Merkle tree (after a crash);
+2. for each entry: parse it strictly, check the clock, resolve the signer's key in
+   the directory *as it stands now*, verify the Ed25519 signature, check the domain
+   rule for the signer's registered role and agency, and apply it;
+3. record all entries in one eventsourcing transaction (in the order given);
+4. integrate them: each recorded event, in notification order, becomes the next
+   leaf (dense leaf indexes; PostgreSQL notification ids may have gaps).
+
+The lock makes "checked against the directory" and "recorded after it in the log"
+the same moment, so a key revoked by a concurrent writer can never be accepted after
+its revocation in log order; eventsourcing's (originator_id, version) uniqueness is
+still the last word on concurrent writes to one aggregate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
+
+from domain import (
+    DIRECTORY_ID,
+    PLAN_ID,
+    Action,
+    Actor,
+    Directory,
+    DomainError,
+    Plan,
+    Role,
+    RuleContext,
+    action_aggregate_id,
+)
+from domain.events import SignedEvent
+from ledger import merkle
+from ledger.config import LedgerConfig
+from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
+from ledger.errors import (
+    ClockSkew,
+    InvalidEntry,
+    LedgerError,
+    MissingEvidence,
+    NotInitialised,
+    SignatureRejected,
+    VersionConflict,
+)
+from ledger.keys import decode_public_key, verify_signature
+from ledger.mapper import SignedEntryMapper
+from ledger.note import Checkpoint, NoteSigner
+from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
+
+GENESIS_TYPE = Directory.Created.TYPE
+INTEGRATION_PAGE = 1000
+
+
+def _bad_signatures(signed: Sequence[tuple[SignedEntry, bytes]]) -> list[SignedEntry]:
+    return [
+        entry
+        for entry, public_key in signed
+        if not verify_signature(public_key, entry.signature, entry.body.signing_bytes())
+    ]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BlobIndex(Protocol):
+    """What the ledger asks of an evidence store: is this blob there, and how big is it."""
+
+    def blob_size(self, sha256: str) -> int | None: ...
+
+
+class LedgerApplication(Application[UUID]):
+    """eventsourcing application whose stored events are signed entries."""
+
+    name = "InquiryLedger"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return SignedEntryMapper()
+
+
+@dataclass(frozen=True)
+class Appended:
+    leaf_index: int
+    notification_id: int
+    type: str
+    aggregate_id: UUID
+    version: int
+
+
+class Ledger:
+    def __init__(
+        self,
+        config: LedgerConfig,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        max_clock_skew: timedelta = timedelta(minutes=5),
+        evidence: BlobIndex | None = None,
+    ) -> None:
+        self.config = config
+        self.evidence = evidence
+        self.clock = clock
+        self.max_clock_skew = max_clock_skew
+        if not config.uses_postgres:
+            config.home.mkdir(parents=True, exist_ok=True)
+        self.app = LedgerApplication(env=config.eventsourcing_env())
+        datastore = cast(Any, self.app.factory).datastore
+        self.tables = LedgerTables(datastore, postgres=config.uses_postgres)
+        self.tables.create()
+        self._lock: FileAppendLock | PostgresAppendLock
+        if config.database_url is not None:
+            self._lock = PostgresAppendLock(config.database_url)
+        else:
+            self._lock = FileAppendLock(config.home / "append.lock")
+        self._compact: merkle.CompactRange | None = None
+        # Aggregates as they stand at the last integrated entry, kept between appends so a
+        # batch does not re-read and re-parse what this process just wrote. Touched only
+        # under the append lock; any entry integrated from another writer evicts its
+        # aggregate, so a stale copy can never be used.
+        self._fresh: dict[UUID, Any] = {}
+        self._workers = min(4, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        if isinstance(self._lock, PostgresAppendLock):
+            self._lock.close()
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append_lock(self) -> AbstractContextManager[None]:
+        return self._lock.hold()
+
+    # -- reading aggregates ------------------------------------------------------------
+
+    def get(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def directory(self) -> Directory | None:
+        return cast(Directory | None, self.get(DIRECTORY_ID))
+
+    def plan(self) -> Plan | None:
+        return cast(Plan | None, self.get(PLAN_ID))
+
+    def action(self, action_id: str) -> Action | None:
+        return cast(Action | None, self.get(action_aggregate_id(action_id)))
+
+    def version_of(self, aggregate_id: UUID) -> int:
+        aggregate = self.get(aggregate_id)
+        return 0 if aggregate is None else int(aggregate.version)
+
+    def require_directory(self) -> Directory:
+        directory = self.directory()
+        if directory is None:
+            raise NotInitialised("this ledger has not been initialised; run: inquiry-ledger init")
+        return directory
+
+    def role_of(self, user_id: str) -> Role | None:
+        directory = self.directory()
+        user = directory.users.get(user_id) if directory else None
+        return None if user is None else user.role
+
+    def origin(self) -> str:
+        return self.require_directory().origin
+
+    def aggregate_events(self, aggregate_id: UUID) -> list[SignedEvent]:
+        return cast(list[SignedEvent], list(self.app.events.get(aggregate_id)))
+
+    # -- appending ---------------------------------------------------------------------
+
+    def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
+        """Verify and append signed entries atomically, in the order given."""
+        if not entries:
+            return []
+        # Outside the lock: a stored blob is never removed by the product (and Object
+        # Lock stops everyone else), so a blob present now is present at append, and
+        # the store's network round trip does not serialise every other writer.
+        for entry in entries:
+            if entry.body.type == Action.EvidenceAttached.TYPE:
+                self._check_blob(entry.body.payload)
+        with self.append_lock():
+            self._integrate()
+            events, touched = self._check_all(entries)
+            try:
+                recordings = self.app.save(*events)
+            except IntegrityError:
+                first = entries[0].body
+                raise VersionConflict(
+                    first.aggregate_id,
+                    self.version_of(first.aggregate_id),
+                    "another entry was appended to the same aggregate first; re-read and re-sign",
+                ) from None
+            own = {recording.notification.id for recording in recordings}
+            leaves = dict(self._integrate(own))
+            self._remember(touched)
+        results = []
+        for recording in recordings:
+            event = cast(SignedEvent, recording.domain_event)
+            results.append(
+                Appended(
+                    leaves[recording.notification.id],
+                    recording.notification.id,
+                    type(event).TYPE,
+                    event.originator_id,
+                    event.originator_version,
+                )
+            )
+        return results
+
+    FRESH_LIMIT = 10_000
+
+    def _remember(self, aggregates: dict[UUID, Any]) -> None:
+        for aggregate_id, aggregate in aggregates.items():
+            self._fresh.pop(aggregate_id, None)
+            if aggregate is not None:
+                self._fresh[aggregate_id] = aggregate
+        while len(self._fresh) > self.FRESH_LIMIT:
+            self._fresh.pop(next(iter(self._fresh)))
+
+    def _check_all(
+        self, entries: Sequence[SignedEntry]
+    ) -> tuple[list[SignedEvent], dict[UUID, Any]]:
+        """Check every entry against the state the entries before it leave behind.
+
+        Returns the events and every aggregate the batch touched, as the batch leaves
+        them (a refused batch leaves nothing changed that anyone else can see)."""
+        state: dict[UUID, Any] = {}
+
+        def current(aggregate_id: UUID) -> Any:
+            if aggregate_id not in state:
+                # Taken out of the fresh cache while the batch changes it: if the batch is
+                # refused, it is simply not put back (and is re-read from the store later).
+                fresh = self._fresh.pop(aggregate_id, None)
+                state[aggregate_id] = fresh if fresh is not None else self.get(aggregate_id)
+            return state[aggregate_id]
+
+        now = self.clock()
+        events: list[SignedEvent] = []
+        signed: list[tuple[SignedEntry, bytes]] = []
+        try:
+            for entry in entries:
+                events.append(self._check_one(entry, now, current, state, signed))
+        except (DomainError, LedgerError):
+            # Report a bad signature before any other fault of the entries up to here,
+            # so an unsigned entry is never answered with a rule evaluation.
+            self._require_signatures(signed)
+            raise
+        self._require_signatures(signed)
+        return events, state
+
+    def _check_one(
+        self,
+        entry: SignedEntry,
+        now: datetime,
+        current: Callable[[UUID], Any],
+        state: dict[UUID, Any],
+        signed: list[tuple[SignedEntry, bytes]],
+    ) -> SignedEvent:
+        body = entry.body
+        try:
+            event = to_domain_event(entry)
+        except EntryFormatError as error:
+            raise InvalidEntry(str(error)) from None
+        except TypeError as error:
+            raise InvalidEntry(f"{body.type}: {error}") from None
+        if abs(body.timestamp - now) > self.max_clock_skew:
+            raise ClockSkew(
+                f"entry timestamp {body.timestamp.isoformat()} is more than "
+                f"{self.max_clock_skew} from the ledger's clock {now.isoformat()}"
+            )
+        aggregate = current(body.aggregate_id)
+        current_version = 0 if aggregate is None else aggregate.version
+        if body.version != current_version + 1:
+            raise VersionConflict(body.aggregate_id, current_version)
+        if aggregate is not None and body.timestamp < aggregate.modified_on:
+            raise ClockSkew("entry timestamp is earlier than the aggregate's last entry")
+        directory = current(DIRECTORY_ID)
+        actor, public_key = self._signer(entry, directory)
+        signed.append((entry, public_key))
+        ctx = RuleContext(actor=actor, directory=directory, plan=current(PLAN_ID))
+        event.check(aggregate, ctx)
+        self._check_aggregate_type(body.aggregate_id, event)
+        state[body.aggregate_id] = event.mutate(aggregate)
+        return event
+
+    PARALLEL_SIGNATURES = 64
+
+    def _require_signatures(self, signed: Sequence[tuple[SignedEntry, bytes]]) -> None:
+        """Verify the signatures; raise for the first entry whose signature fails.
+
+        Large batches are split across threads: Ed25519 verification in `cryptography`
+        releases the GIL, and it is the dominant cost of an append."""
+        if len(signed) < self.PARALLEL_SIGNATURES or self._workers < 2:
+            failures = _bad_signatures(signed)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers)
+            step = -(-len(signed) // self._workers)
+            chunks = [signed[i : i + step] for i in range(0, len(signed), step)]
+            failures = [bad for part in self._pool.map(_bad_signatures, chunks) for bad in part]
+        if failures:
+            body = failures[0].body
+            raise SignatureRejected(
+                f"signature by {body.actor} (key {body.key_id}) on {body.type} "
+                f"v{body.version} does not verify"
+            )
+
+    def _signer(self, entry: SignedEntry, directory: Directory | None) -> tuple[Actor, bytes]:
+        body = entry.body
+        if body.type == GENESIS_TYPE:
+            if directory is not None or self.tables.tree_state()[0] != 0:
+                raise InvalidEntry("only the first entry of an empty log may be the genesis")
+            try:
+                public_key = decode_public_key(str(body.payload.get("public_key")))
+            except ValueError as error:
+                raise InvalidEntry(f"genesis public key: {error}") from None
+            return Actor(body.actor, Role.ADMIN, None), public_key
+        if directory is None:
+            raise NotInitialised("the ledger has no genesis entry yet; run: inquiry-ledger init")
+        actor, key = directory.resolve(body.actor, body.key_id)
+        return actor, decode_public_key(key.public_key)
+
+    def _check_blob(self, payload: dict[str, Any]) -> None:
+        """An evidence event may only name a blob that is stored, with the size it states:
+        upload first, then append, so there is never an event without its blob."""
+        if self.evidence is None:
+            raise MissingEvidence("this ledger has no evidence store; evidence cannot be attached")
+        sha256, size = payload.get("sha256"), payload.get("size")
+        if not isinstance(sha256, str) or len(sha256) != 64:
+            raise InvalidEntry("evidence_attached needs a sha256 of 64 hex digits")
+        try:
+            stored = self.evidence.blob_size(sha256)
+        except ValueError as error:
+            raise InvalidEntry(f"evidence_attached: {error}") from None
+        if stored is None:
+            raise MissingEvidence(
+                f"evidence {sha256} is not in the evidence store; upload it first"
+            )
+        if stored != size:
+            raise MissingEvidence(f"evidence {sha256} is {stored} bytes in the store, not {size}")
+
+    @staticmethod
+    def _check_aggregate_type(aggregate_id: UUID, event: SignedEvent) -> None:
+        """Singletons live at their fixed ids; an action lives at the id of its name."""
+        owner = type(event).__qualname__.split(".")[0]
+        expected = {"Directory": DIRECTORY_ID, "Plan": PLAN_ID}.get(owner)
+        if expected is not None and aggregate_id != expected:
+            raise InvalidEntry(f"{type(event).TYPE} belongs to aggregate {expected}")
+        if isinstance(event, Action.Added) and aggregate_id != action_aggregate_id(event.action_id):
+            raise InvalidEntry(f"action {event.action_id} must use its derived aggregate id")
+        if owner == "Action" and aggregate_id in (DIRECTORY_ID, PLAN_ID):
+            raise InvalidEntry("an action event cannot target the directory or the plan")
+
+    # -- the Merkle tree ---------------------------------------------------------------
+
+    def integrate(self) -> int:
+        """Bring the tree up to date with the event store; return the tree size."""
+        with self.append_lock():
+            self._integrate()
+            return self.tree_size()
+
+    def _integrate(self, own: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+        """Append every recorded but unintegrated event to the tree, in notification order.
+
+        Returns (notification id, leaf index) for each. Events not in `own` were written
+        by another writer (or before a crash): their aggregates leave the fresh cache."""
+        integrated: list[tuple[int, int]] = []
+        size, last_notification = self.tables.tree_state()
+        compact = self._compact
+        if compact is None or compact.size != size:
+            compact = merkle.CompactRange.from_reader(size, self.tables)
+        while True:
+            page: Sequence[Notification] = self.app.recorder.select_notifications(
+                start=last_notification + 1, limit=INTEGRATION_PAGE
+            )
+            if not page:
+                break
+            leaves: list[tuple[int, int]] = []
+            nodes: list[tuple[int, int, bytes]] = []
+            for notification in page:
+                leaves.append((compact.size, notification.id))
+                integrated.append((notification.id, compact.size))
+                nodes.extend(compact.append(merkle.leaf_hash(bytes(notification.state))))
+                if notification.id not in own:
+                    self._fresh.pop(cast(UUID, notification.originator_id), None)
+            self.tables.store_integration(size, leaves, nodes)
+            size = compact.size
+            last_notification = page[-1].id
+        self._compact = compact
+        return integrated
+
+    def tree_size(self) -> int:
+        return self.tables.tree_state()[0]
+
+    def root_hash(self, size: int | None = None) -> bytes:
+        size = self.tree_size() if size is None else size
+        return merkle.tree_hash(size, self.tables)
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
+        self._require_size(tree_size)
+        return merkle.inclusion_proof(leaf_index, tree_size, self.tables)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._require_size(new_size)
+        return merkle.consistency_proof(old_size, new_size, self.tables)
+
+    def _require_size(self, size: int) -> None:
+        if size > self.tree_size():
+            raise merkle.ProofError(f"the tree has {self.tree_size()} leaves, not {size}")
+
+    def entries(self, start: int = 0, page_size: int = 1000) -> Iterator[tuple[int, bytes]]:
+        """(leaf index, stored entry bytes) in log order, from the event store itself."""
+        leaf_index = 0
+        next_id: int | None = None
+        while True:
+            page = self.app.recorder.select_notifications(start=next_id, limit=page_size)
+            if not page:
+                return
+            for notification in page:
+                if leaf_index >= start:
+                    yield leaf_index, bytes(notification.state)
+                leaf_index += 1
+            next_id = page[-1].id + 1
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def sign_checkpoint(self, signer: NoteSigner) -> StoredCheckpoint:
+        """Sign (origin, size, root) for the current tree; reuse one already made for that size."""
+        with self.append_lock():
+            self._integrate()
+            size = self.tree_size()
+            latest = self.tables.latest_checkpoint()
+            if latest is not None and latest.tree_size == size:
+                return latest
+            origin = self.origin()
+            if signer.name != origin:
+                raise ValueError(f"the log key is named {signer.name}, the log is {origin}")
+            assert self._compact is not None
+            root = self._compact.root()
+            note = Checkpoint(origin, size, root).sign(signer)
+            stored = StoredCheckpoint(size, root, note, self.clock().isoformat())
+            self.tables.insert_checkpoint(stored)
+            return stored
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self.tables.latest_checkpoint()

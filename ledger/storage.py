@@ -1,0 +1,252 @@
+"""The ledger's own tables beside eventsourcing's: Merkle nodes, leaves, checkpoints.
+
+They live in the same database as the events (one SQLite file, or one PostgreSQL
+database) and are written only by the integrator, under the append lock. Every
+completed perfect subtree is stored as (level, index) -> hash, so any inclusion or
+consistency proof is assembled from O(log n) rows without rereading the log (the
+layout of Go's sumdb/tlog "stored hashes", kept as explicit columns).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+
+class Cursor(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Datastore(Protocol):
+    def transaction(self, *, commit: bool) -> Any: ...
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    created_at: str
+
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS ledger_merkle_nodes (
+        level INTEGER NOT NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL,
+        PRIMARY KEY (level, idx))""",
+    """CREATE TABLE IF NOT EXISTS ledger_leaves (
+        leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE)""",
+    """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+        tree_size BIGINT PRIMARY KEY, root_hash {blob} NOT NULL, note TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+]
+
+
+class LedgerTables:
+    """SQL for both backends; only the placeholder and the blob type differ."""
+
+    def __init__(self, datastore: Datastore, *, postgres: bool) -> None:
+        self.datastore = datastore
+        self.postgres = postgres
+        self.p = "%s" if postgres else "?"
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self.p)
+
+    def create(self) -> None:
+        blob = "BYTEA" if self.postgres else "BLOB"
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in SCHEMA:
+                cursor.execute(statement.format(blob=blob))
+
+    # -- meta ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT value FROM ledger_meta WHERE key=?"), (key,))
+            row = cursor.fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql("DELETE FROM ledger_meta WHERE key=?"), (key,))
+            cursor.execute(self._sql("INSERT INTO ledger_meta VALUES (?, ?)"), (key, value))
+
+    # -- the tree --------------------------------------------------------------------
+
+    def tree_state(self) -> tuple[int, int]:
+        """(tree size, notification id of the last leaf, or 0)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT leaf_index, notification_id FROM ledger_leaves "
+                "ORDER BY leaf_index DESC LIMIT 1"
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return 0, 0
+        return int(row["leaf_index"]) + 1, int(row["notification_id"])
+
+    def read_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of stored perfect subtrees, in the order asked; KeyError if one is absent."""
+        if not nodes:
+            return []
+        found: dict[tuple[int, int], bytes] = {}
+        unique = list(dict.fromkeys(nodes))
+        for start in range(0, len(unique), 200):
+            chunk = unique[start : start + 200]
+            condition = " OR ".join(["(level=? AND idx=?)"] * len(chunk))
+            params = [value for node in chunk for value in node]
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    self._sql(
+                        f"SELECT level, idx, hash FROM ledger_merkle_nodes WHERE {condition}"
+                    ),
+                    params,
+                )
+                for row in cursor.fetchall():
+                    found[(int(row["level"]), int(row["idx"]))] = bytes(row["hash"])
+        missing = [node for node in unique if node not in found]
+        if missing:
+            raise KeyError(f"Merkle nodes missing from storage: {missing[:5]}")
+        return [found[node] for node in nodes]
+
+    def nodes_in_range(self, level: int, first: int, last: int) -> dict[int, bytes]:
+        """Stored hashes of one level with index in [first, last], by index."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT idx, hash FROM ledger_merkle_nodes WHERE level=? AND idx>=? AND idx<=?"
+                ),
+                (level, first, last),
+            )
+            return {int(row["idx"]): bytes(row["hash"]) for row in cursor.fetchall()}
+
+    def store_integration(
+        self,
+        old_size: int,
+        leaves: Sequence[tuple[int, int]],
+        nodes: Sequence[tuple[int, int, bytes]],
+    ) -> None:
+        """Record new leaves (leaf index, notification id) and the subtrees they complete.
+
+        One transaction; the leaf table's primary key makes a concurrent integrator that
+        raced us fail instead of writing a second, different tree."""
+        if leaves and leaves[0][0] != old_size:
+            raise ValueError("leaves must continue the tree")
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(self._sql("INSERT INTO ledger_leaves VALUES (?, ?)"), leaves)
+            cursor.executemany(self._sql("INSERT INTO ledger_merkle_nodes VALUES (?, ?, ?)"), nodes)
+
+    def leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """(leaf index, notification id, leaf hash) from `start`, in order."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT l.leaf_index, l.notification_id, n.hash FROM ledger_leaves l "
+                    "JOIN ledger_merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
+                    "WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?"
+                ),
+                (start, limit),
+            )
+            return [
+                (int(r["leaf_index"]), int(r["notification_id"]), bytes(r["hash"]))
+                for r in cursor.fetchall()
+            ]
+
+    def leaf_index_of(self, notification_id: int) -> int | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._sql("SELECT leaf_index FROM ledger_leaves WHERE notification_id=?"),
+                (notification_id,),
+            )
+            row = cursor.fetchone()
+        return None if row is None else int(row["leaf_index"])
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def insert_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql("INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?)"),
+                (
+                    checkpoint.tree_size,
+                    checkpoint.root_hash,
+                    checkpoint.note,
+                    checkpoint.created_at,
+                ),
+            )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size")
+            return [_checkpoint(row) for row in cursor.fetchall()]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+            row = cursor.fetchone()
+        return None if row is None else _checkpoint(row)
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        int(row["tree_size"]), bytes(row["root_hash"]), str(row["note"]), str(row["created_at"])
+    )
+
+
+class FileAppendLock:
+    """One appender at a time across threads and processes sharing a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock, open(self.path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class PostgresAppendLock:
+    """One appender at a time across every process using the database.
+
+    A session-level advisory lock on a dedicated connection: if the process dies the
+    session ends and PostgreSQL releases the lock, so a crash never wedges the ledger."""
+
+    LOCK_KEY = 0x1A9D_1E06  # arbitrary, constant: "inquiry ledger appends"
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn = self._connect()
+        self._thread_lock = threading.Lock()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self._conninfo, autocommit=True)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._conn.closed or self._conn.broken:
+                self._conn = self._connect()
+            self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+            try:
+                yield
+            finally:
+                if not self._conn.broken:
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.LOCK_KEY,))
+
+    def close(self) -> None:
+        self._conn.close()
