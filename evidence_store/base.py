@@ -1,0 +1,151 @@
+"""What every evidence store does, and how it can fail.
+
+Blobs are named by the SHA-256 of their plaintext content, so the same file uploaded
+twice is stored once, and the hash the ledger signs is the name the store uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import BinaryIO, Protocol
+
+DEFAULT_MAX_BYTES = 5 * 1024**3  # 5 GiB
+HEX = frozenset("0123456789abcdef")
+
+
+class EvidenceError(ValueError):
+    """Base of evidence refusals; `code` is stable for APIs and scripts."""
+
+    code = "evidence_error"
+
+
+class EmptyEvidence(EvidenceError):
+    code = "empty_evidence"
+
+
+class EvidenceTooLarge(EvidenceError):
+    code = "evidence_too_large"
+
+
+class HashMismatch(EvidenceError):
+    code = "hash_mismatch"
+
+
+class MissingBlob(EvidenceError):
+    code = "missing_blob"
+
+
+class ErasedBlob(EvidenceError):
+    code = "erased_blob"
+
+
+class CorruptBlob(EvidenceError):
+    """The stored bytes no longer decrypt or no longer hash to their name."""
+
+    code = "corrupt_blob"
+
+
+class BlobStatus(StrEnum):
+    OK = "ok"
+    MISSING = "missing"
+    ALTERED = "altered"
+    ERASED = "erased"
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    storage_key: str
+    encrypted: bool
+    already_stored: bool = False
+
+
+def storage_key(sha256: str) -> str:
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def check_sha256(value: str) -> str:
+    if len(value) != 64 or not set(value) <= HEX:
+        raise EvidenceError(f"not a SHA-256 hex digest: {value[:80]!r}")
+    return value
+
+
+class EvidenceStore(Protocol):
+    """The contract both backends meet (tests/test_evidence_contract.py checks it)."""
+
+    encrypted: bool
+
+    def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def blob_size(self, sha256: str) -> int | None: ...
+
+    def read(self, sha256: str) -> Iterator[bytes]: ...
+
+    def status(self, sha256: str) -> BlobStatus: ...
+
+    def stored_hashes(self) -> Iterator[str]: ...
+
+    def erase(self, sha256: str) -> None: ...
+
+
+class LimitedHashingReader:
+    """Read a stream in chunks, hashing and counting, refusing more than `limit` bytes."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int) -> bytes:
+        chunk = self.stream.read(n)
+        if chunk:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise EvidenceTooLarge(f"evidence is larger than the limit of {self.limit} bytes")
+            self.digest.update(chunk)
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+def verified(chunks: Iterator[bytes], sha256: str) -> Iterator[bytes]:
+    """Pass chunks through, hashing them; raise CorruptBlob at the end on a mismatch."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != sha256:
+        raise CorruptBlob(f"evidence blob {sha256} no longer matches its hash")
+
+
+def status_by_reading(store: EvidenceStore, sha256: str) -> BlobStatus:
+    """Read the whole blob (decrypting and re-hashing) and say what state it is in."""
+    try:
+        for _ in store.read(sha256):
+            pass
+    except ErasedBlob:
+        return BlobStatus.ERASED
+    except MissingBlob:
+        return BlobStatus.MISSING
+    except CorruptBlob:
+        return BlobStatus.ALTERED
+    return BlobStatus.OK
+
+
+def read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """Fill a buffer of n bytes from a stream that may return short reads (sockets do)."""
+    parts = []
+    remaining = n
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)

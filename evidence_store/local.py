@@ -1,0 +1,163 @@
+"""The embedded default evidence store: a content-addressed folder.
+
+Blobs are named by their plaintext SHA-256 (``sha256/ab/cd/<hex>``), hashed while
+streaming into a temporary file, fsynced and then hard-linked into place: a link never
+replaces an existing name, so nothing in the product overwrites a stored blob, and a
+crash leaves at most an unreferenced temporary file. Reads re-hash and refuse a blob
+whose content no longer matches its name. With a key-encryption key the folder holds
+only ciphertext (see crypto.py).
+
+Protection it gives: integrity (alteration is detected on every read and by `evidence
+verify`), no overwrite by this code, and with encryption, confidentiality at rest and
+crypto-erasure. What it does not give: protection from someone with write access to
+the folder, who can delete files (detected as missing, not prevented).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from evidence_store.base import (
+    DEFAULT_MAX_BYTES,
+    BlobStatus,
+    EmptyEvidence,
+    ErasedBlob,
+    EvidenceError,
+    HashMismatch,
+    LimitedHashingReader,
+    MissingBlob,
+    StoredBlob,
+    check_sha256,
+    status_by_reading,
+    storage_key,
+    verified,
+)
+from evidence_store.crypto import (
+    CHUNK_SIZE,
+    KeyStore,
+    decrypt_stream,
+    encrypt_stream,
+    new_wrapped_key,
+    plaintext_size,
+    unwrap,
+)
+
+# Re-exported for callers that only know the local store.
+__all__ = ["EvidenceError", "LocalEvidenceStore", "StoredBlob"]
+
+
+class LocalEvidenceStore:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        kek: bytes | None = None,
+        key_store: KeyStore | None = None,
+    ) -> None:
+        if (kek is None) != (key_store is None):
+            raise ValueError("encryption needs both a key-encryption key and a key store")
+        self.root = root
+        self.max_bytes = max_bytes
+        self.kek = kek
+        self.key_store = key_store
+        self.encrypted = kek is not None
+
+    def key_for(self, sha256: str) -> str:
+        return storage_key(sha256)
+
+    def _path(self, sha256: str) -> Path:
+        return self.root / storage_key(check_sha256(sha256))
+
+    def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> StoredBlob:
+        """Store a stream; the same content stored twice is kept once."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        reader = LimitedHashingReader(stream, self.max_bytes)
+        wrapped = None
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if self.kek is not None:
+                    data_key, wrapped = new_wrapped_key(self.kek)
+                    for piece in encrypt_stream(data_key, reader):  # type: ignore[arg-type]
+                        out.write(piece)
+                else:
+                    while chunk := reader.read(CHUNK_SIZE):
+                        out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if reader.size == 0:
+                raise EmptyEvidence("evidence file is empty")
+            sha256 = reader.hexdigest()
+            if expected_sha256 is not None and expected_sha256 != sha256:
+                raise HashMismatch(
+                    f"the content hashes to {sha256}, not the expected {expected_sha256}"
+                )
+            self._refuse_erased(sha256)
+            final = self._path(sha256)
+            if final.exists():
+                return StoredBlob(sha256, reader.size, storage_key(sha256), self.encrypted, True)
+            if wrapped is not None and self.key_store is not None:
+                self.key_store.put(
+                    sha256, wrapped
+                )  # the key before the blob: never a blob without its key
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_name, 0o444)
+            # Another writer may have linked the same content meanwhile: keep the first.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp_name, final)
+            return StoredBlob(sha256, reader.size, storage_key(sha256), self.encrypted)
+        finally:
+            os.unlink(tmp_name)
+
+    def _refuse_erased(self, sha256: str) -> None:
+        if self.key_store is not None and self.key_store.is_erased(sha256):
+            raise ErasedBlob(f"evidence {sha256} was erased; it cannot be stored again")
+
+    def blob_size(self, sha256: str) -> int | None:
+        try:
+            size = self._path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+        return plaintext_size(size) if self.encrypted else size
+
+    def read(self, sha256: str) -> Iterator[bytes]:
+        """Stream a blob's plaintext; raise CorruptBlob (at the latest at the end) if altered."""
+        path = self._path(sha256)
+        if self.key_store is not None and self.key_store.is_erased(sha256):
+            raise ErasedBlob(f"evidence {sha256} was erased")
+        if not path.is_file():
+            raise MissingBlob(f"no evidence blob {sha256}")
+        with open(path, "rb") as handle:
+            chunks: Iterator[bytes]
+            if self.kek is not None and self.key_store is not None:
+                wrapped = self.key_store.get(sha256)
+                if wrapped is None:
+                    raise MissingBlob(f"the data key of evidence {sha256} is missing")
+                chunks = decrypt_stream(unwrap(self.kek, wrapped), handle)
+            else:
+                chunks = iter(lambda: handle.read(CHUNK_SIZE), b"")
+            yield from verified(chunks, sha256)
+
+    def status(self, sha256: str) -> BlobStatus:
+        return status_by_reading(self, sha256)
+
+    def stored_hashes(self) -> Iterator[str]:
+        base = self.root / "sha256"
+        if base.is_dir():
+            for path in sorted(base.glob("*/*/*")):
+                yield path.name
+
+    def erase(self, sha256: str) -> None:
+        if self.key_store is None:
+            raise EvidenceError("crypto-erasure needs encryption at rest; this store is plain")
+        self.key_store.erase(check_sha256(sha256))
+
+    def verify(self, sha256: str) -> bool:
+        return self.status(sha256) is BlobStatus.OK
