@@ -1,0 +1,220 @@
+"""Current status of every action, recommendation and agency — now, or as it stood.
+
+The projection replays the log in log order through the domain aggregates (applying
+events, not re-checking rules: the ledger checked them on append and `verify` checks
+them again). "As of" cuts the log either at a log position (the first N entries) or
+at a moment (entries whose signed timestamp is at or before it). Per aggregate the
+ledger enforces non-decreasing timestamps, so a moment cut is a prefix of every
+aggregate's history: later corrections cannot leak backwards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from domain import Action, Directory, Plan, Status
+from domain.action import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
+from domain.events import SignedEvent
+from domain.progress import recommendation_status
+from ledger.entry import SignedEntry, to_domain_event
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action_id: str
+    recommendation: int
+    title: str
+    lead_agency: str
+    status: str
+    agency_claim: str | None
+    verdict: str | None
+    agency_rag: str | None
+    review_rag: str | None
+    due_date: str | None
+    overdue: bool
+    evidence: int
+    signed_by: dict[str, str]
+    last_change: str
+
+
+@dataclass(frozen=True)
+class RecommendationRow:
+    number: int
+    title: str
+    lead_agencies: list[str]
+    status: str
+    actions: int
+    by_status: dict[str, int]
+
+
+@dataclass
+class PlanStatus:
+    as_of: str
+    log_size: int
+    title: str
+    agencies: dict[str, str]
+    actions: list[ActionRow]
+    recommendations: list[RecommendationRow]
+    by_agency: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def claims_and_verdicts(self) -> dict[str, int]:
+        live = [a for a in self.actions if a.status not in {s.value for s in REMOVED_FROM_PLAN}]
+        return {
+            "actions": len(live),
+            "agency_claims_complete": sum(1 for a in live if a.agency_claim == "complete"),
+            "accepted_or_beyond": sum(
+                1
+                for a in live
+                if a.status in ("accepted", *[s.value for s in CHAIR_OUTCOMES], "verified")
+            ),
+            "chair_verified": sum(1 for a in live if a.status == Status.VERIFIED.value),
+            "chair_not_implementable": sum(
+                1 for a in live if a.status == Status.NOT_IMPLEMENTABLE.value
+            ),
+            "chair_superseded": sum(1 for a in live if a.status == Status.SUPERSEDED.value),
+            "overdue": sum(1 for a in live if a.overdue),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> PlanStatus:
+        """The inverse of `to_json` (for clients reading the API)."""
+        return cls(
+            as_of=obj["as_of"],
+            log_size=obj["log_size"],
+            title=obj["title"],
+            agencies=dict(obj["agencies"]),
+            actions=[ActionRow(**row) for row in obj["actions"]],
+            recommendations=[RecommendationRow(**row) for row in obj["recommendations"]],
+            by_agency=dict(obj["by_agency"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "log_size": self.log_size,
+            "title": self.title,
+            "summary": self.claims_and_verdicts(),
+            "agencies": self.agencies,
+            "by_agency": self.by_agency,
+            "recommendations": [vars(r) for r in self.recommendations],
+            "actions": [vars(a) for a in self.actions],
+        }
+
+
+class Replay:
+    """Aggregates rebuilt from log entries, in log order."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, Any] = {}
+        self.size = 0
+        self.last_timestamp: datetime | None = None
+
+    def apply(self, event: SignedEvent) -> None:
+        current = self.aggregates.get(event.originator_id)
+        self.aggregates[event.originator_id] = event.mutate(current)
+        self.size += 1
+        self.last_timestamp = event.timestamp
+
+    def feed(
+        self,
+        entries: Iterable[tuple[int, bytes]],
+        *,
+        until_position: int | None = None,
+        until_time: datetime | None = None,
+    ) -> Replay:
+        for position, data in entries:
+            if until_position is not None and position >= until_position:
+                break
+            event = to_domain_event(SignedEntry.from_entry_bytes(data))
+            if until_time is not None and event.timestamp > until_time:
+                continue
+            self.apply(event)
+        return self
+
+    def of_type(self, cls: type[Any]) -> list[Any]:
+        return [a for a in self.aggregates.values() if isinstance(a, cls)]
+
+
+def _value(decision: Decision | None) -> str | None:
+    return None if decision is None else decision.value
+
+
+def status_from(replay: Replay, *, as_of: str, today: date) -> PlanStatus:
+    plans = replay.of_type(Plan)
+    plan: Plan | None = plans[0] if plans else None
+    actions: list[Action] = sorted(
+        replay.of_type(Action), key=lambda a: (a.recommendation, _action_sort_key(a.action_id))
+    )
+    rows = [_action_row(action, today) for action in actions]
+    recommendations = []
+    if plan is not None:
+        for number, rec in sorted(plan.recommendations.items()):
+            own = [a for a in actions if a.recommendation == number]
+            counts = Counter(a.status.value for a in own if a.status not in REMOVED_FROM_PLAN)
+            recommendations.append(
+                RecommendationRow(
+                    number,
+                    rec.title,
+                    list(rec.lead_agencies),
+                    recommendation_status(a.status for a in own),
+                    sum(counts.values()),
+                    dict(sorted(counts.items())),
+                )
+            )
+    by_agency: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if row.status in {s.value for s in REMOVED_FROM_PLAN}:
+            continue
+        agency = by_agency.setdefault(row.lead_agency, {})
+        agency[row.status] = agency.get(row.status, 0) + 1
+    return PlanStatus(
+        as_of=as_of,
+        log_size=replay.size,
+        title=plan.title if plan else "",
+        agencies=dict(plan.agencies) if plan else {},
+        actions=rows,
+        recommendations=recommendations,
+        by_agency={k: dict(sorted(v.items())) for k, v in sorted(by_agency.items())},
+    )
+
+
+def _action_row(action: Action, today: date) -> ActionRow:
+    due = action.due_date
+    open_ = action.status not in {
+        Status.VERIFIED,
+        *CHAIR_OUTCOMES,
+        *REMOVED_FROM_PLAN,
+        Status.ACCEPTED,
+    }
+    overdue = bool(due and open_ and date.fromisoformat(due) < today)
+    return ActionRow(
+        action_id=action.action_id,
+        recommendation=action.recommendation,
+        title=action.title,
+        lead_agency=action.lead_agency,
+        status=action.status.value,
+        agency_claim=_value(action.agency_claim),
+        verdict=_value(action.verdict),
+        agency_rag=_value(action.agency_rag),
+        review_rag=_value(action.review_rag),
+        due_date=due,
+        overdue=overdue,
+        evidence=len(action.current_evidence()),
+        signed_by={level.value: s.by for level, s in action.sign_offs.items()},
+        last_change=action.modified_on.isoformat(),
+    )
+
+
+def _action_sort_key(action_id: str) -> tuple[int, int]:
+    head, _, tail = action_id.partition(".")
+    return int(head[1:]), int(tail)
+
+
+def directory_from(replay: Replay) -> Directory | None:
+    found = replay.of_type(Directory)
+    return found[0] if found else None
