@@ -1,0 +1,199 @@
+"""Client-side commands: turn what a user asks for into a signed entry.
+
+Each function reads the current state it needs (the aggregate's version, the action's
+status, its current evidence) and returns the entry to append; the ledger re-checks it
+all. Keeping this apart from the CLI lets the HTTP client reuse it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain import (
+    DIRECTORY_ID,
+    Action,
+    Directory,
+    InvalidInput,
+    Role,
+    SignOffLevel,
+    Status,
+    action_aggregate_id,
+)
+from domain.action import LEVEL_OF_ROLE
+from ledger.entry import SignedEntry
+from ledger.keys import encode_public_key
+from ledger.service import Appended
+from ledger.signer import Signer
+
+
+class CommandError(ValueError):
+    """The command cannot be built (unknown action, nothing to sign)."""
+
+
+class LedgerPort(Protocol):
+    """What a client needs of a ledger: the in-process `Ledger` or `api.remote.RemoteLedger`."""
+
+    def version_of(self, aggregate_id: UUID) -> int: ...
+    def append(self, entries: Sequence[SignedEntry]) -> list[Appended]: ...
+    def role_of(self, user_id: str) -> Role | None: ...
+    def action(self, action_id: str) -> Any: ...
+
+
+@dataclass
+class Client:
+    """A signer acting on a ledger, in-process or over HTTP: it signs on its own side."""
+
+    ledger: LedgerPort
+    signer: Signer
+
+    def entry(self, type_name: str, aggregate_id: UUID, payload: dict[str, Any]) -> SignedEntry:
+        version = self.ledger.version_of(aggregate_id) + 1
+        return self.signer.sign(type_name, aggregate_id, version, payload)
+
+    def submit(self, type_name: str, aggregate_id: UUID, payload: dict[str, Any]) -> Appended:
+        return self.ledger.append([self.entry(type_name, aggregate_id, payload)])[0]
+
+    def role(self) -> Role:
+        role = self.ledger.role_of(self.signer.user_id)
+        if role is None:
+            raise CommandError(f"{self.signer.user_id} is not a registered user")
+        return role
+
+    def action(self, action_id: str) -> Any:
+        """The action's current state (an Action, or its remote summary)."""
+        action = self.ledger.action(action_id)
+        if action is None:
+            raise CommandError(f"no action {action_id} in the plan")
+        return action
+
+    # -- directory -------------------------------------------------------------------
+
+    def register_user(
+        self, user_id: str, name: str, role: str, agency: str | None, public_key: bytes
+    ) -> Appended:
+        return self.submit(
+            Directory.UserRegistered.TYPE,
+            DIRECTORY_ID,
+            {
+                "user_id": user_id,
+                "name": name,
+                "role": role,
+                "agency": agency,
+                "public_key": encode_public_key(public_key),
+            },
+        )
+
+    def rotate_key(self, user_id: str, new_public_key: bytes, reason: str) -> Appended:
+        return self.submit(
+            Directory.KeyRotated.TYPE,
+            DIRECTORY_ID,
+            {
+                "user_id": user_id,
+                "new_public_key": encode_public_key(new_public_key),
+                "reason": reason,
+            },
+        )
+
+    def revoke_key(self, user_id: str, key_id: str, reason: str) -> Appended:
+        return self.submit(
+            Directory.KeyRevoked.TYPE,
+            DIRECTORY_ID,
+            {"user_id": user_id, "revoked_key_id": key_id, "reason": reason},
+        )
+
+    # -- actions ---------------------------------------------------------------------
+
+    def add_action(self, fields: dict[str, Any]) -> Appended:
+        return self.submit(Action.Added.TYPE, action_aggregate_id(fields["action_id"]), fields)
+
+    def change_status(self, action_id: str, to_status: Status, reason: str = "") -> Appended:
+        action = self.action(action_id)
+        return self.submit(
+            Action.StatusChanged.TYPE,
+            action.id,
+            {"from_status": action.status.value, "to_status": to_status.value, "reason": reason},
+        )
+
+    def sign_off(self, action_id: str, statement: str, level: str | None = None) -> Appended:
+        action = self.action(action_id)
+        chosen = level or _level_for(self.role()).value
+        return self.submit(
+            Action.SignedOff.TYPE,
+            action.id,
+            {"level": chosen, "evidence": action.current_evidence(), "statement": statement},
+        )
+
+    def revoke_sign_off(self, action_id: str, reason: str, level: str | None = None) -> Appended:
+        action = self.action(action_id)
+        chosen = level or _level_for(self.role()).value
+        return self.submit(
+            Action.SignOffRevoked.TYPE, action.id, {"level": chosen, "reason": reason}
+        )
+
+    def return_action(self, action_id: str, reasons: list[str]) -> Appended:
+        action = self.action(action_id)
+        return self.submit(
+            Action.Returned.TYPE,
+            action.id,
+            {"level": _level_for(self.role()).value, "reasons": reasons},
+        )
+
+    def rate(self, action_id: str, rating: str, reason: str) -> Appended:
+        scope = "agency" if self.role() is Role.AGENCY_LEAD else "review"
+        return self.submit(
+            Action.RagRated.TYPE,
+            self.action(action_id).id,
+            {"scope": scope, "rating": rating, "reason": reason},
+        )
+
+    def comment(self, action_id: str, text: str, *, challenge: bool = False) -> Appended:
+        return self.submit(
+            Action.CommentAdded.TYPE,
+            self.action(action_id).id,
+            {"kind": "challenge" if challenge else "comment", "text": text},
+        )
+
+    def assign(self, action_id: str, officer: str) -> Appended:
+        return self.submit(
+            Action.OfficerAssigned.TYPE, self.action(action_id).id, {"officer": officer}
+        )
+
+    def amend(self, action_id: str, changes: dict[str, Any], reason: str) -> Appended:
+        return self.submit(
+            Action.Amended.TYPE, self.action(action_id).id, {"changes": changes, "reason": reason}
+        )
+
+    def merge(self, action_id: str, into: str, reason: str) -> Appended:
+        return self.submit(
+            Action.Merged.TYPE, self.action(action_id).id, {"into": into, "reason": reason}
+        )
+
+    def withdraw(self, action_id: str, reason: str) -> Appended:
+        return self.submit(Action.Withdrawn.TYPE, self.action(action_id).id, {"reason": reason})
+
+    def attach_evidence(self, action_id: str, evidence: dict[str, Any]) -> Appended:
+        return self.submit(Action.EvidenceAttached.TYPE, self.action(action_id).id, evidence)
+
+    def erase_evidence(self, action_id: str, sha256: str, reason: str) -> Appended:
+        return self.submit(
+            Action.EvidenceErased.TYPE,
+            self.action(action_id).id,
+            {"sha256": sha256, "reason": reason},
+        )
+
+    def withdraw_evidence(self, action_id: str, sha256: str, reason: str) -> Appended:
+        return self.submit(
+            Action.EvidenceWithdrawn.TYPE,
+            self.action(action_id).id,
+            {"sha256": sha256, "reason": reason},
+        )
+
+
+def _level_for(role: Role) -> SignOffLevel:
+    level = LEVEL_OF_ROLE.get(role)
+    if level is None:
+        raise InvalidInput("action.sign_off", f"a {role.value} does not sign off actions")
+    return level

@@ -1,0 +1,366 @@
+"""`inquiry-ledger demo`: the Telford plan with a simulated history, then its status.
+
+Only the plan comes from the public record: the recommendations and lead agencies
+named in the council's reports (../shared/data/). The recommendations not named there
+are left out and shown as "not yet imported", never given invented titles. The actions,
+users and everything that happens to them are simulated (seeded, so every run makes the
+same history), from the Full Council report of 10 November 2022 to the chair's return
+in July 2024, on a simulated clock the ledger is given in place of the wall clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from api.commands import Client
+from api.plan_import import agency_id, import_csv
+from api.render import render_status
+from api.setup import initialise
+from domain import DomainError, Status
+from evidence_store.local import LocalEvidenceStore
+from ledger.config import LedgerConfig
+from ledger.keys import KeyPair
+from ledger.note import NoteSigner, VerifierKey
+from ledger.service import Ledger
+from ledger.signer import Signer
+from ledger.verify import verify_ledger
+from projections.status import Replay, status_from
+
+DATA_NAME = "telford_recommendations_from_reports.csv"
+ORIGIN = "telford.inquiry-ledger.example/cse-inquiry-2022"
+START = datetime(2022, 11, 10, 9, 0, tzinfo=UTC)
+WORKDAY_START = timedelta(hours=9)
+END = datetime(2024, 7, 31, 17, 0, tzinfo=UTC)
+CHAIR_RETURNS = datetime(2024, 6, 1, tzinfo=UTC)
+#: Full Council received progress reports roughly every six months.
+COUNCIL_REPORTS = [
+    datetime(2023, 7, 13, tzinfo=UTC),
+    datetime(2023, 11, 30, tzinfo=UTC),
+    datetime(2024, 7, 18, tzinfo=UTC),
+]
+RECOMMENDATIONS_IN_REPORT = 47
+
+
+class SimulatedClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def default_data_file() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / DATA_NAME
+
+
+@dataclass
+class Cast:
+    """The simulated people, each with a key of their own."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+
+    def __getitem__(self, user: str) -> Client:
+        return self.clients[user]
+
+
+def run_demo(config: LedgerConfig, data_file: Path | None = None) -> int:
+    data_file = data_file or default_data_file()
+    if not data_file.exists():
+        print(f"demo: cannot find the plan data {data_file}; pass --data FILE")
+        return 4
+    clock = SimulatedClock(START)
+    ledger = Ledger(config, clock=clock, evidence=LocalEvidenceStore(config.evidence_dir))
+    with ledger:
+        if ledger.directory() is None:
+            print(f"Seeding the Telford plan into {config.describe_store()} …")
+            _seed(ledger, config, clock, data_file)
+        else:
+            print(f"The demo ledger in {config.home} is already seeded; showing it.")
+        return _show(ledger, config)
+
+
+def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Path) -> None:
+    initialise(
+        config, origin=ORIGIN, admin_id="admin", admin_name="Ledger administrator", ledger=ledger
+    )
+    admin = Signer("admin", KeyPair.read(config.user_key_path("admin")), clock=clock)
+    clock.now += timedelta(minutes=5)
+    import_csv(
+        ledger,
+        admin,
+        data,
+        title="Independent Inquiry into CSE in Telford: implementation plan",
+        source="Telford & Wrekin Council, Full Council 10 Nov 2022; PCC assurance and "
+        "accountability minutes (recommendations named there only)",
+        recommendations_expected=RECOMMENDATIONS_IN_REPORT,
+    )
+    plan = ledger.plan()
+    assert plan is not None
+    actions_csv = config.home / "demo-actions.csv"
+    _write_actions(actions_csv, plan.recommendations, plan.agencies)
+    clock.now += timedelta(minutes=5)
+    import_csv(ledger, admin, actions_csv)
+    cast = _register_cast(ledger, config, clock, admin, sorted(plan.agencies))
+    _simulate(ledger, config, clock, cast)
+
+
+def _write_actions(path: Path, recommendations: dict[int, Any], agencies: dict[str, str]) -> None:
+    """One action per lead agency of each recommendation (demo actions, not the real plan's)."""
+    rng = random.Random(149)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "action_id",
+                "recommendation",
+                "title",
+                "lead_agency",
+                "lead_officers",
+                "expected_outcome",
+                "evidence_required",
+                "due_date",
+            ]
+        )
+        for number, rec in sorted(recommendations.items()):
+            for k, agency in enumerate(rec.lead_agencies, start=1):
+                due = date(2023, 3, 31) + timedelta(days=rng.choice(range(0, 400, 30)))
+                writer.writerow(
+                    [
+                        f"R{number}.{k}",
+                        number,
+                        f"{agencies[agency]}: {rec.title}",
+                        agency,
+                        f"{agencies[agency]} lead officer",
+                        f"{agencies[agency]}'s part of recommendation {number} is in place",
+                        "Documentary evidence named in the action plan, signed off by the "
+                        "agency lead",
+                        due.isoformat(),
+                    ]
+                )
+
+
+def _register_cast(
+    ledger: Ledger,
+    config: LedgerConfig,
+    clock: SimulatedClock,
+    admin: Signer,
+    agencies: list[str],
+) -> Cast:
+    cast = Cast()
+    admin_client = Client(ledger, admin)
+    people: list[tuple[str, str, str, str | None]] = []
+    for agency in agencies:
+        short = agency_id(agency)
+        people.append((f"{short}.officer", f"Officer, {agency}", "officer", agency))
+        people.append((f"{short}.lead", f"Agency lead, {agency}", "agency_lead", agency))
+    people += [
+        ("sig", "Strategic Implementation Group", "implementation_group", None),
+        ("chair", "Independent inquiry chair", "chair", None),
+        ("scrutiny", "Scrutiny committee", "scrutiny", None),
+    ]
+    for user_id, name, role, member_of in people:
+        clock.now += timedelta(minutes=1)
+        path = config.user_key_path(user_id)
+        key = KeyPair.read(path) if path.exists() else KeyPair.generate()
+        if not path.exists():
+            key.write(path)
+        admin_client.register_user(user_id, name, role, member_of, key.public_key)
+        cast.clients[user_id] = Client(ledger, Signer(user_id, key, clock=clock))
+    return cast
+
+
+def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast: Cast) -> None:
+    rng = random.Random(2022)
+    log_signer = NoteSigner(ORIGIN, KeyPair.read(config.log_key_path))
+    store = LocalEvidenceStore(config.evidence_dir)
+    plan = ledger.plan()
+    assert plan is not None
+    action_ids = sorted(
+        (a for a in _action_ids(ledger, plan)), key=lambda a: (int(a[1:].split(".")[0]), a)
+    )
+    reports = list(COUNCIL_REPORTS)
+    day = datetime(2022, 11, 17, tzinfo=UTC)
+    rotated = False
+    while day < END:
+        for report in [r for r in reports if r <= day]:
+            clock.now = report
+            ledger.sign_checkpoint(log_signer)
+            reports.remove(report)
+        if not rotated and day >= datetime(2023, 6, 1, tzinfo=UTC):
+            _rotate_key(ledger, config, clock, cast, "council.officer")
+            rotated = True
+        todays = rng.sample(action_ids, k=min(len(action_ids), 4))
+        for minute, action_id in enumerate(todays):
+            clock.now = day + WORKDAY_START + timedelta(minutes=17 * minute)
+            _step(ledger, cast, store, rng, action_id, day)
+        day += timedelta(days=rng.choice([2, 3, 4]))
+    clock.now = END
+    ledger.sign_checkpoint(log_signer)
+
+
+def _action_ids(ledger: Ledger, plan: Any) -> list[str]:
+    return [
+        f"R{n}.{k}"
+        for n, rec in plan.recommendations.items()
+        for k in range(1, len(rec.lead_agencies) + 1)
+    ]
+
+
+def _rotate_key(
+    ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast: Cast, user: str
+) -> None:
+    path = config.user_key_path(user)
+    retired = path.with_suffix(".key.retired-2023-06")
+    if not retired.exists():
+        path.rename(retired)
+    new_key = KeyPair.generate()
+    new_key.write(path)
+    cast[user].rotate_key(user, new_key.public_key, "new laptop issued; routine rotation")
+    cast.clients[user] = Client(ledger, Signer(user, new_key, clock=clock))
+
+
+def _step(
+    ledger: Ledger,
+    cast: Cast,
+    store: LocalEvidenceStore,
+    rng: random.Random,
+    action_id: str,
+    day: datetime,
+) -> None:
+    action = ledger.action(action_id)
+    assert action is not None
+    agency = action.lead_agency
+    officer, lead = cast[f"{agency}.officer"], cast[f"{agency}.lead"]
+    chair_time = day >= CHAIR_RETURNS
+    roll = rng.random()
+    moves: dict[Status, Callable[[], Any]] = {
+        Status.NOT_STARTED: lambda: officer.change_status(action_id, Status.IN_PROGRESS),
+        Status.IN_PROGRESS: lambda: _work(officer, store, rng, action_id, day, roll),
+        Status.BLOCKED: lambda: officer.change_status(
+            action_id, Status.IN_PROGRESS, "national guidance now published"
+        ),
+        Status.EVIDENCE_SUBMITTED: lambda: (
+            lead.return_action(action_id, ["the evidence does not yet show the outcome"])
+            if roll < 0.15
+            else lead.sign_off(action_id, "We confirm this action is complete.")
+        ),
+        Status.AGENCY_SIGNED_OFF: lambda: (
+            cast["sig"].comment(
+                action_id, "Please set out how survivors were consulted.", challenge=True
+            )
+            if roll < 0.1
+            else cast["sig"].return_action(action_id, ["impact not yet evidenced"])
+            if roll < 0.2
+            else cast["sig"].sign_off(action_id, "Accepted by the SIG.")
+        ),
+        Status.ACCEPTED: lambda: (
+            None
+            if not chair_time
+            else cast["chair"].change_status(
+                action_id,
+                Status.NOT_IMPLEMENTABLE,
+                "depends on national legislative change outside local control",
+            )
+            if roll < 0.06
+            else cast["chair"].return_action(
+                action_id, ["the outcome is not yet evident in practice"]
+            )
+            if roll < 0.14
+            else cast["chair"].sign_off(action_id, "Verified on the chair's return visit.")
+        ),
+    }
+    if action.status is Status.IN_PROGRESS and roll > 0.97:
+        moves[Status.IN_PROGRESS] = lambda: officer.change_status(
+            action_id, Status.BLOCKED, "awaiting national guidance"
+        )
+    if rng.random() < 0.1:
+        lead.rate(
+            action_id, rng.choice(["green", "green", "amber", "red"]), "monthly self-assessment"
+        )
+    move = moves.get(action.status)
+    if move is None:
+        return
+    try:
+        move()
+    except DomainError as error:  # the simulation tries things; the rules decide
+        raise AssertionError(f"demo step on {action_id} refused: {error}") from error
+
+
+def _work(
+    officer: Client,
+    store: LocalEvidenceStore,
+    rng: random.Random,
+    action_id: str,
+    day: datetime,
+    roll: float,
+) -> Any:
+    action = officer.action(action_id)
+    if action.current_evidence() and roll < 0.5:
+        return officer.change_status(action_id, Status.EVIDENCE_SUBMITTED)
+    kind = rng.choice(["minutes", "policy", "training record", "audit report"])
+    content = (
+        f"Simulated {kind} for {action_id}, dated {day.date()}.\n"
+        f"Reference {rng.getrandbits(64):016x}. Contains no personal data.\n"
+    ).encode()
+    blob = store.put(BytesIO(content))
+    return officer.attach_evidence(
+        action_id,
+        {
+            "sha256": blob.sha256,
+            "size": blob.size,
+            "media_type": "text/plain",
+            "original_name": f"{action_id}-{kind.replace(' ', '-')}-{day.date()}.txt",
+            "description": f"{kind.capitalize()} ({day:%B %Y})",
+            "storage_key": blob.storage_key,
+            "effective_date": day.date().isoformat(),
+        },
+    )
+
+
+def _program() -> str:
+    """How the user can run this command again (e.g. .venv/bin/inquiry-ledger after make demo)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "inquiry-ledger":
+        return "inquiry-ledger"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
+
+
+def _show(ledger: Ledger, config: LedgerConfig) -> int:
+    replay = Replay().feed(ledger.entries())
+    when = replay.last_timestamp or END
+    status = status_from(replay, as_of=f"{when:%d %B %Y}", today=when.date())
+    plan = ledger.plan()
+    present = {r.number for r in status.recommendations}
+    expected = plan.recommendations_expected if plan else 0
+    print()
+    print(render_status(status, missing=[n for n in range(1, expected + 1) if n not in present]))
+    vkey = VerifierKey.parse(config.log_vkey_path.read_text())
+    report = verify_ledger(ledger, vkey, workers=1)
+    latest = ledger.latest_checkpoint()
+    print()
+    print(
+        f"Verification: {report.entries} entries, {report.signatures_verified} signatures, "
+        f"{report.rules_checked} rules, {report.checkpoints_verified} signed checkpoints: "
+        + ("OK" if report.ok else f"FAILED ({report.first_problem()})")
+    )
+    if latest is not None:
+        print("Latest checkpoint:")
+        print("  " + latest.note.rstrip("\n").replace("\n", "\n  "))
+    print()
+    print("The plan is from the public record; the history is simulated.")
+    program = _program()
+    print(f"Try: {program} --home {config.home} status --as-of 2023-07-13 --actions")
+    print(f"     {program} --home {config.home} history R10.1")
+    print(f"     {program} --home {config.home} verify")
+    return 0 if report.ok else 1

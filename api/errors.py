@@ -1,0 +1,146 @@
+"""Every refusal as JSON ``{"error": code, "detail": ...}`` with the right status code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.tokens import TokenError
+from domain import InvalidInput, InvalidTransition, NotPermitted
+from evidence_store.base import (
+    CorruptBlob,
+    ErasedBlob,
+    EvidenceError,
+    EvidenceTooLarge,
+    MissingBlob,
+)
+from ledger import merkle
+from ledger.canonical import CanonicalFormError
+from ledger.entry import EntryFormatError
+from ledger.errors import (
+    ClockSkew,
+    InvalidEntry,
+    LedgerError,
+    MissingEvidence,
+    NotInitialised,
+    SignatureRejected,
+    VersionConflict,
+)
+
+log = logging.getLogger("inquiry_ledger.api")
+
+
+class Forbidden(Exception):
+    def __init__(self, detail: str, code: str = "forbidden") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class NotFound(Exception):
+    def __init__(self, detail: str, code: str = "not_found") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class Conflict(Exception):
+    def __init__(self, detail: str, code: str = "conflict", **extra: Any) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.extra = extra
+
+
+def error(status: int, code: str, detail: Any, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status)
+
+
+def _status_for(exc: Exception) -> tuple[int, str, dict[str, Any]]:
+    if isinstance(exc, TokenError):
+        return 401, "unauthenticated", {}
+    if isinstance(exc, Forbidden):
+        return 403, exc.code, {}
+    if isinstance(exc, NotFound):
+        return 404, exc.code, {}
+    if isinstance(exc, Conflict):
+        return 409, exc.code, exc.extra
+    if isinstance(exc, NotPermitted):
+        return 403, "not_permitted", {"rule": exc.rule}
+    if isinstance(exc, InvalidTransition):
+        return 409, "invalid_transition", {"rule": exc.rule}
+    if isinstance(exc, InvalidInput):
+        return 422, "invalid_input", {"rule": exc.rule}
+    if isinstance(exc, VersionConflict):
+        return (
+            409,
+            exc.code,
+            {"current_version": exc.current_version, "aggregate_id": str(exc.aggregate_id)},
+        )
+    if isinstance(exc, SignatureRejected):
+        return 403, exc.code, {}
+    if isinstance(
+        exc, (InvalidEntry, ClockSkew, MissingEvidence, EntryFormatError, CanonicalFormError)
+    ):
+        code = getattr(exc, "code", "invalid_entry")
+        return 422, code, {}
+    if isinstance(exc, NotInitialised):
+        return 503, exc.code, {}
+    if isinstance(exc, LedgerError):
+        return 400, exc.code, {}
+    if isinstance(exc, EvidenceTooLarge):
+        return 413, exc.code, {}
+    if isinstance(exc, (MissingBlob, ErasedBlob)):
+        return 404 if isinstance(exc, MissingBlob) else 410, exc.code, {}
+    if isinstance(exc, CorruptBlob):
+        return 502, exc.code, {}
+    if isinstance(exc, EvidenceError):
+        return 422, exc.code, {}
+    if isinstance(exc, merkle.ProofError):
+        return 400, "bad_proof_request", {}
+    raise exc
+
+
+def install(app: FastAPI) -> None:
+    handled = (
+        TokenError,
+        Forbidden,
+        NotFound,
+        Conflict,
+        NotPermitted,
+        InvalidTransition,
+        InvalidInput,
+        LedgerError,
+        EvidenceError,
+        merkle.ProofError,
+        EntryFormatError,
+        CanonicalFormError,
+    )
+
+    async def known(_: Request, exc: Exception) -> JSONResponse:
+        status, code, extra = _status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        response = error(status, code, str(exc), **extra)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    for cls in handled:
+        app.add_exception_handler(cls, known)
+
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        return error(422, "invalid_request", details)
+
+    app.add_exception_handler(RequestValidationError, validation)
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # No stack trace to the client; the log names the type only, never a payload.
+        log.error("unhandled %s", type(exc).__name__)
+        return error(500, "internal_error", "the server could not complete the request")
+
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,157 @@
+"""Evidence commands: attach a file (upload, verify, then sign and append), fetch,
+verify every blob the ledger names, list orphans, and erase lawfully."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api.commands import Client
+from domain import Action
+from evidence_store.base import BlobStatus, EvidenceError, EvidenceTooLarge, check_sha256
+from evidence_store.config import EvidenceConfig, open_store
+from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
+from ledger.service import Appended, Ledger
+from projections.status import Replay
+
+
+class ConfiguredEvidence:
+    """The evidence store named by the environment, opened on first use (a command that
+    never touches evidence never connects to S3)."""
+
+    def __init__(self, home: Path) -> None:
+        self.config = EvidenceConfig.from_env(home)
+        self._store: Any = None
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = open_store(self.config)
+        return self._store
+
+    def blob_size(self, sha256: str) -> int | None:
+        size: int | None = self.store.blob_size(sha256)
+        return size
+
+
+def attach_file(
+    client: Client,
+    store: Any,
+    action_id: str,
+    path: Path,
+    *,
+    description: str,
+    effective_date: str,
+) -> Appended:
+    """Upload first (the store verifies the hash while streaming), then sign and append the
+    event naming it. If the append is refused, the blob stays as an orphan: listed by
+    `evidence orphans`, referenced by nothing."""
+    client.action(action_id)  # fail fast on an unknown action, before any upload
+    sha256, size, head = _hash_file(path, store)
+    with open(path, "rb") as handle:
+        blob = store.put(handle, expected_sha256=sha256)
+    return client.attach_evidence(
+        action_id,
+        {
+            "sha256": blob.sha256,
+            "size": size,
+            "media_type": sniff_media_type(head),
+            "original_name": path.name[:500],
+            "description": description,
+            "storage_key": blob.storage_key,
+            "effective_date": effective_date,
+        },
+    )
+
+
+def _hash_file(path: Path, store: Any) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                if not head:
+                    head = chunk[:SNIFF_BYTES]
+                digest.update(chunk)
+                size += len(chunk)
+                if size > store.max_bytes:
+                    raise EvidenceTooLarge(f"{path} is larger than the limit of {store.max_bytes}")
+    except IsADirectoryError:
+        raise EvidenceError(f"{path} is a folder, not a file") from None
+    if size == 0:
+        from evidence_store.base import EmptyEvidence
+
+        raise EmptyEvidence(f"{path} is empty")
+    return digest.hexdigest(), size, head
+
+
+def fetch(store: Any, sha256: str, out: Path) -> int:
+    """Write a blob to `out` only once every byte has been verified against its hash."""
+    check_sha256(sha256)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in store.read(sha256):
+                handle.write(chunk)
+                size += len(chunk)
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return size
+
+
+@dataclass
+class EvidenceReport:
+    named: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def named_evidence(ledger: Ledger) -> dict[str, list[tuple[str, bool]]]:
+    """sha256 -> [(action id, erased by a signed event)] for every blob the log names."""
+    replay = Replay().feed(ledger.entries())
+    named: dict[str, list[tuple[str, bool]]] = {}
+    for action in replay.of_type(Action):
+        for evidence in action.evidence.values():
+            named.setdefault(evidence.sha256, []).append(
+                (action.action_id, evidence.erased_at is not None)
+            )
+    return named
+
+
+def verify_evidence(ledger: Ledger, store: Any) -> EvidenceReport:
+    """Re-hash every blob the ledger names; erased ones must be erased, and only those."""
+    report = EvidenceReport()
+    for sha256, uses in sorted(named_evidence(ledger).items()):
+        report.named += 1
+        erased_in_log = any(erased for _, erased in uses)
+        status = store.status(sha256)
+        report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
+        where = ", ".join(sorted({action for action, _ in uses}))
+        if status is BlobStatus.ERASED and not erased_in_log:
+            report.problems.append(f"{sha256} ({where}): erased, but no signed erasure in the log")
+        elif erased_in_log and status is BlobStatus.OK:
+            report.problems.append(f"{sha256} ({where}): erasure recorded but still readable")
+        elif status in (BlobStatus.MISSING, BlobStatus.ALTERED):
+            report.problems.append(f"{sha256} ({where}): {status.value}")
+    return report
+
+
+def orphans(ledger: Ledger, store: Any) -> Iterator[str]:
+    named = named_evidence(ledger)
+    for sha256 in store.stored_hashes():
+        if sha256 not in named:
+            yield sha256

@@ -1,0 +1,233 @@
+"""Import a plan from CSV: every row is validated first, then all of it is appended in
+one atomic batch, so a file with any bad row imports nothing.
+
+Recommendations file, columns (header required):
+  number, title, lead_agencies (names separated by ';'), [text], [source]
+Actions file, columns:
+  action_id, recommendation, title, lead_agency (id or name), lead_officers (';'),
+  expected_outcome, evidence_required (the "complete when" criteria), due_date (YYYY-MM-DD)
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from domain import PLAN_ID, Action, Plan, action_aggregate_id
+from ledger.entry import SignedEntry
+from ledger.service import Appended
+from ledger.signer import Signer
+
+RECOMMENDATION_COLUMNS = ("number", "title", "lead_agencies")
+ACTION_COLUMNS = (
+    "action_id",
+    "recommendation",
+    "title",
+    "lead_agency",
+    "lead_officers",
+    "expected_outcome",
+    "evidence_required",
+    "due_date",
+)
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.message}"
+
+
+class ImportRejected(ValueError):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} error(s); nothing was imported")
+        self.errors = errors
+
+
+def agency_id(name: str) -> str:
+    """A stable id from an agency's display name: West Mercia Police -> west-mercia-police."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = [dict(row) for row in reader]
+        return list(reader.fieldnames or []), rows
+
+
+def import_csv(
+    ledger: Any,
+    signer: Signer,
+    path: Path,
+    *,
+    title: str = "",
+    source: str = "",
+    recommendations_expected: int = 0,
+) -> list[Appended]:
+    columns, rows = _read(path)
+    if "action_id" in columns:
+        entries = _action_entries(ledger, signer, columns, rows)
+    else:
+        entries = _recommendation_entries(
+            ledger,
+            signer,
+            columns,
+            rows,
+            title or "Action plan",
+            source or path.name,
+            recommendations_expected,
+        )
+    appended: list[Appended] = ledger.append(entries)
+    return appended
+
+
+def _missing_columns(columns: list[str], needed: tuple[str, ...]) -> list[RowError]:
+    return [
+        RowError(1, name, "required column is missing") for name in needed if name not in columns
+    ]
+
+
+def _recommendation_entries(
+    ledger: Any,
+    signer: Signer,
+    columns: list[str],
+    rows: list[dict[str, str]],
+    title: str,
+    source: str,
+    expected: int,
+) -> list[SignedEntry]:
+    errors = _missing_columns(columns, RECOMMENDATION_COLUMNS)
+    if errors:
+        raise ImportRejected(errors)
+    plan = ledger.plan()
+    known = dict(plan.agencies) if plan else {}
+    existing = set(plan.recommendations) if plan else set()
+    new_agencies: dict[str, str] = {}
+    parsed: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for line, row in enumerate(rows, start=2):
+        number_text = (row.get("number") or "").strip()
+        if not number_text.isdigit() or not 1 <= int(number_text) <= 999:
+            errors.append(
+                RowError(line, "number", f"must be a whole number 1-999: {number_text!r}")
+            )
+            continue
+        number = int(number_text)
+        if number in seen or number in existing:
+            errors.append(RowError(line, "number", f"recommendation {number} appears twice"))
+        seen.add(number)
+        rec_title = (row.get("title") or "").strip()
+        if not rec_title:
+            errors.append(RowError(line, "title", "must not be empty"))
+        names = [n.strip() for n in (row.get("lead_agencies") or "").split(";") if n.strip()]
+        if not names:
+            errors.append(RowError(line, "lead_agencies", "name at least one agency"))
+        ids = []
+        for name in names:
+            ident = agency_id(name)
+            if plan is not None and ident not in known:
+                errors.append(RowError(line, "lead_agencies", f"unknown agency {name!r}"))
+            new_agencies.setdefault(ident, name)
+            ids.append(ident)
+        parsed.append(
+            {
+                "number": number,
+                "title": rec_title,
+                "text": (row.get("text") or ""),
+                "lead_agencies": ids,
+            }
+        )
+    if not rows:
+        errors.append(RowError(2, "number", "the file has no rows"))
+    if errors:
+        raise ImportRejected(errors)
+    entries = []
+    version = ledger.version_of(PLAN_ID)
+    if plan is None:
+        version += 1
+        agencies = [{"id": k, "name": v} for k, v in sorted(new_agencies.items())]
+        entries.append(
+            signer.sign(
+                Plan.Created.TYPE,
+                PLAN_ID,
+                version,
+                {
+                    "title": title,
+                    "source": source,
+                    "agencies": agencies,
+                    "recommendations_expected": expected,
+                },
+            )
+        )
+    for payload in parsed:
+        version += 1
+        entries.append(signer.sign(Plan.RecommendationAdded.TYPE, PLAN_ID, version, payload))
+    return entries
+
+
+def _action_entries(
+    ledger: Any, signer: Signer, columns: list[str], rows: list[dict[str, str]]
+) -> list[SignedEntry]:
+    errors = _missing_columns(columns, ACTION_COLUMNS)
+    if errors:
+        raise ImportRejected(errors)
+    plan = ledger.plan()
+    if plan is None:
+        raise ImportRejected([RowError(1, "action_id", "import the recommendations first")])
+    by_name = {agency_id(name): ident for ident, name in plan.agencies.items()}
+    entries = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        action_id = (row.get("action_id") or "").strip()
+        if not re.fullmatch(r"R[1-9][0-9]{0,2}\.[1-9][0-9]{0,3}", action_id):
+            errors.append(RowError(line, "action_id", f"must look like R10.2: {action_id!r}"))
+        elif action_id in seen or ledger.action(action_id) is not None:
+            errors.append(RowError(line, "action_id", f"action {action_id} already exists"))
+        seen.add(action_id)
+        rec_text = (row.get("recommendation") or "").strip()
+        rec = int(rec_text) if rec_text.isdigit() else 0
+        if rec not in plan.recommendations:
+            errors.append(RowError(line, "recommendation", f"no recommendation {rec_text!r}"))
+        elif not action_id.startswith(f"R{rec}."):
+            errors.append(RowError(line, "action_id", f"does not belong to recommendation {rec}"))
+        lead = (row.get("lead_agency") or "").strip()
+        lead_id = lead if lead in plan.agencies else by_name.get(agency_id(lead), "")
+        if not lead_id:
+            errors.append(RowError(line, "lead_agency", f"unknown agency {lead!r}"))
+        for name in ("title", "expected_outcome", "evidence_required"):
+            if not (row.get(name) or "").strip():
+                errors.append(RowError(line, name, "must not be empty"))
+        due = (row.get("due_date") or "").strip() or None
+        if due is not None:
+            try:
+                date.fromisoformat(due)
+            except ValueError:
+                errors.append(RowError(line, "due_date", f"must be YYYY-MM-DD: {due!r}"))
+        if errors:
+            continue
+        payload = {
+            "action_id": action_id,
+            "recommendation": rec,
+            "title": row["title"].strip(),
+            "lead_agency": lead_id,
+            "lead_officers": [
+                o.strip() for o in (row.get("lead_officers") or "").split(";") if o.strip()
+            ],
+            "expected_outcome": row["expected_outcome"].strip(),
+            "evidence_required": row["evidence_required"].strip(),
+            "due_date": due,
+        }
+        entries.append(signer.sign(Action.Added.TYPE, action_aggregate_id(action_id), 1, payload))
+    if not rows:
+        errors.append(RowError(2, "action_id", "the file has no rows"))
+    if errors:
+        raise ImportRejected(errors)
+    return entries

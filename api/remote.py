@@ -1,0 +1,227 @@
+"""The CLI's client mode: the same commands against a server, over HTTP.
+
+Signing still happens here, on the caller's side, with the caller's private key file;
+the server receives signed entries and a bearer token that says who is calling. Appends
+carry a fresh command id and are retried once on a network failure, so a retry after a
+lost response is answered from the server's record instead of being appended twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+from uuid import UUID
+
+import httpx
+
+from domain import NotPermitted, Role, Status
+from domain.errors import InvalidInput, InvalidTransition
+from ledger.entry import SignedEntry
+from ledger.errors import LedgerError, VersionConflict
+from ledger.service import Appended
+
+
+class RemoteError(LedgerError):
+    """The server refused, with its JSON reason."""
+
+    def __init__(self, status: int, code: str, detail: Any) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class RemoteAction:
+    """The parts of an action's state a client needs to build an entry."""
+
+    id: UUID
+    action_id: str
+    status: Status
+    lead_agency: str
+    evidence: list[str]
+
+    def current_evidence(self) -> list[str]:
+        return list(self.evidence)
+
+
+@dataclass
+class RemotePlan:
+    """The parts of the plan a client needs (import checks, status rendering)."""
+
+    title: str
+    agencies: dict[str, str]
+    recommendations: dict[int, Any]
+    recommendations_expected: int
+
+
+class RemoteLedger:
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=server.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RemoteLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self, response: httpx.Response) -> Any:
+        if response.status_code < 400:
+            return response.json()
+        try:
+            body = response.json()
+            code, detail = str(body.get("error")), body.get("detail")
+        except ValueError:
+            code, detail, body = "http_error", response.text[:200], {}
+        if code == "version_conflict":
+            raise VersionConflict(
+                UUID(body["aggregate_id"]), int(body["current_version"]), str(detail)
+            )
+        if code == "not_permitted":
+            raise NotPermitted(str(body.get("rule", "")), str(detail))
+        if code == "invalid_transition":
+            raise InvalidTransition(str(body.get("rule", "")), str(detail))
+        if code == "invalid_input":
+            raise InvalidInput(str(body.get("rule", "")), str(detail))
+        raise RemoteError(response.status_code, code, detail)
+
+    # -- what api.commands.Client needs ----------------------------------------------------
+
+    def version_of(self, aggregate_id: UUID) -> int:
+        return int(self._check(self.http.get(f"/v1/aggregates/{aggregate_id}/version"))["version"])
+
+    def role_of(self, user_id: str) -> Role | None:
+        me = self.me()
+        return Role(me["role"]) if me["user_id"] == user_id else None
+
+    def action(self, action_id: str) -> RemoteAction | None:
+        response = self.http.get(f"/v1/actions/{action_id}")
+        if response.status_code == 404:
+            return None
+        state = self._check(response)["action"]
+        return RemoteAction(
+            UUID(state["aggregate_id"]),
+            state["action_id"],
+            Status(state["status"]),
+            state["lead_agency"],
+            list(state["current_evidence"]),
+        )
+
+    def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
+        wire = []
+        for entry in entries:
+            obj = entry.to_json()
+            wire.append({"signature": obj.pop("signature"), "body": obj})
+        request = {"entries": wire, "command_id": f"cli-{uuid.uuid4().hex}"}
+        try:
+            response = self.http.post("/v1/entries", json=request)
+        except httpx.TransportError:
+            response = self.http.post("/v1/entries", json=request)  # same command id: safe
+        return [
+            Appended(
+                a["leaf_index"],
+                a["notification_id"],
+                a["type"],
+                UUID(a["aggregate_id"]),
+                a["version"],
+            )
+            for a in self._check(response)["appended"]
+        ]
+
+    # -- the rest of the CLI -----------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        found: dict[str, Any] = self._check(self.http.get("/v1/me"))
+        return found
+
+    def status(self, *, as_of: str | None = None, position: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if as_of:
+            params["as_of"] = as_of
+        if position is not None:
+            params["position"] = position
+        found: dict[str, Any] = self._check(self.http.get("/v1/status", params=params))
+        return found
+
+    def history(self, action_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._check(self.http.get(f"/v1/actions/{action_id}"))[
+            "history"
+        ]
+        return found
+
+    def plan(self) -> RemotePlan | None:
+        found: dict[str, Any] = self._check(self.http.get("/v1/plan"))
+        if not found.get("agencies"):
+            return None
+        return RemotePlan(
+            title=found["title"],
+            agencies=dict(found["agencies"]),
+            recommendations={int(r["number"]): r for r in found["recommendations"]},
+            recommendations_expected=int(found.get("recommendations_expected", 0)),
+        )
+
+    def users(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._check(self.http.get("/v1/users"))
+        return found
+
+    def sign_checkpoint(self) -> str:
+        response = self.http.post("/v1/checkpoint")
+        if response.status_code >= 400:
+            self._check(response)
+        return response.text
+
+
+class RemoteEvidence:
+    """Upload and download through the server (it verifies; so does this side)."""
+
+    def __init__(self, remote: RemoteLedger) -> None:
+        self.remote = remote
+        self.max_bytes = 5 * 1024**3  # the server enforces its own limit
+
+    def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> Any:
+        data = {"sha256": expected_sha256} if expected_sha256 else {}
+        response = self.remote.http.post(
+            "/v1/evidence", files={"file": ("evidence", stream)}, data=data
+        )
+        stored = self.remote._check(response)
+        return _Stored(stored["sha256"], stored["size"], stored["storage_key"])
+
+    def read(self, sha256: str) -> Iterator[bytes]:
+        import hashlib
+
+        from evidence_store.base import CorruptBlob
+
+        digest = hashlib.sha256()
+        with self.remote.http.stream("GET", f"/v1/evidence/{sha256}") as response:
+            if response.status_code >= 400:
+                response.read()
+                self.remote._check(response)
+            for chunk in response.iter_bytes(1024 * 1024):
+                digest.update(chunk)
+                yield chunk
+        if digest.hexdigest() != sha256:
+            raise CorruptBlob(f"the download of {sha256} does not match its hash")
+
+
+@dataclass(frozen=True)
+class _Stored:
+    sha256: str
+    size: int
+    storage_key: str

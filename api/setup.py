@@ -1,0 +1,78 @@
+"""Creating a ledger: its log key, its genesis entry and its first checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain import DIRECTORY_ID, Directory
+from ledger.config import LedgerConfig
+from ledger.errors import LedgerError
+from ledger.keys import KeyPair, encode_public_key
+from ledger.note import NoteSigner
+from ledger.service import Ledger
+from ledger.signer import Signer
+
+
+class AlreadyInitialised(LedgerError):
+    code = "already_initialised"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    origin: str
+    log_vkey: str
+    admin_key_path: Path | None
+
+
+def _load_or_create(path: Path) -> KeyPair:
+    if path.exists():
+        return KeyPair.read(path)
+    key = KeyPair.generate()
+    key.write(path)
+    return key
+
+
+def initialise(
+    config: LedgerConfig,
+    *,
+    origin: str,
+    admin_id: str,
+    admin_name: str,
+    admin_key: KeyPair | None = None,
+    ledger: Ledger | None = None,
+) -> InitResult:
+    """Create the ledger. Safe to re-run after a failure part-way: keys already written
+    are reused, and an existing genesis entry makes it refuse rather than fork the log."""
+    own = ledger is None
+    ledger = ledger or Ledger(config)
+    try:
+        if ledger.directory() is not None:
+            raise AlreadyInitialised(f"a ledger already exists in {config.describe_store()}")
+        log_signer = NoteSigner(origin, _load_or_create(config.log_key_path))
+        admin_key_path = None
+        if admin_key is None:
+            admin_key_path = config.user_key_path(admin_id)
+            admin_key = _load_or_create(admin_key_path)
+        signer = Signer(admin_id, admin_key, clock=ledger.clock)
+        genesis = signer.sign(
+            Directory.Created.TYPE,
+            DIRECTORY_ID,
+            1,
+            {
+                "origin": origin,
+                "admin_id": admin_id,
+                "admin_name": admin_name,
+                "public_key": encode_public_key(admin_key.public_key),
+            },
+        )
+        ledger.append([genesis])
+        vkey = log_signer.verifier.encode()
+        config.log_vkey_path.parent.mkdir(parents=True, exist_ok=True)
+        config.log_vkey_path.write_text(vkey + "\n")
+        ledger.tables.set_meta("log_vkey", vkey)
+        ledger.sign_checkpoint(log_signer)
+        return InitResult(origin, vkey, admin_key_path)
+    finally:
+        if own:
+            ledger.close()
