@@ -1,0 +1,161 @@
+"""Fixtures: every ledger test runs on SQLite and on the real PostgreSQL.
+
+PostgreSQL is on 127.0.0.1:5432 with trust authentication on every machine of this
+kind (CI included); each test gets a database of its own, dropped afterwards. Set
+INQUIRY_LEDGER_TEST_POSTGRES to another server URL (its "postgres" database) to use it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ledger.config import LedgerConfig
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "INQUIRY_LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    name = f"inquiry_ledger_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({error}); start it with "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(name)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def cli(config: LedgerConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
+    """Run the CLI against this test's ledger; returns (exit code, stdout, stderr)."""
+    for name in list(os.environ):
+        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("INQUIRY_LEDGER_USER", raising=False)
+    monkeypatch.delenv("INQUIRY_LEDGER_KEY", raising=False)
+    if config.database_url:
+        monkeypatch.setenv("INQUIRY_LEDGER_DATABASE_URL", config.database_url)
+    else:
+        monkeypatch.delenv("INQUIRY_LEDGER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(config.home))
+
+    from api.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    run.config = config  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerConfig:
+    if request.param == "sqlite":
+        return LedgerConfig(home=tmp_path / "home")
+    url = request.getfixturevalue("postgres_url")
+    return LedgerConfig(home=tmp_path / "home", database_url=url)
+
+
+class Clock:
+    """A controllable clock for the ledger and its signers."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2023, 1, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+# -- a real S3 server: Ceph RADOS Gateway, started once per test session -----------------
+
+SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
+CEPH_ACCESS_KEY = "LEDGERACCESSKEY0001"
+CEPH_SECRET_KEY = "ledgersecretkey0000000000000000000000001"
+CEPH_HINT = (
+    "install it with: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd "
+    "(CI does this in .ci/run)"
+)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+    def client(self) -> Any:
+        from evidence_store.s3 import make_client
+
+        return make_client(self.endpoint_url, "us-east-1", self.access_key, self.secret_key)
+
+
+@pytest.fixture(scope="session")
+def ceph_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """Ceph RGW on loopback (memstore). In CI it must start; elsewhere, without the
+    packages, the S3 tests are skipped with a message saying how to enable them."""
+    import shutil
+    import subprocess
+
+    up, down = SHARED_TOOLS / "ceph-s3-up.sh", SHARED_TOOLS / "ceph-s3-down.sh"
+    missing = shutil.which("radosgw") is None or not up.exists()
+    if missing:
+        message = f"Ceph RADOS Gateway is not available ({up}); {CEPH_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = tmp_path_factory.mktemp("ceph") / "cluster"
+    rgw_port = _free_port()
+    env = dict(os.environ, MON_PORT=str(_free_port()), RGW_PORT=str(rgw_port))
+    result = subprocess.run(
+        ["bash", str(up), str(cluster)], env=env, capture_output=True, text=True, timeout=240
+    )
+    if result.returncode != 0:
+        subprocess.run(["bash", str(down), str(cluster)], capture_output=True, timeout=60)
+        pytest.fail(f"Ceph did not start:\n{result.stdout}\n{result.stderr}")
+    try:
+        yield S3Server(f"http://127.0.0.1:{rgw_port}", CEPH_ACCESS_KEY, CEPH_SECRET_KEY)
+    finally:
+        subprocess.run(["bash", str(down), str(cluster)], capture_output=True, timeout=120)

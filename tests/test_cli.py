@@ -1,0 +1,178 @@
+"""The command line as a user runs it: set-up, import, acting, status, verification."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+RECOMMENDATIONS = """number,title,lead_agencies,source
+1,Establish a Joint CSE Review Group,Council;West Mercia Police,report
+2,Publish an annual report,West Mercia Police,report
+"""
+ACTIONS = (
+    (
+        "action_id,recommendation,title,lead_agency,lead_officers,expected_outcome,"
+        "evidence_required,due_date\n"
+    )
+    + """R1.1,1,Set up the group,Council,Director;Manager,Group meets,Terms of reference,2023-03-31
+R1.2,1,Police data,west-mercia-police,Superintendent,Data shared,Data sets,2023-06-30
+"""
+)
+
+
+def _setup(cli, tmp_path: Path) -> None:
+    assert cli("init", "--origin", "council.example/inquiry")[0] == 0
+    recs = tmp_path / "recs.csv"
+    recs.write_text(RECOMMENDATIONS)
+    code, _, err = cli("--as", "admin", "import", str(recs), "--title", "Plan", "--expected", "3")
+    assert code == 0, err
+    actions = tmp_path / "actions.csv"
+    actions.write_text(ACTIONS)
+    assert cli("--as", "admin", "import", str(actions))[0] == 0
+    for user, role, agency in [
+        ("jo", "officer", "council"),
+        ("sam", "agency_lead", "council"),
+        ("sig", "implementation_group", None),
+    ]:
+        key = tmp_path / f"{user}.key"
+        assert cli("keys", "new", "--out", str(key))[0] == 0
+        extra = ["--agency", agency] if agency else []
+        code, _, err = cli(
+            "--as",
+            "admin",
+            "users",
+            "add",
+            user,
+            "--name",
+            user.title(),
+            "--role",
+            role,
+            "--key-file",
+            str(key),
+            *extra,
+        )
+        assert code == 0, err
+
+
+def test_init_creates_keys_with_private_permissions(cli, tmp_path: Path) -> None:
+    code, out, _ = cli("init", "--origin", "council.example/inquiry")
+    assert code == 0
+    config = cli.config
+    assert "council.example/inquiry+" in out
+    for path in (config.log_key_path, config.user_key_path("admin")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cli("init")[0] == 3  # refuses to initialise twice
+
+
+def test_a_full_session_from_import_to_sign_off_verifies(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    jo = ["--as", "jo", "--key", str(tmp_path / "jo.key")]
+    sam = ["--as", "sam", "--key", str(tmp_path / "sam.key")]
+    assert cli(*jo, "act", "R1.1", "start")[0] == 0
+    evidence = tmp_path / "terms.txt"
+    evidence.write_text("Terms of reference, approved.")
+    code, out, err = cli(
+        *jo,
+        "act",
+        "R1.1",
+        "attach",
+        str(evidence),
+        "--description",
+        "Terms of reference",
+        "--effective-date",
+        "2023-02-01",
+    )
+    assert code == 0, err
+    assert cli(*jo, "act", "R1.1", "submit")[0] == 0
+    assert cli(*sam, "act", "R1.1", "sign-off", "--statement", "Complete")[0] == 0
+    code, out, _ = cli("status", "--actions")
+    assert "R1.1" in out and "agency_signed_off" in out
+    assert "Not yet imported (not in our record): 3" in out
+    code, out, _ = cli("history", "R1.1")
+    assert "action.signed_off" in out and "by sam" in out
+    assert cli("checkpoint")[0] == 0
+    code, out, _ = cli("verify", "--workers", "1")
+    assert code == 0 and "OK" in out
+
+
+def test_refusals_exit_3_with_the_rule(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    code, _, err = cli("--as", "jo", "--key", str(tmp_path / "jo.key"), "act", "R1.2", "start")
+    assert code == 3
+    assert "rule: action.start" in err and "west-mercia-police" in err
+
+
+def test_bad_input_exits_2_with_a_message(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    code, _, err = cli("--as", "jo", "act", "R1.1", "start")  # no key file at the default path
+    assert code == 2 and "cannot read key file" in err
+    loose = tmp_path / "loose.key"
+    loose.write_bytes((tmp_path / "jo.key").read_bytes())
+    os.chmod(loose, 0o644)
+    code, _, err = cli("--as", "jo", "--key", str(loose), "act", "R1.1", "start")
+    assert code == 2 and "chmod 600" in err
+    code, _, err = cli("--as", "jo", "--key", str(tmp_path / "jo.key"), "act", "R9.9", "start")
+    assert code == 2 and "no action R9.9" in err
+    code, _, err = cli("status", "--as-of", "last tuesday")
+    assert code == 2 and "not a date" in err
+
+
+def test_an_import_with_bad_rows_lists_every_error_and_imports_nothing(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    before = cli("status", "--json")[1]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "action_id,recommendation,title,lead_agency,lead_officers,expected_outcome,"
+        "evidence_required,due_date\n"
+        "R1.3,1,Fine row,Council,,Outcome,Evidence,2023-01-01\n"
+        "R1.4,1,,Council,,Outcome,Evidence,2023-01-01\n"
+        "X2,2,Title,Nobody,,Outcome,Evidence,31/12/2023\n"
+        "R1.1,1,Duplicate,Council,,Outcome,Evidence,\n"
+    )
+    code, _, err = cli("--as", "admin", "import", str(bad))
+    assert code == 2
+    assert "row 3, column title" in err
+    assert "row 4, column action_id" in err and "row 4, column lead_agency" in err
+    assert "row 4, column due_date" in err
+    assert "row 5, column action_id: action R1.1 already exists" in err
+    assert cli("status", "--json")[1] == before
+
+
+def test_status_as_of_a_date_and_a_position(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    code, out, _ = cli("status", "--position", "3", "--json")
+    assert code == 0 and '"log_size": 3' in out and '"actions": []' in out
+    code, out, _ = cli("status", "--as-of", "2000-01-01", "--json")
+    assert '"log_size": 0' in out
+
+
+def test_commands_on_a_missing_ledger_say_how_to_start(cli) -> None:
+    code, _, err = cli("status")
+    assert code == 4 and "inquiry-ledger init" in err
+
+
+def test_the_demo_seeds_and_verifies(cli) -> None:
+    code, out, err = cli("demo")
+    assert code == 0, err
+    assert "Verification:" in out and ": OK" in out
+    assert "Not yet imported (not in our record): 4, 5, 11, 12, 18, 24, 25, 26, 27, 30" in out
+    assert "Establish a Joint CSE Review Group" in out
+    code, out, _ = cli("demo")  # a second run shows the same ledger without reseeding
+    assert code == 0 and "already seeded" in out
+
+
+def test_tokens_are_managed_by_an_administrator(cli, tmp_path: Path) -> None:
+    _setup(cli, tmp_path)
+    code, out, err = cli("--as", "admin", "tokens", "create", "jo", "--days", "7")
+    assert code == 0 and out.startswith("il_") and "shown once" in err
+    token_id = out.split("_")[1]
+    code, out, _ = cli("--as", "admin", "tokens", "list")
+    assert token_id in out and "jo" in out
+    code, _, err = cli("--as", "jo", "--key", str(tmp_path / "jo.key"), "tokens", "create", "jo")
+    assert code == 3 and "not an administrator" in err
+    assert cli("--as", "admin", "tokens", "revoke", token_id)[0] == 0
+    code, _, err = cli("--as", "admin", "tokens", "revoke", token_id)
+    assert code == 2 and "no active token" in err
+    code, _, err = cli("--as", "admin", "tokens", "create", "nobody")
+    assert code == 2 and "no registered user" in err

@@ -1,0 +1,134 @@
+"""A small ledger with a plan, two agencies and one user per role, for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from api.commands import Client
+from api.setup import initialise
+from domain import PLAN_ID, Plan
+from evidence_store.local import LocalEvidenceStore
+from ledger.config import LedgerConfig
+from ledger.keys import KeyPair
+from ledger.note import NoteSigner, VerifierKey
+from ledger.service import Ledger
+from ledger.signer import Signer
+
+ORIGIN = "test.example/ledger"
+USERS: list[tuple[str, str, str | None]] = [
+    ("council.officer", "officer", "council"),
+    ("council.lead", "agency_lead", "council"),
+    ("police.officer", "officer", "police"),
+    ("police.lead", "agency_lead", "police"),
+    ("sig", "implementation_group", None),
+    ("chair", "chair", None),
+    ("scrutiny", "scrutiny", None),
+]
+
+
+@dataclass
+class World:
+    config: LedgerConfig
+    ledger: Ledger
+    clock: Any
+    keys: dict[str, KeyPair] = field(default_factory=dict)
+
+    def client(self, user: str) -> Client:
+        return Client(self.ledger, Signer(user, self.keys[user], clock=self.clock))
+
+    def signer(self, user: str) -> Signer:
+        return Signer(user, self.keys[user], clock=self.clock)
+
+    @property
+    def log_signer(self) -> NoteSigner:
+        return NoteSigner(ORIGIN, KeyPair.read(self.config.log_key_path))
+
+    @property
+    def vkey(self) -> VerifierKey:
+        return self.log_signer.verifier
+
+    def checkpoint(self) -> Any:
+        return self.ledger.sign_checkpoint(self.log_signer)
+
+    def evidence(self, action_id: str, content: bytes, by: str = "council.officer") -> str:
+        blob = LocalEvidenceStore(self.config.evidence_dir).put(BytesIO(content))
+        self.client(by).attach_evidence(
+            action_id,
+            {
+                "sha256": blob.sha256,
+                "size": blob.size,
+                "media_type": "text/plain",
+                "original_name": "minutes.txt",
+                "description": "Minutes",
+                "storage_key": blob.storage_key,
+                "effective_date": "2023-01-01",
+            },
+        )
+        return blob.sha256
+
+    def add_action(self, action_id: str = "R1.1", lead: str = "council") -> None:
+        self.client("admin").add_action(
+            {
+                "action_id": action_id,
+                "recommendation": int(action_id[1:].split(".")[0]),
+                "title": f"Action {action_id}",
+                "lead_agency": lead,
+                "lead_officers": ["Lead"],
+                "expected_outcome": "Done",
+                "evidence_required": "Minutes",
+                "due_date": "2023-06-30",
+            }
+        )
+
+
+def make_world(config: LedgerConfig, clock: Any) -> World:
+    ledger = Ledger(config, clock=clock, evidence=LocalEvidenceStore(config.evidence_dir))
+    admin_key = KeyPair.generate()
+    initialise(
+        config,
+        origin=ORIGIN,
+        admin_id="admin",
+        admin_name="Admin",
+        admin_key=admin_key,
+        ledger=ledger,
+    )
+    world = World(config, ledger, clock, {"admin": admin_key})
+    admin = world.signer("admin")
+    ledger.append(
+        [
+            admin.sign(
+                Plan.Created.TYPE,
+                PLAN_ID,
+                1,
+                {
+                    "title": "Test plan",
+                    "source": "tests",
+                    "agencies": [
+                        {"id": "council", "name": "Council"},
+                        {"id": "police", "name": "Police"},
+                    ],
+                    "recommendations_expected": 3,
+                },
+            ),
+            admin.sign(
+                Plan.RecommendationAdded.TYPE,
+                PLAN_ID,
+                2,
+                {"number": 1, "title": "First", "text": "", "lead_agencies": ["council", "police"]},
+            ),
+            admin.sign(
+                Plan.RecommendationAdded.TYPE,
+                PLAN_ID,
+                3,
+                {"number": 2, "title": "Second", "text": "", "lead_agencies": ["police"]},
+            ),
+        ]
+    )
+    admin_client = world.client("admin")
+    for user_id, role, agency in USERS:
+        key = KeyPair.generate()
+        world.keys[user_id] = key
+        admin_client.register_user(user_id, user_id.title(), role, agency, key.public_key)
+    return world
