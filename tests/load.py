@@ -55,6 +55,18 @@ def run_load(
         rng = random.Random(seed + index)
         signer = Signer(client.user_id, client.key)
         outcomes: list[Outcome] = []
+        try:
+            _drive(client, rng, signer, outcomes)
+        except httpx.HTTPError as error:
+            # A transport failure (timeout, reset) is an outcome to report, not a thread
+            # that dies silently taking its earlier outcomes with it.
+            outcomes.append(Outcome(f"transport error: {type(error).__name__}", 0, 0.0))
+        with lock:
+            results.extend(outcomes)
+
+    def _drive(
+        client: LoadClient, rng: random.Random, signer: Signer, outcomes: list[Outcome]
+    ) -> None:
         with httpx.Client(
             base_url=url, timeout=30, headers={"Authorization": f"Bearer {client.token}"}
         ) as http:
@@ -110,8 +122,6 @@ def run_load(
                     )
                     if response.status_code != 409:
                         break
-        with lock:
-            results.extend(outcomes)
 
     threads = [threading.Thread(target=worker, args=(c, i)) for i, c in enumerate(clients)]
     for thread in threads:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,15 +25,20 @@ def free_port() -> int:
 @contextmanager
 def running_server(env: dict[str, str], *, wait: float = 30.0) -> Iterator[str]:
     """Yield the server's URL once /healthz answers; stop it afterwards and insist that
-    it never printed a traceback (no unhandled error on the server's side)."""
+    it never printed a traceback (no unhandled error on the server's side).
+
+    The server's stderr (its JSON access log) goes to a file, not a pipe: a pipe nobody
+    reads fills at 64 KiB and then blocks the server's event loop on its next log line,
+    which under load looks exactly like a server that has stopped answering."""
     port = free_port()
     environment = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    log_file = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         env=environment,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -48,5 +54,8 @@ def running_server(env: dict[str, str], *, wait: float = 30.0) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
-        assert b"Traceback" not in stderr, stderr.decode()[-3000:]
+        process.wait(timeout=30)
+        log_file.seek(0)
+        stderr = log_file.read()
+        log_file.close()
+        assert b"Traceback" not in stderr, stderr.decode(errors="replace")[-3000:]
