@@ -21,7 +21,7 @@ class CommandLog:
 
     def find(self, command_id: str) -> tuple[str, str, Any] | None:
         """(user id, request hash, stored response) for a command id already answered."""
-        with self.tables.datastore.transaction(commit=False) as cursor:
+        with self.tables.reading() as cursor:
             cursor.execute(
                 "SELECT * FROM api_commands WHERE command_id=" + self.tables.p, (command_id,)
             )

@@ -76,7 +76,7 @@ class TokenStore:
             return True
 
     def list(self) -> list[TokenInfo]:
-        with self.tables.datastore.transaction(commit=False) as cursor:
+        with self.tables.reading() as cursor:
             cursor.execute("SELECT * FROM api_tokens ORDER BY created_at")
             return [_info(row) for row in cursor.fetchall()]
 
@@ -87,7 +87,7 @@ class TokenStore:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != "il" or not parts[1] or not parts[2]:
             raise TokenError("malformed token")
-        with self.tables.datastore.transaction(commit=False) as cursor:
+        with self.tables.reading() as cursor:
             cursor.execute(self._sql("SELECT * FROM api_tokens WHERE token_id=?"), (parts[1],))
             row = cursor.fetchone()
         if row is None or not hmac.compare_digest(str(row["secret_hash"]), _hash(parts[2])):

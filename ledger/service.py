@@ -125,6 +125,7 @@ class Ledger:
         else:
             self._lock = FileAppendLock(config.home / "append.lock")
         self._compact: merkle.CompactRange | None = None
+        self._tree_state: tuple[int, int] | None = None
         # Aggregates as they stand at the last integrated entry, kept between appends so a
         # batch does not re-read and re-parse what this process just wrote. Touched only
         # under the append lock; any entry integrated from another writer evicts its
@@ -212,7 +213,9 @@ class Ledger:
                     "another entry was appended to the same aggregate first; re-read and re-sign",
                 ) from None
             own = {recording.notification.id for recording in recordings}
-            leaves = dict(self._integrate(own))
+            # Still under the lock that the first _integrate() ran under: the tree state
+            # it left is current, so it need not be read back from the database.
+            leaves = dict(self._integrate(own, state_is_current=True))
             self._remember(touched)
         results = []
         for recording in recordings:
@@ -380,13 +383,21 @@ class Ledger:
             self._integrate()
             return self.tree_size()
 
-    def _integrate(self, own: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+    def _integrate(
+        self, own: set[int] | frozenset[int] = frozenset(), *, state_is_current: bool = False
+    ) -> list[tuple[int, int]]:
         """Append every recorded but unintegrated event to the tree, in notification order.
 
         Returns (notification id, leaf index) for each. Events not in `own` were written
-        by another writer (or before a crash): their aggregates leave the fresh cache."""
+        by another writer (or before a crash): their aggregates leave the fresh cache.
+        `state_is_current` says the caller has held the append lock since this process
+        last integrated, so the remembered tree state is the stored one (one round trip
+        fewer per append; any other writer integrates under the same lock)."""
         integrated: list[tuple[int, int]] = []
-        size, last_notification = self.tables.tree_state()
+        if state_is_current and self._tree_state is not None:
+            size, last_notification = self._tree_state
+        else:
+            size, last_notification = self.tables.tree_state()
         compact = self._compact
         if compact is None or compact.size != size:
             compact = merkle.CompactRange.from_reader(size, self.tables)
@@ -407,7 +418,10 @@ class Ledger:
             self.tables.store_integration(size, leaves, nodes)
             size = compact.size
             last_notification = page[-1].id
+            if len(page) < INTEGRATION_PAGE:
+                break  # a short page is the end of the log: no need to ask again
         self._compact = compact
+        self._tree_state = (size, last_notification)
         return integrated
 
     def tree_size(self) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import psycopg
 
@@ -62,6 +62,21 @@ class LedgerTables:
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.p)
 
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A cursor for reads (and single-statement writes, each atomic on its own).
+
+        On PostgreSQL a pooled connection in autocommit mode: each single-statement read
+        is one round trip instead of three (BEGIN, SELECT, ROLLBACK), which is most of an
+        append's cost on a loopback connection. A read that needs a consistent snapshot
+        of several statements must use `datastore.transaction()` instead."""
+        if self.postgres:
+            with cast(Any, self.datastore).get_connection() as conn, conn.cursor() as cursor:
+                yield cursor
+        else:
+            with self.datastore.transaction(commit=False) as cursor:
+                yield cursor
+
     def create(self) -> None:
         blob = "BYTEA" if self.postgres else "BLOB"
         with self.datastore.transaction(commit=True) as cursor:
@@ -71,7 +86,7 @@ class LedgerTables:
     # -- meta ----------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute(self._sql("SELECT value FROM ledger_meta WHERE key=?"), (key,))
             row = cursor.fetchone()
         return None if row is None else str(row["value"])
@@ -85,7 +100,7 @@ class LedgerTables:
 
     def tree_state(self) -> tuple[int, int]:
         """(tree size, notification id of the last leaf, or 0)."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute(
                 "SELECT leaf_index, notification_id FROM ledger_leaves "
                 "ORDER BY leaf_index DESC LIMIT 1"
@@ -105,7 +120,7 @@ class LedgerTables:
             chunk = unique[start : start + 200]
             condition = " OR ".join(["(level=? AND idx=?)"] * len(chunk))
             params = [value for node in chunk for value in node]
-            with self.datastore.transaction(commit=False) as cursor:
+            with self.reading() as cursor:
                 cursor.execute(
                     self._sql(
                         f"SELECT level, idx, hash FROM ledger_merkle_nodes WHERE {condition}"
@@ -121,7 +136,7 @@ class LedgerTables:
 
     def nodes_in_range(self, level: int, first: int, last: int) -> dict[int, bytes]:
         """Stored hashes of one level with index in [first, last], by index."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute(
                 self._sql(
                     "SELECT idx, hash FROM ledger_merkle_nodes WHERE level=? AND idx>=? AND idx<=?"
@@ -142,13 +157,34 @@ class LedgerTables:
         raced us fail instead of writing a second, different tree."""
         if leaves and leaves[0][0] != old_size:
             raise ValueError("leaves must continue the tree")
+        leaf_sql = self._sql("INSERT INTO ledger_leaves VALUES (?, ?)")
+        node_sql = self._sql("INSERT INTO ledger_merkle_nodes VALUES (?, ?, ?)")
+        if self.postgres:
+            # One statement (atomic on its own, in autocommit): one round trip, where a
+            # BEGIN/INSERT/INSERT/COMMIT transaction costs four (measured 0.55 ms vs
+            # 1.7 ms per integration on loopback; psycopg's pipeline mode was 2.7 ms).
+            with self.reading() as cursor:
+                cursor.execute(
+                    "WITH new_leaves AS (INSERT INTO ledger_leaves "
+                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
+                    "INSERT INTO ledger_merkle_nodes "
+                    "SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])",
+                    (
+                        [leaf for leaf, _ in leaves],
+                        [notification for _, notification in leaves],
+                        [level for level, _, _ in nodes],
+                        [index for _, index, _ in nodes],
+                        [hash_ for _, _, hash_ in nodes],
+                    ),
+                )
+            return
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.executemany(self._sql("INSERT INTO ledger_leaves VALUES (?, ?)"), leaves)
-            cursor.executemany(self._sql("INSERT INTO ledger_merkle_nodes VALUES (?, ?, ?)"), nodes)
+            cursor.executemany(leaf_sql, leaves)
+            cursor.executemany(node_sql, nodes)
 
     def leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(leaf index, notification id, leaf hash) from `start`, in order."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute(
                 self._sql(
                     "SELECT l.leaf_index, l.notification_id, n.hash FROM ledger_leaves l "
@@ -163,7 +199,7 @@ class LedgerTables:
             ]
 
     def leaf_index_of(self, notification_id: int) -> int | None:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute(
                 self._sql("SELECT leaf_index FROM ledger_leaves WHERE notification_id=?"),
                 (notification_id,),
@@ -186,12 +222,12 @@ class LedgerTables:
             )
 
     def checkpoints(self) -> list[StoredCheckpoint]:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size")
             return [_checkpoint(row) for row in cursor.fetchall()]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.reading() as cursor:
             cursor.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
             row = cursor.fetchone()
         return None if row is None else _checkpoint(row)

@@ -32,30 +32,29 @@ def running_server(env: dict[str, str], *, wait: float = 30.0) -> Iterator[str]:
     which under load looks exactly like a server that has stopped answering."""
     port = free_port()
     environment = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-    log_file = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=environment,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=log_file,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log_file.seek(0)
-        stderr = log_file.read()
-        log_file.close()
+    with tempfile.TemporaryFile() as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            env=environment,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the server did not start") from None
+                    time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log_file.seek(0)
+            stderr = log_file.read()
         assert b"Traceback" not in stderr, stderr.decode(errors="replace")[-3000:]
