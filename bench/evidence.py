@@ -12,8 +12,8 @@ each without and with client-side encryption. Then the peak RSS of a process upl
 `--big` stream (generated, never held in memory), plain and encrypted.
 Goals (issue 3): store >= 80% of raw for files >= 1 MB without encryption, >= 60% with it.
 
-Without --endpoint it starts Ceph RGW on loopback with ../shared/tools/ceph-s3-up.sh (memstore,
-so objects live in the OSD's memory; every object is deleted after it is measured).
+Without --endpoint it starts Ceph RGW on loopback with ../shared/tools/ceph-s3-up.sh (
+bluestore by default: a 10 GiB block file; every object is deleted after it is measured).
 """
 
 from __future__ import annotations
@@ -65,12 +65,22 @@ def free_port() -> int:
 
 
 class Ceph:
-    def __init__(self) -> None:
+    """A one-node Ceph RGW on loopback. bluestore by default: memstore holds 4 GiB, and RGW
+    frees a deleted object's data only after its garbage-collection delay (hours), so the
+    2 GB plain + 2 GB encrypted uploads fill a memstore OSD and RGW then stops answering."""
+
+    def __init__(self, objectstore: str = "bluestore") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-ceph-")) / "cluster"
         self.port = free_port()
+        self.objectstore = objectstore
 
     def __enter__(self) -> str:
-        env = dict(os.environ, MON_PORT=str(free_port()), RGW_PORT=str(self.port))
+        env = dict(
+            os.environ,
+            MON_PORT=str(free_port()),
+            RGW_PORT=str(self.port),
+            OBJECTSTORE=self.objectstore,
+        )
         subprocess.run(
             ["bash", str(TOOLS / "ceph-s3-up.sh"), str(self.dir)],
             env=env,
@@ -230,6 +240,10 @@ def main() -> int:
     parser.add_argument("--big", default="2G", help="size of the peak-RSS upload (0 to skip)")
     parser.add_argument("--endpoint", help="use this S3 server instead of starting Ceph")
     parser.add_argument(
+        "--objectstore", choices=["bluestore", "memstore"], default="bluestore",
+        help="the started Ceph's OSD backend (memstore is 4 GiB: too small with --big 2G)",
+    )  # fmt: skip
+    parser.add_argument(
         "--child", nargs=4, metavar=("ENDPOINT", "BUCKET", "SIZE", "ENC"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -240,7 +254,7 @@ def main() -> int:
     facts = machine_facts()
     if args.endpoint:
         return run(args, args.endpoint, facts)
-    with Ceph() as endpoint:
+    with Ceph(args.objectstore) as endpoint:
         return run(args, endpoint, facts)
 
 
