@@ -107,6 +107,7 @@ REMOTE_COMMANDS = {
     ("keys", "revoke"),
     ("evidence", "add"),
     ("evidence", "get"),
+    ("verify-bundle", None),  # reads only the bundle given, wherever it came from
 }
 
 
@@ -522,6 +523,70 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from ledger.bundle import ExportError, export_bundle
+
+    config = _config(args)
+    try:
+        vkey = config.log_vkey_path.read_text()
+    except OSError as error:
+        raise CliError(
+            f"cannot read the log's verifier key {config.log_vkey_path}: {error.strerror}",
+            EXIT_NOT_SET_UP,
+        ) from None
+    with _open(config) as ledger:
+        blobs = _store(ledger).read if args.evidence else None
+        try:
+            summary = export_bundle(ledger, vkey, Path(args.out), blobs=blobs)
+        except ExportError as error:
+            raise CliError(str(error)) from None
+    print(
+        f"exported {summary.entries} entries, {summary.checkpoints} checkpoints and "
+        f"{summary.evidence_listed} evidence records ({summary.evidence_blobs} blobs) "
+        f"to {summary.path}"
+    )
+    return 0
+
+
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    from ledger.auditor import audit
+
+    bundle = Path(args.bundle)
+    if not bundle.exists():
+        raise CliError(f"no bundle at {bundle}")
+    log_key = _read_text(args.log_key, "log verifier key") if args.log_key else None
+    since = _read_text(args.since, "saved checkpoint") if args.since else None
+    report = audit(bundle, log_key=log_key, since=since, evidence=args.evidence)
+    if args.rules and report.entries:
+        from ledger.bundle import replay_rules
+
+        replay_rules(bundle, report)
+    out = Path(args.report)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verification-report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    (out / "verification-report.html").write_text(report.to_html())
+    print(
+        f"entries: {report.entries}  signatures verified: {report.signatures_verified}  "
+        f"authority checked: {report.authority_checked}  checkpoints verified: "
+        f"{report.checkpoints_verified} (latest covers {report.latest_checkpoint})  "
+        f"evidence re-hashed: {report.evidence_rehashed}/{report.evidence_listed}"
+    )
+    print(f"log key: {report.log_key_source}")
+    for problem in report.problems[:20]:
+        where = "" if problem.leaf_index is None else f"entry {problem.leaf_index}: "
+        print(f"  PROBLEM {where}{problem.check}: {problem.detail}", file=sys.stderr)
+    print(f"report: {out / 'verification-report.html'}")
+    print("OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else EXIT_FAILED_CHECK
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from ledger.verify import verify_ledger
 
@@ -831,6 +896,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="signature-checking processes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("export", help="write an audit bundle of the whole log")
+    p.add_argument("--out", required=True, help="a new folder, or a file ending in .zip")
+    p.add_argument("--evidence", action="store_true", help="include every evidence blob")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify-bundle", help="verify an audit bundle independently")
+    p.add_argument("bundle", help="the bundle folder or .zip")
+    p.add_argument("--log-key", help="the log's verifier key file you pinned (recommended)")
+    p.add_argument("--since", help="a checkpoint note you saved earlier: prove no rewrite")
+    p.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
+    p.add_argument(
+        "--rules", action="store_true", help="also replay the lifecycle rules (domain code)"
+    )
+    p.add_argument("--report", default=".", help="folder for the JSON and HTML report")
+    p.set_defaults(func=cmd_verify_bundle)
 
     tokens = sub.add_parser("tokens", help="API bearer tokens (administrators)")
     tokens_sub = tokens.add_subparsers(dest="tokens_cmd", required=True)

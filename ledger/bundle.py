@@ -1,0 +1,299 @@
+"""Export the whole log as a self-describing bundle an auditor verifies on their own machine.
+
+Layout (a folder, or the same names inside a .zip)::
+
+    bundle.json             format, origin, tree size, the log's verifier key, export time
+    entries.jsonl           every entry, in log order: the exact stored bytes the Merkle
+                            leaf hashes (canonical JSON, so never a raw newline), one a line
+    checkpoints.jsonl       every signed checkpoint: {"tree_size": N, "note": "..."}
+    keys.json               every user and key with the leaf that registered, rotated or
+                            revoked it (an index for people; the auditor re-derives it)
+    evidence/manifest.jsonl one line per attached blob: sha256, size, media type, action,
+                            the leaf that attached it, and whether it was later erased
+    evidence/blobs/SHA256   with --evidence: each blob's content (never an erased one)
+    README.md               this format, for the auditor
+
+The exporter is run by the operator, who is not trusted: nothing here is taken on faith by
+`ledger.auditor`, which recomputes every fact from the signed entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ledger.auditor import BUNDLE_FORMAT
+from ledger.entry import SignedEntry
+from ledger.service import Ledger
+
+#: Reads a blob's verified content in chunks (the evidence store's `read`).
+BlobReader = Callable[[str], Iterable[bytes]]
+
+AUDITOR_README = """\
+# Audit bundle of an inquiry-ledger log
+
+Verify it with `inquiry-ledger verify-bundle THIS_BUNDLE --log-key LOG_VKEY_FILE
+[--since SAVED_CHECKPOINT] [--evidence]`, or read `ledger/auditor.py` (standard library
+and `cryptography` only) and run it yourself. Pin the log key you obtained independently
+(not the one in `bundle.json`), and keep the latest checkpoint from `checkpoints.jsonl`:
+on your next visit, `--since` that file proves nothing before it was rewritten.
+
+- `entries.jsonl`: one entry a line, in log order. Each is RFC 8785 canonical JSON with
+  members actor, aggregate_id, format ("inquiry-ledger/event/v1"), key_id, payload,
+  signature, timestamp, type, version. The signature is Ed25519 (base64) over the same
+  object without `signature`, canonicalised. key_id is the first 16 hex digits of the
+  SHA-256 of the raw 32-byte public key.
+- The Merkle tree is RFC 9162: leaf = SHA-256(0x00 || line bytes), node =
+  SHA-256(0x01 || left || right).
+- `checkpoints.jsonl`: C2SP tlog-checkpoint signed notes (origin, size, base64 root),
+  signed by the log key (C2SP signed-note, Ed25519).
+- Keys come from the entries themselves: `ledger.created` (the first entry, self-signed by
+  the first administrator), `directory.user_registered`, `directory.key_rotated` (revokes
+  every active key of that user), `directory.key_revoked`. A key signs only while valid.
+- `evidence/manifest.jsonl` lists every blob an `action.evidence_attached` entry names;
+  `evidence/blobs/<sha256>` holds the content when exported with --evidence. A blob erased
+  by a signed `action.evidence_erased` entry (lawful erasure) is listed but absent.
+"""
+
+
+class ExportError(Exception):
+    pass
+
+
+@dataclass
+class ExportSummary:
+    path: Path
+    entries: int
+    checkpoints: int
+    evidence_listed: int
+    evidence_blobs: int
+
+
+def export_bundle(
+    ledger: Ledger,
+    log_vkey: str,
+    out: Path,
+    *,
+    blobs: BlobReader | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ExportSummary:
+    """Write the bundle to `out` (a folder, or a .zip when the name ends in .zip).
+
+    Written beside the destination and moved into place at the end, so a failed export
+    never leaves a partial bundle that could be mistaken for a whole one. Refuses when
+    the latest signed checkpoint does not cover the whole log: run `checkpoint` first."""
+    if out.exists():
+        raise ExportError(f"{out} already exists; choose a new name")
+    size = ledger.integrate()
+    checkpoints = ledger.tables.checkpoints()
+    if not checkpoints or checkpoints[-1].tree_size != size:
+        raise ExportError(
+            f"the latest signed checkpoint does not cover all {size} entries; "
+            "run: inquiry-ledger checkpoint"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        summary = _write(ledger, log_vkey, staging, size, checkpoints, blobs, now())
+        if out.suffix == ".zip":
+            archive = staging.with_suffix(".zip.part")
+            _zip(staging, archive)
+            os.replace(archive, out)
+        else:
+            os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary.path = out
+    return summary
+
+
+def _write(
+    ledger: Ledger,
+    log_vkey: str,
+    folder: Path,
+    size: int,
+    checkpoints: list[Any],
+    blobs: BlobReader | None,
+    exported_at: datetime,
+) -> ExportSummary:
+    keys = _KeyIndex()
+    evidence: dict[str, dict[str, Any]] = {}
+    count = 0
+    with (folder / "entries.jsonl").open("wb") as handle:
+        for leaf_index, data in ledger.entries():
+            if leaf_index >= size:
+                break
+            handle.write(data + b"\n")
+            count += 1
+            entry = SignedEntry.from_entry_bytes(data)
+            keys.see(leaf_index, entry)
+            _see_evidence(leaf_index, entry, evidence)
+    if count != size:
+        raise ExportError(f"the tree has {size} leaves but the log gave {count} entries")
+    with (folder / "checkpoints.jsonl").open("w") as handle:
+        for checkpoint in checkpoints:
+            record = {"tree_size": checkpoint.tree_size, "note": checkpoint.note}
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+    (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
+    (folder / "evidence").mkdir()
+    blob_count = 0
+    with (folder / "evidence" / "manifest.jsonl").open("w") as handle:
+        for sha, record in evidence.items():
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            if blobs is not None and not record["erased"]:
+                _copy_blob(blobs, sha, folder / "evidence" / "blobs" / sha)
+                blob_count += 1
+    meta = {
+        "format": BUNDLE_FORMAT,
+        "origin": ledger.origin(),
+        "tree_size": size,
+        "log_key": log_vkey.strip(),
+        "exported_at": exported_at.isoformat(),
+        "evidence_blobs": blobs is not None,
+    }
+    (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    (folder / "README.md").write_text(AUDITOR_README)
+    return ExportSummary(folder, count, len(checkpoints), len(evidence), blob_count)
+
+
+class _KeyIndex:
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def see(self, leaf_index: int, entry: SignedEntry) -> None:
+        body, payload = entry.body, entry.body.payload
+        if body.type == "ledger.created":
+            self._user(payload["admin_id"], "admin", None, leaf_index)
+            self._key(payload["admin_id"], body.key_id, payload["public_key"], leaf_index)
+        elif body.type == "directory.user_registered":
+            user = payload["user_id"]
+            self._user(user, payload["role"], payload.get("agency"), leaf_index)
+            self._key(user, _key_id(payload["public_key"]), payload["public_key"], leaf_index)
+        elif body.type == "directory.key_rotated":
+            user = payload["user_id"]
+            for key in self.users[user]["keys"].values():
+                key.setdefault("revoked_at_leaf", leaf_index)
+            key_text = payload["new_public_key"]
+            self._key(user, _key_id(key_text), key_text, leaf_index)
+        elif body.type == "directory.key_revoked":
+            key = self.users[payload["user_id"]]["keys"][payload["revoked_key_id"]]
+            key.setdefault("revoked_at_leaf", leaf_index)
+
+    def _user(self, user: str, role: str, agency: str | None, leaf_index: int) -> None:
+        self.users[user] = {
+            "role": role,
+            "agency": agency,
+            "registered_at_leaf": leaf_index,
+            "keys": {},
+        }
+
+    def _key(self, user: str, key_id: str, public_key: str, leaf_index: int) -> None:
+        self.users[user]["keys"][key_id] = {
+            "public_key": public_key,
+            "registered_at_leaf": leaf_index,
+        }
+
+
+def _key_id(public_key: str) -> str:
+    from ledger.keys import decode_public_key, key_id_for
+
+    return key_id_for(decode_public_key(public_key))
+
+
+def _see_evidence(leaf_index: int, entry: SignedEntry, evidence: dict[str, dict[str, Any]]) -> None:
+    body, payload = entry.body, entry.body.payload
+    if body.type == "action.evidence_attached" and payload["sha256"] not in evidence:
+        evidence[payload["sha256"]] = {
+            "sha256": payload["sha256"],
+            "size": payload["size"],
+            "media_type": payload["media_type"],
+            "aggregate_id": str(body.aggregate_id),
+            "attached_at_leaf": leaf_index,
+            "erased": False,
+        }
+    elif body.type == "action.evidence_erased" and payload["sha256"] in evidence:
+        evidence[payload["sha256"]]["erased"] = True
+
+
+def _copy_blob(blobs: BlobReader, sha256: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for chunk in blobs(sha256):  # the store re-verifies the hash while reading
+            handle.write(chunk)
+
+
+def _zip(folder: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as bundle:
+        for path in sorted(_files(folder)):
+            bundle.write(path, path.relative_to(folder).as_posix())
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            yield Path(root) / name
+
+
+def replay_rules(path: Path, report: Any) -> None:
+    """Replay the project's own lifecycle rules over the bundle's entries, adding each
+    broken rule to `report` (an `auditor.AuditReport`).
+
+    The standalone auditor checks who may sign what; this adds what state each entry may
+    follow (a sign-off before evidence was submitted, a return from the wrong status...).
+    It trusts the auditor for signatures and keys, and is skipped for entries the auditor
+    already rejected, so each fault is reported once."""
+    from domain import Directory, DomainError, Plan, RuleContext
+    from domain.ids import DIRECTORY_ID, PLAN_ID
+    from ledger.auditor import Bundle, Finding
+    from ledger.entry import EntryFormatError, to_domain_event
+    from ledger.service import GENESIS_TYPE
+
+    rejected = {p.leaf_index for p in report.problems}
+    state: dict[Any, Any] = {}
+    bundle = Bundle(path)
+    checked = 0
+    try:
+        for position, line in enumerate(bundle.lines("entries.jsonl")):
+            try:
+                entry = SignedEntry.from_entry_bytes(line)
+                event = to_domain_event(entry)
+            except (EntryFormatError, TypeError):
+                continue  # the auditor reported it
+            body = entry.body
+            aggregate = state.get(body.aggregate_id)
+            directory: Directory | None = state.get(DIRECTORY_ID)
+            plan: Plan | None = state.get(PLAN_ID)
+            if position not in rejected:
+                try:
+                    if body.type == GENESIS_TYPE:
+                        from domain import Actor, Role
+
+                        actor = Actor(body.actor, Role.ADMIN, None)
+                    elif directory is None:
+                        continue
+                    else:
+                        actor = directory.users[body.actor].actor()
+                    event.check(aggregate, RuleContext(actor, directory, plan))
+                    checked += 1
+                except DomainError as error:
+                    report.problems.append(
+                        Finding(position, "rule broken", f"{body.type} by {body.actor}: {error}")
+                    )
+                except KeyError:
+                    continue
+            try:
+                state[body.aggregate_id] = event.mutate(aggregate)
+            except Exception as error:  # an entry the rules refused may not apply at all
+                report.problems.append(Finding(position, "cannot apply", f"{body.type}: {error}"))
+    finally:
+        bundle.close()
+    report.checks.append(f"the lifecycle rules hold for every entry ({checked} replayed)")
+    report.problems.sort(key=lambda p: (p.leaf_index is None, p.leaf_index or 0))
