@@ -41,6 +41,7 @@ from ledger.errors import VersionConflict
 from ledger.keys import KeyPair
 from ledger.note import NoteSigner
 from ledger.service import Ledger
+from ledger.witness import CosignerKey, note_body, open_cosignature
 from projections.asof import parse_as_of
 from projections.status import Replay, status_from
 
@@ -106,6 +107,19 @@ class StoredOut(BaseModel):
     storage_key: str
     encrypted: bool
     already_stored: bool
+
+
+class CosignatureIn(BaseModel):
+    witness_key: str = Field(
+        max_length=500, description="the witness's vkey: NAME+KEYHASH+base64(0x04 || key)"
+    )
+    line: str = Field(max_length=500, description="the C2SP cosignature/v1 signature line")
+
+
+class CosignatureOut(BaseModel):
+    tree_size: int
+    witness: str
+    timestamp: int
 
 
 class ErrorOut(BaseModel):
@@ -236,16 +250,59 @@ def create_app(
 
     @app.get("/v1/checkpoints", tags=["log"])
     def checkpoints(svc: ServicesDep) -> list[dict[str, Any]]:
-        """Every checkpoint the log has signed, oldest first."""
+        """Every checkpoint the log has signed, oldest first, with its cosignatures."""
+        cosignatures = svc.ledger.tables.cosignatures()
         return [
             {
                 "tree_size": c.tree_size,
                 "root_hash": _b64(c.root_hash),
                 "note": c.note,
                 "created_at": c.created_at,
+                "cosignatures": [
+                    {"witness_key": key, "line": line}
+                    for size, key, line in cosignatures
+                    if size == c.tree_size
+                ],
             }
             for c in svc.ledger.tables.checkpoints()
         ]
+
+    @app.get(
+        "/v1/checkpoints/{tree_size}/cosigned",
+        tags=["log"],
+        response_class=Response,
+        responses={200: NOTE, 404: ERRORS[404]},
+    )
+    def cosigned_checkpoint(
+        svc: ServicesDep, tree_size: Annotated[int, FastAPIPath(ge=0, le=MAX_INDEX)]
+    ) -> Any:
+        """The checkpoint of that size with every witness cosignature appended (C2SP)."""
+        stored = _checkpoint_of(svc, tree_size)
+        lines = "".join(line + "\n" for _, _, line in svc.ledger.tables.cosignatures(tree_size))
+        return PlainTextResponse(stored.note + lines)
+
+    @app.post(
+        "/v1/checkpoints/{tree_size}/cosignatures",
+        tags=["log"],
+        status_code=201,
+        responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422]},
+    )
+    def cosign(
+        svc: ServicesDep,
+        who: CallerDep,
+        tree_size: Annotated[int, FastAPIPath(ge=0, le=MAX_INDEX)],
+        request: CosignatureIn,
+    ) -> CosignatureOut:
+        """Witnesses (the chair, scrutiny): publish a cosignature of a checkpoint. It is
+        verified against the witness key given before it is stored; readers decide which
+        witness keys they trust."""
+        if who.role not in (Role.CHAIR, Role.SCRUTINY):
+            raise Forbidden(f"{who.describe()} is not a witness; chair and scrutiny cosign")
+        stored = _checkpoint_of(svc, tree_size)
+        key = CosignerKey.parse(request.witness_key)
+        timestamp = open_cosignature(note_body(stored.note), request.line, key)
+        svc.ledger.tables.insert_cosignature(tree_size, key.encode(), request.line, timestamp)
+        return CosignatureOut(tree_size=tree_size, witness=key.name, timestamp=timestamp)
 
     @app.get("/v1/proofs/inclusion", tags=["log"], responses={400: ERRORS[400]})
     def inclusion(
@@ -495,6 +552,13 @@ def create_app(
     app.add_middleware(BodyLimit, limit=json_limit, evidence_limit=int(evidence.config.max_bytes))
     app.add_middleware(AccessLog)
     return app
+
+
+def _checkpoint_of(svc: Services, tree_size: int) -> Any:
+    for stored in svc.ledger.tables.checkpoints():
+        if stored.tree_size == tree_size:
+            return stored
+    raise NotFound(f"the log has no checkpoint of size {tree_size}", "no_checkpoint")
 
 
 def _replayed(svc: Services, command_id: str, who: Actor, request_hash: str) -> AppendOut | None:

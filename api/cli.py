@@ -108,6 +108,8 @@ REMOTE_COMMANDS = {
     ("evidence", "add"),
     ("evidence", "get"),
     ("verify-bundle", None),  # reads only the bundle given, wherever it came from
+    ("witness", "cosign"),
+    ("witness", "new-key"),
 }
 
 
@@ -555,8 +557,11 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
     if not bundle.exists():
         raise CliError(f"no bundle at {bundle}")
     log_key = _read_text(args.log_key, "log verifier key") if args.log_key else None
-    since = _read_text(args.since, "saved checkpoint") if args.since else None
-    report = audit(bundle, log_key=log_key, since=since, evidence=args.evidence)
+    since = [_read_text(path, "saved checkpoint") for path in args.since or []]
+    witnesses = [_read_text(path, "witness key").strip() for path in args.witness_key or []]
+    report = audit(
+        bundle, log_key=log_key, since=since, witness_keys=witnesses, evidence=args.evidence
+    )
     if args.rules and report.entries:
         from ledger.bundle import replay_rules
 
@@ -585,6 +590,49 @@ def _read_text(path: str, what: str) -> str:
         return Path(path).read_text()
     except OSError as error:
         raise CliError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
+def cmd_witness_new_key(args: argparse.Namespace) -> int:
+    from ledger.witness import Cosigner
+
+    key = KeyPair.generate()
+    key.write(Path(args.out))
+    print(f"witness private key written to {args.out} (mode 0600); keep it on your side")
+    print(f"witness key (publish it; readers pin it): {Cosigner(args.name, key).public.encode()}")
+    return 0
+
+
+def cmd_witness_cosign(args: argparse.Namespace) -> int:
+    """Fetch the latest checkpoint, check it extends the last one this witness cosigned,
+    cosign it and publish the cosignature. A split view is kept as evidence and fails."""
+    import time
+
+    from ledger.witness import Cosigner, SplitView, WitnessError, WitnessState, check_extends
+
+    remote = _remote(args)
+    if remote is None:
+        raise CliError("witness cosign talks to the log's server: pass --server and --token")
+    log_key = VerifierKey.parse(_read_text(args.log_key, "log verifier key"))
+    cosigner = Cosigner(args.name, KeyPair.read(Path(args.key)))
+    state = WitnessState(Path(args.state))
+    with remote:
+        shown = remote.latest_checkpoint_note()
+        try:
+            checkpoint = check_extends(shown, state.latest(), log_key, remote.consistency_proof)
+        except SplitView as error:
+            evidence = state.record_split_view(error)
+            print(f"inquiry-ledger: {error}", file=sys.stderr)
+            print(f"inquiry-ledger: both signed checkpoints kept in {evidence}", file=sys.stderr)
+            return EXIT_FAILED_CHECK
+        except WitnessError as error:
+            raise CliError(str(error), EXIT_FAILED_CHECK) from None
+        from ledger.witness import note_body
+
+        line = cosigner.cosign(note_body(shown), int(time.time()))
+        remote.publish_cosignature(checkpoint.size, cosigner.public.encode(), line)
+    state.save(shown)
+    print(f"cosigned {checkpoint.origin} at size {checkpoint.size} as {cosigner.name}")
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -897,6 +945,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
+    witness = sub.add_parser("witness", help="witness cosigning (chair, scrutiny)")
+    witness_sub = witness.add_subparsers(dest="witness_cmd", required=True)
+    p = witness_sub.add_parser("new-key", help="a witness key pair; the private key stays here")
+    p.add_argument("--name", required=True, help="the witness's name, e.g. chair.example.org")
+    p.add_argument("--out", required=True, help="private key file to write (mode 0600)")
+    p.set_defaults(func=cmd_witness_new_key)
+    p = witness_sub.add_parser("cosign", help="check the latest checkpoint and cosign it")
+    p.add_argument("--name", required=True, help="the witness's name (as in its key)")
+    p.add_argument("--key", required=True, help="the witness's private key file")
+    p.add_argument("--log-key", required=True, help="the log's verifier key file you pinned")
+    p.add_argument("--state", required=True, help="folder remembering what you cosigned")
+    p.set_defaults(func=cmd_witness_cosign)
+
     p = sub.add_parser("export", help="write an audit bundle of the whole log")
     p.add_argument("--out", required=True, help="a new folder, or a file ending in .zip")
     p.add_argument("--evidence", action="store_true", help="include every evidence blob")
@@ -905,7 +966,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify-bundle", help="verify an audit bundle independently")
     p.add_argument("bundle", help="the bundle folder or .zip")
     p.add_argument("--log-key", help="the log's verifier key file you pinned (recommended)")
-    p.add_argument("--since", help="a checkpoint note you saved earlier: prove no rewrite")
+    p.add_argument(
+        "--since",
+        action="append",
+        help="a checkpoint note saved earlier (repeatable: yours, other witnesses'): "
+        "prove no rewrite, and no split view between them",
+    )
+    p.add_argument(
+        "--witness-key",
+        action="append",
+        help="a witness key file to check cosignatures against (repeatable)",
+    )
     p.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
     p.add_argument(
         "--rules", action="store_true", help="also replay the lifecycle rules (domain code)"

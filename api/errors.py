@@ -30,6 +30,7 @@ from ledger.errors import (
     SignatureRejected,
     VersionConflict,
 )
+from ledger.note import NoteError
 
 log = logging.getLogger("inquiry_ledger.api")
 
@@ -99,11 +100,14 @@ def _status_for(exc: Exception) -> tuple[int, str, dict[str, Any]]:
         return 422, exc.code, {}
     if isinstance(exc, merkle.ProofError):
         return 400, "bad_proof_request", {}
+    if isinstance(exc, NoteError):
+        return 422, "bad_cosignature", {}
     raise exc
 
 
 def install(app: FastAPI) -> None:
     handled = (
+        NoteError,
         TokenError,
         Forbidden,
         NotFound,

@@ -8,6 +8,7 @@ lost response is answered from the server's record instead of being appended twi
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -180,6 +181,34 @@ class RemoteLedger:
     def users(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._check(self.http.get("/v1/users"))
         return found
+
+    def latest_checkpoint_note(self) -> str:
+        response = self.http.get("/v1/checkpoint")
+        if response.status_code >= 400:
+            self._check(response)
+        return response.text
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        found = self._check(
+            self.http.get(
+                "/v1/proofs/consistency", params={"old_size": old_size, "new_size": new_size}
+            )
+        )
+        return [base64.b64decode(h) for h in found["proof"]]
+
+    def publish_cosignature(self, tree_size: int, witness_key: str, line: str) -> Any:
+        return self._check(
+            self.http.post(
+                f"/v1/checkpoints/{tree_size}/cosignatures",
+                json={"witness_key": witness_key, "line": line},
+            )
+        )
+
+    def cosigned_checkpoint(self, tree_size: int) -> str:
+        response = self.http.get(f"/v1/checkpoints/{tree_size}/cosigned")
+        if response.status_code >= 400:
+            self._check(response)
+        return response.text
 
     def sign_checkpoint(self) -> str:
         response = self.http.post("/v1/checkpoint")

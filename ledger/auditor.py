@@ -18,7 +18,9 @@ machine of their own. It re-derives everything from the signed entries:
    of today's log still hash to that root: nothing was rewritten since, even if the
    operator re-signed a rewritten history with the log key;
 6. the evidence manifest names exactly the blobs the entries attach, and (with
-   `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size.
+   `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size;
+7. cosignatures by the witnesses the auditor pins (C2SP tlog-cosignature) verify, and
+   two saved checkpoints of one size with different roots are reported as a split view.
 
 The lifecycle rules (which status may follow which) are the project's domain code, which
 `inquiry-ledger verify-bundle --rules` replays on top of this when the project is installed;
@@ -109,6 +111,7 @@ class AuditReport:
     checkpoints_verified: int = 0
     latest_checkpoint: int | None = None
     since_checkpoint: int | None = None
+    witnessed: dict[str, int] = field(default_factory=dict)
     evidence_listed: int = 0
     evidence_rehashed: int = 0
     checks: list[str] = field(default_factory=list)
@@ -135,6 +138,7 @@ class AuditReport:
             },
             "latest_checkpoint": self.latest_checkpoint,
             "since_checkpoint": self.since_checkpoint,
+            "witnessed": self.witnessed,
             "checks": self.checks,
             "problems": [vars(p) for p in self.problems],
         }
@@ -159,7 +163,9 @@ class AuditReport:
             f"<p class={'ok' if self.ok else 'bad'}><b>{e(verdict)}</b></p>"
             f"<p>Log key <code>{e(self.log_key)}</code> ({e(self.log_key_source)}). Latest "
             f"signed checkpoint: {self.latest_checkpoint}. Saved checkpoint checked: "
-            f"{self.since_checkpoint if self.since_checkpoint is not None else 'none given'}.</p>"
+            f"{self.since_checkpoint if self.since_checkpoint is not None else 'none given'}. "
+            f"Largest checkpoint cosigned by each pinned witness: "
+            f"{e(json.dumps(self.witnessed)) if self.witnessed else 'none pinned'}.</p>"
             "<h2>Counts</h2><table>"
             + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in counts.items())
             + "</table><h2>What was checked</h2><ul>"
@@ -280,6 +286,49 @@ class LogKey:
 
 
 @dataclass(frozen=True)
+class WitnessKey:
+    """A witness's cosignature/v1 key: NAME+KEYHASH+base64(0x04 || Ed25519 key)."""
+
+    name: str
+    public_key: bytes
+    key_hash: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> WitnessKey:
+        parts = text.strip().split("+", 2)
+        if len(parts) != 3:
+            raise FormatError("a witness key is NAME+KEYHASH+BASE64KEY")
+        name, hash_hex, blob = parts
+        raw = _b64(blob, "witness key")
+        if len(raw) != 33 or raw[0] != 0x04:
+            raise FormatError("a witness key must be an Ed25519 cosignature/v1 key (0x04)")
+        key_hash = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+        if key_hash.hex() != hash_hex:
+            raise FormatError("witness key hash does not match its name and key")
+        return cls(name, raw[1:], key_hash)
+
+
+def cosigned_by(note: str, key: WitnessKey) -> bool | None:
+    """True if `note` carries a valid cosignature by `key`, False if it carries an invalid
+    one, None if none. The cosigned message is "cosignature/v1", "time T", then the body."""
+    text, _, signatures = note.rpartition("\n\n")
+    for line in signatures.rstrip("\n").split("\n"):
+        name, _, blob = line[len(EM_DASH) :].partition(" ")
+        if not line.startswith(EM_DASH) or name != key.name:
+            continue
+        try:
+            raw = _b64(blob, "cosignature")
+        except FormatError:
+            return False
+        if len(raw) != 76 or raw[:4] != key.key_hash:
+            continue
+        timestamp = int.from_bytes(raw[4:12], "big")
+        message = f"cosignature/v1\ntime {timestamp}\n{text}\n".encode()
+        return _verify(key.public_key, raw[12:], message)
+    return None
+
+
+@dataclass(frozen=True)
 class SignedCheckpoint:
     origin: str
     size: int
@@ -386,14 +435,16 @@ class Auditor:
         bundle: Bundle,
         *,
         log_key: str | None = None,
-        since: str | None = None,
+        since: list[str] | None = None,
+        witness_keys: list[str] | None = None,
         evidence: bool = False,
         limit: int = 1000,
     ) -> None:
         self.bundle = bundle
         self.report = AuditReport(str(bundle.path))
         self.pinned_key = log_key
-        self.since_note = since
+        self.since_notes = since or []
+        self.witness_keys = witness_keys or []
         self.check_blobs = evidence
         self.limit = limit
         self.keys: dict[str, _Key] = {}
@@ -413,11 +464,12 @@ class Auditor:
             if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
                 raise FormatError(f"bundle.json does not declare {BUNDLE_FORMAT}")
             key = self._log_key(meta)
+            witnesses = [WitnessKey.parse(text) for text in self.witness_keys]
         except (FormatError, OSError, KeyError) as error:
             self.problem(None, "bundle", str(error))
             return self.report
         self.report.origin = str(meta.get("origin", ""))
-        roots = self._checkpoints(key)
+        roots = self._checkpoints(key, witnesses)
         since = self._since(key)
         self._entries(roots, since)
         self._coverage(roots, meta)
@@ -437,8 +489,11 @@ class Auditor:
         self.report.log_key = f"{key.name}+{key.key_hash.hex()}+..."
         return key
 
-    def _checkpoints(self, key: LogKey) -> dict[int, bytes]:
+    def _checkpoints(self, key: LogKey, witnesses: list[WitnessKey]) -> dict[int, bytes]:
         self.report.checks.append("every checkpoint note is signed by the log key")
+        if witnesses:
+            self.report.checks.append("every cosignature by a pinned witness verifies")
+        self.report.witnessed = {w.name: 0 for w in witnesses}
         roots: dict[int, bytes] = {}
         if not self.bundle.exists("checkpoints.jsonl"):
             self.problem(None, "checkpoint", "the bundle has no checkpoints.jsonl")
@@ -463,25 +518,51 @@ class Auditor:
                 )
             roots[checkpoint.size] = checkpoint.root
             self.report.checkpoints_verified += 1
+            for witness in witnesses:
+                verdict = cosigned_by(str(record["note"]), witness)
+                if verdict is False:
+                    self.problem(
+                        None,
+                        "bad cosignature",
+                        f"checkpoint {checkpoint.size}: the cosignature by {witness.name} "
+                        "does not verify",
+                    )
+                elif verdict:
+                    best = max(self.report.witnessed[witness.name], checkpoint.size)
+                    self.report.witnessed[witness.name] = best
         self.report.latest_checkpoint = max(roots) if roots else None
         return roots
 
-    def _since(self, key: LogKey) -> SignedCheckpoint | None:
-        if self.since_note is None:
-            return None
-        try:
-            saved = open_checkpoint(self.since_note, key)
-        except FormatError as error:
-            self.problem(None, "saved checkpoint", f"cannot be checked: {error}")
-            return None
-        self.report.since_checkpoint = saved.size
-        self.report.checks.append(
-            f"the first {saved.size} entries still hash to the root of the auditor's saved "
-            "checkpoint (consistency: nothing before it was rewritten)"
-        )
+    def _since(self, key: LogKey) -> dict[int, bytes]:
+        """Sizes and roots of the checkpoints the auditor (or witnesses) saved earlier.
+
+        Two saved checkpoints of one size with different roots, both signed by the log
+        key, prove the log showed different histories to different readers."""
+        saved: dict[int, bytes] = {}
+        for note in self.since_notes:
+            try:
+                checkpoint = open_checkpoint(note, key)
+            except FormatError as error:
+                self.problem(None, "saved checkpoint", f"cannot be checked: {error}")
+                continue
+            seen = saved.get(checkpoint.size)
+            if seen is not None and seen != checkpoint.root:
+                self.problem(
+                    None,
+                    "split view",
+                    f"two saved checkpoints of size {checkpoint.size}, both signed by the log "
+                    "key, have different roots: the log showed two histories",
+                )
+            saved[checkpoint.size] = checkpoint.root
+        if saved:
+            self.report.since_checkpoint = max(saved)
+            self.report.checks.append(
+                "the log still hashes to the root of every checkpoint saved earlier "
+                "(consistency: nothing before them was rewritten)"
+            )
         return saved
 
-    def _entries(self, roots: dict[int, bytes], since: SignedCheckpoint | None) -> None:
+    def _entries(self, roots: dict[int, bytes], since: dict[int, bytes]) -> None:
         self.report.checks += [
             "every entry is canonical JSON in the documented format",
             "every signature verifies with the actor's key valid at that point in the log",
@@ -504,19 +585,20 @@ class Auditor:
                     f"checkpoint {tree.size} (an entry at or before this one was altered, "
                     "removed, inserted or moved)",
                 )
-            if since is not None and tree.size == since.size and tree.root() != since.root:
+            saved = since.get(tree.size)
+            if saved is not None and tree.root() != saved:
                 self.problem(
                     position,
                     "history rewritten",
-                    f"the first {since.size} entries no longer hash to the root of the "
+                    f"the first {tree.size} entries no longer hash to the root of the "
                     "checkpoint you saved: history before it was changed and re-signed",
                 )
             self._entry(position, line)
-        if since is not None and since.size > tree.size:
+        for size in sorted(s for s in since if s > tree.size):
             self.problem(
                 None,
                 "history rewritten",
-                f"your saved checkpoint covers {since.size} entries; the log now has {tree.size}",
+                f"your saved checkpoint covers {size} entries; the log now has {tree.size}",
             )
 
     def _entry(self, position: int, line: bytes) -> None:
@@ -721,12 +803,16 @@ def audit(
     path: Path,
     *,
     log_key: str | None = None,
-    since: str | None = None,
+    since: str | list[str] | None = None,
+    witness_keys: list[str] | None = None,
     evidence: bool = False,
 ) -> AuditReport:
     """Verify the bundle at `path` (a folder or a .zip) and return the report."""
     bundle = Bundle(path)
+    saved = [since] if isinstance(since, str) else since
     try:
-        return Auditor(bundle, log_key=log_key, since=since, evidence=evidence).run()
+        return Auditor(
+            bundle, log_key=log_key, since=saved, witness_keys=witness_keys, evidence=evidence
+        ).run()
     finally:
         bundle.close()

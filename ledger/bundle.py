@@ -54,7 +54,8 @@ on your next visit, `--since` that file proves nothing before it was rewritten.
 - The Merkle tree is RFC 9162: leaf = SHA-256(0x00 || line bytes), node =
   SHA-256(0x01 || left || right).
 - `checkpoints.jsonl`: C2SP tlog-checkpoint signed notes (origin, size, base64 root),
-  signed by the log key (C2SP signed-note, Ed25519).
+  signed by the log key (C2SP signed-note, Ed25519), followed by any witness cosignature
+  lines (C2SP tlog-cosignature, cosignature/v1); pass `--witness-key` to check them.
 - Keys come from the entries themselves: `ledger.created` (the first entry, self-signed by
   the first administrator), `directory.user_registered`, `directory.key_rotated` (revokes
   every active key of that user), `directory.key_revoked`. A key signs only while valid.
@@ -138,9 +139,14 @@ def _write(
             _see_evidence(leaf_index, entry, evidence)
     if count != size:
         raise ExportError(f"the tree has {size} leaves but the log gave {count} entries")
+    cosigned: dict[int, list[str]] = {}
+    for tree_size, _key, line in ledger.tables.cosignatures():
+        cosigned.setdefault(tree_size, []).append(line + "\n")
     with (folder / "checkpoints.jsonl").open("w") as handle:
         for checkpoint in checkpoints:
-            record = {"tree_size": checkpoint.tree_size, "note": checkpoint.note}
+            # The log's note with every witness cosignature appended (C2SP: more lines).
+            note = checkpoint.note + "".join(cosigned.get(checkpoint.tree_size, []))
+            record = {"tree_size": checkpoint.tree_size, "note": note}
             handle.write(json.dumps(record, sort_keys=True) + "\n")
     (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
     (folder / "evidence").mkdir()

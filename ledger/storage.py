@@ -48,6 +48,9 @@ SCHEMA = [
         tree_size BIGINT PRIMARY KEY, root_hash {blob} NOT NULL, note TEXT NOT NULL,
         created_at TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+        tree_size BIGINT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL,
+        cosigned_at BIGINT NOT NULL, PRIMARY KEY (tree_size, witness_key))""",
 ]
 
 
@@ -231,6 +234,36 @@ class LedgerTables:
             cursor.execute("SELECT * FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
             row = cursor.fetchone()
         return None if row is None else _checkpoint(row)
+
+    # -- witness cosignatures (verified by the API before they are stored) ----------
+
+    def insert_cosignature(self, tree_size: int, witness_key: str, line: str, at: int) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql("DELETE FROM ledger_cosignatures WHERE tree_size=? AND witness_key=?"),
+                (tree_size, witness_key),
+            )
+            cursor.execute(
+                self._sql("INSERT INTO ledger_cosignatures VALUES (?, ?, ?, ?)"),
+                (tree_size, witness_key, line, at),
+            )
+
+    def cosignatures(self, tree_size: int | None = None) -> list[tuple[int, str, str]]:
+        """(tree size, witness key, signature line), by size then witness."""
+        with self.reading() as cursor:
+            if tree_size is None:
+                cursor.execute("SELECT * FROM ledger_cosignatures ORDER BY tree_size, witness_key")
+            else:
+                cursor.execute(
+                    self._sql(
+                        "SELECT * FROM ledger_cosignatures WHERE tree_size=? ORDER BY witness_key"
+                    ),
+                    (tree_size,),
+                )
+            return [
+                (int(r["tree_size"]), str(r["witness_key"]), str(r["line"]))
+                for r in cursor.fetchall()
+            ]
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:
