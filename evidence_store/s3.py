@@ -19,7 +19,9 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
@@ -52,6 +54,7 @@ from evidence_store.crypto import (
 )
 
 ENCRYPTION_TAG = "ilev1-aes256gcm"
+UPLOADS_IN_FLIGHT = 2
 PART_SIZE = 16 * 1024 * 1024  # S3's minimum part is 5 MiB; 16 MiB keeps RSS small and requests few
 
 
@@ -211,18 +214,32 @@ class S3EvidenceStore:
 
         upload = self.client.create_multipart_upload(**common)
         upload_id = upload["UploadId"]
+
+        def send(number: int, body: bytes) -> dict[str, Any]:
+            response = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentMD5=_md5(body),
+            )
+            return {"PartNumber": number, "ETag": response["ETag"]}
+
         done: list[dict[str, Any]] = []
         try:
-            for number, body in enumerate(_chain(first, second, parts), start=1):
-                response = self.client.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=body,
-                    ContentMD5=_md5(body),
-                )
-                done.append({"PartNumber": number, "ETag": response["ETag"]})
+            # Pipelined: the next part is read, hashed (and encrypted) while earlier ones
+            # are on the wire. At most UPLOADS_IN_FLIGHT parts are sent at once, so memory
+            # stays at (UPLOADS_IN_FLIGHT + 1) x part size whatever the file's size.
+            with ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT) as pool:
+                pending: deque[Future[dict[str, Any]]] = deque()
+                for number, body in enumerate(_chain(first, second, parts), start=1):
+                    if len(pending) >= UPLOADS_IN_FLIGHT:
+                        done.append(pending.popleft().result())
+                    pending.append(pool.submit(send, number, body))
+                    del body
+                while pending:
+                    done.append(pending.popleft().result())
             size = finish_checks()
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
