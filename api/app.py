@@ -46,6 +46,7 @@ from projections.asof import parse_as_of
 from projections.status import Replay, status_from
 
 JSON_LIMIT = 1024 * 1024
+AUDITORS = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.ADMIN})
 MAX_INDEX = 2**53 - 1  # positions and sizes stay in the JSON-safe integer range
 log = logging.getLogger("inquiry_ledger.api")
 
@@ -335,6 +336,26 @@ def create_app(
         return {"leaf_index": leaf_index, "leaf_hash": _b64(leaves[0][2])}
 
     # -- reading (token) -----------------------------------------------------------------
+
+    @app.get("/v1/log/entries", tags=["log"], responses={401: ERRORS[401], 403: ERRORS[403]})
+    def log_entries(
+        svc: ServicesDep,
+        who: CallerDep,
+        start: int = Query(default=0, ge=0, le=MAX_INDEX),
+        limit: int = Query(default=1000, ge=1, le=5000),
+    ) -> dict[str, Any]:
+        """Auditors (chair, scrutiny, implementation group, admin): the log's entries in
+        order, each the exact stored bytes (base64) its Merkle leaf hashes, for an export
+        made through the API instead of on the server."""
+        if who.role not in AUDITORS:
+            raise Forbidden(f"{who.describe()} may not read the whole log")
+        size = svc.ledger.tree_size()
+        entries = []
+        for leaf_index, data in svc.ledger.entries(start):
+            if leaf_index >= min(size, start + limit):
+                break
+            entries.append(_b64(data))
+        return {"start": start, "tree_size": size, "entries": entries}
 
     @app.get("/v1/me", tags=["read"], responses={401: ERRORS[401]})
     def me(svc: ServicesDep, who: CallerDep) -> MeOut:

@@ -109,6 +109,7 @@ REMOTE_COMMANDS = {
     ("evidence", "get"),
     ("verify-bundle", None),  # reads only the bundle given, wherever it came from
     ("witness", "cosign"),
+    ("export", None),
     ("witness", "new-key"),
 }
 
@@ -528,6 +529,21 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ledger.bundle import ExportError, export_bundle
 
+    remote = _remote(args)
+    if remote is not None:
+        from api.remote import RemoteEvidence, RemoteSource
+
+        if not args.log_key:
+            raise CliError("export through a server needs --log-key (the key you pinned)")
+        vkey = _read_text(args.log_key, "log verifier key")
+        with remote:
+            reader = RemoteEvidence(remote).read if args.evidence else None
+            try:
+                summary = export_bundle(RemoteSource(remote), vkey, Path(args.out), blobs=reader)
+            except ExportError as error:
+                raise CliError(str(error)) from None
+        _print_export(summary)
+        return 0
     config = _config(args)
     try:
         vkey = config.log_vkey_path.read_text()
@@ -542,12 +558,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             summary = export_bundle(ledger, vkey, Path(args.out), blobs=blobs)
         except ExportError as error:
             raise CliError(str(error)) from None
+    _print_export(summary)
+    return 0
+
+
+def _print_export(summary: Any) -> None:
     print(
         f"exported {summary.entries} entries, {summary.checkpoints} checkpoints and "
         f"{summary.evidence_listed} evidence records ({summary.evidence_blobs} blobs) "
         f"to {summary.path}"
     )
-    return 0
 
 
 def cmd_verify_bundle(args: argparse.Namespace) -> int:
@@ -960,6 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write an audit bundle of the whole log")
     p.add_argument("--out", required=True, help="a new folder, or a file ending in .zip")
+    p.add_argument("--log-key", help="with --server: the log's verifier key you pinned")
     p.add_argument("--evidence", action="store_true", help="include every evidence blob")
     p.set_defaults(func=cmd_export)
 

@@ -217,6 +217,49 @@ class RemoteLedger:
         return response.text
 
 
+class RemoteSource:
+    """The log read through the API, for `export --server` (ledger.bundle.LogSource)."""
+
+    PAGE = 1000
+
+    def __init__(self, remote: RemoteLedger) -> None:
+        self.remote = remote
+        self._size: int | None = None
+
+    def origin(self) -> str:
+        return self.remote.latest_checkpoint_note().split("\n", 1)[0]
+
+    def tree_size(self) -> int:
+        if self._size is None:
+            found = self.remote._check(
+                self.remote.http.get("/v1/log/entries", params={"start": 0, "limit": 1})
+            )
+            self._size = int(found["tree_size"])
+        return self._size
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        start = 0
+        while True:
+            found = self.remote._check(
+                self.remote.http.get("/v1/log/entries", params={"start": start, "limit": self.PAGE})
+            )
+            if not found["entries"]:
+                return
+            for offset, text in enumerate(found["entries"]):
+                yield start + offset, base64.b64decode(text)
+            start += len(found["entries"])
+
+    def checkpoint_notes(self) -> list[tuple[int, str]]:
+        listed = self.remote._check(self.remote.http.get("/v1/checkpoints"))
+        return [
+            (
+                int(c["tree_size"]),
+                c["note"] + "".join(s["line"] + "\n" for s in c.get("cosignatures", [])),
+            )
+            for c in listed
+        ]
+
+
 class RemoteEvidence:
     """Upload and download through the server (it verifies; so does this side)."""
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.auditor import BUNDLE_FORMAT
 from ledger.entry import SignedEntry
@@ -78,8 +78,43 @@ class ExportSummary:
     evidence_blobs: int
 
 
+class LogSource(Protocol):
+    """Where an export reads the log from: the ledger's own database, or its HTTP API."""
+
+    def origin(self) -> str: ...
+    def tree_size(self) -> int: ...
+    def entries(self) -> Iterator[tuple[int, bytes]]: ...
+    def checkpoint_notes(self) -> list[tuple[int, str]]: ...
+
+
+class LedgerSource:
+    """The ledger's own database (the operator's export)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def origin(self) -> str:
+        return self.ledger.origin()
+
+    def tree_size(self) -> int:
+        return self.ledger.integrate()
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        return self.ledger.entries()
+
+    def checkpoint_notes(self) -> list[tuple[int, str]]:
+        """Each checkpoint's note with every witness cosignature appended (C2SP)."""
+        cosigned: dict[int, list[str]] = {}
+        for tree_size, _key, line in self.ledger.tables.cosignatures():
+            cosigned.setdefault(tree_size, []).append(line + "\n")
+        return [
+            (c.tree_size, c.note + "".join(cosigned.get(c.tree_size, [])))
+            for c in self.ledger.tables.checkpoints()
+        ]
+
+
 def export_bundle(
-    ledger: Ledger,
+    source: Ledger | LogSource,
     log_vkey: str,
     out: Path,
     *,
@@ -91,11 +126,12 @@ def export_bundle(
     Written beside the destination and moved into place at the end, so a failed export
     never leaves a partial bundle that could be mistaken for a whole one. Refuses when
     the latest signed checkpoint does not cover the whole log: run `checkpoint` first."""
+    log = LedgerSource(source) if isinstance(source, Ledger) else source
     if out.exists():
         raise ExportError(f"{out} already exists; choose a new name")
-    size = ledger.integrate()
-    checkpoints = ledger.tables.checkpoints()
-    if not checkpoints or checkpoints[-1].tree_size != size:
+    size = log.tree_size()
+    checkpoints = log.checkpoint_notes()
+    if not checkpoints or checkpoints[-1][0] != size:
         raise ExportError(
             f"the latest signed checkpoint does not cover all {size} entries; "
             "run: inquiry-ledger checkpoint"
@@ -103,7 +139,7 @@ def export_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        summary = _write(ledger, log_vkey, staging, size, checkpoints, blobs, now())
+        summary = _write(log, log_vkey, staging, size, checkpoints, blobs, now())
         if out.suffix == ".zip":
             archive = staging.with_suffix(".zip.part")
             _zip(staging, archive)
@@ -117,11 +153,11 @@ def export_bundle(
 
 
 def _write(
-    ledger: Ledger,
+    log: LogSource,
     log_vkey: str,
     folder: Path,
     size: int,
-    checkpoints: list[Any],
+    checkpoints: list[tuple[int, str]],
     blobs: BlobReader | None,
     exported_at: datetime,
 ) -> ExportSummary:
@@ -129,7 +165,7 @@ def _write(
     evidence: dict[str, dict[str, Any]] = {}
     count = 0
     with (folder / "entries.jsonl").open("wb") as handle:
-        for leaf_index, data in ledger.entries():
+        for leaf_index, data in log.entries():
             if leaf_index >= size:
                 break
             handle.write(data + b"\n")
@@ -139,15 +175,9 @@ def _write(
             _see_evidence(leaf_index, entry, evidence)
     if count != size:
         raise ExportError(f"the tree has {size} leaves but the log gave {count} entries")
-    cosigned: dict[int, list[str]] = {}
-    for tree_size, _key, line in ledger.tables.cosignatures():
-        cosigned.setdefault(tree_size, []).append(line + "\n")
     with (folder / "checkpoints.jsonl").open("w") as handle:
-        for checkpoint in checkpoints:
-            # The log's note with every witness cosignature appended (C2SP: more lines).
-            note = checkpoint.note + "".join(cosigned.get(checkpoint.tree_size, []))
-            record = {"tree_size": checkpoint.tree_size, "note": note}
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+        for tree_size, note in checkpoints:
+            handle.write(json.dumps({"tree_size": tree_size, "note": note}, sort_keys=True) + "\n")
     (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
     (folder / "evidence").mkdir()
     blob_count = 0
@@ -159,7 +189,7 @@ def _write(
                 blob_count += 1
     meta = {
         "format": BUNDLE_FORMAT,
-        "origin": ledger.origin(),
+        "origin": log.origin(),
         "tree_size": size,
         "log_key": log_vkey.strip(),
         "exported_at": exported_at.isoformat(),

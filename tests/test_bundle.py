@@ -121,6 +121,20 @@ def test_an_honest_bundle_verifies_with_evidence_and_rules(world: World, bundle:
     assert keys["council.officer"]["role"] == "officer"
 
 
+def test_signing_bytes_cut_from_the_line_equal_the_canonical_body(bundle: Path) -> None:
+    from ledger.auditor import canonical, parse_json, signing_bytes
+    from ledger.entry import SignedEntry
+
+    for line in _lines(bundle):
+        entry = parse_json(line)
+        signature = entry.pop("signature")
+        assert signing_bytes(line, signature) == canonical(entry)
+        assert (
+            signing_bytes(line, signature)
+            == SignedEntry.from_entry_bytes(line).body.signing_bytes()
+        )
+
+
 def test_a_zip_bundle_verifies_the_same(world: World, tmp_path: Path) -> None:
     path = _export(world, tmp_path / "bundle.zip")
     assert zipfile.is_zipfile(path)

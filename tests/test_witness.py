@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,19 @@ def test_witnesses_publish_verified_cosignatures(http: Any, world: World) -> Non
     assert http.get("/v1/checkpoints/999/cosigned").status_code == 404
 
 
+def test_auditors_page_through_the_whole_log(http: Any, world: World) -> None:
+    response = http.get("/v1/log/entries", headers=_auth(http, "council.officer"))
+    assert response.status_code == 403
+    stored = [data for _, data in world.ledger.entries()]
+    first = http.get("/v1/log/entries?start=0&limit=3", headers=_auth(http, "scrutiny")).json()
+    rest = http.get("/v1/log/entries?start=3&limit=5000", headers=_auth(http, "chair")).json()
+    pages = first["entries"] + rest["entries"]
+    assert [base64.b64decode(e) for e in pages] == stored
+    assert first["tree_size"] == len(stored)
+    response = http.get("/v1/log/entries?limit=5001", headers=_auth(http, "chair"))
+    assert response.status_code == 422
+
+
 # -- the witness command against a real server ----------------------------------------------
 
 
@@ -239,7 +253,18 @@ def test_the_chair_cosigns_over_http_and_an_auditor_checks_it(
         assert len(list(state.glob("split-view-*.txt"))) == 1
         (state / "latest-cosigned.note").write_text(honest)
 
+        # The chair needs no shell on the server: the same bundle, exported over HTTP.
+        online = tmp_path / "online.zip"
+        assert main([*remote, "export", "--out", str(online), "--log-key", str(vkey)]) == 0
+        assert "exported" in capsys.readouterr().out
+
+    report = audit(online, log_key=world.vkey.encode(), witness_keys=[witness_key])
+    assert report.ok, report.problems
+    assert report.witnessed == {"chair.example": world.ledger.tree_size()}
     export_bundle(world.ledger, world.vkey.encode(), tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "entries.jsonl").read_bytes() == zipfile.ZipFile(online).read(
+        "entries.jsonl"
+    )
     report = audit(tmp_path / "bundle", log_key=world.vkey.encode(), witness_keys=[witness_key])
     assert report.ok, report.problems
     assert report.witnessed == {"chair.example": world.ledger.tree_size()}
