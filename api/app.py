@@ -43,6 +43,7 @@ from ledger.note import NoteSigner
 from ledger.service import Ledger
 from ledger.witness import CosignerKey, note_body, open_cosignature
 from projections.asof import parse_as_of
+from projections.diff import plan_diff
 from projections.status import Replay, status_from
 
 JSON_LIMIT = 1024 * 1024
@@ -432,6 +433,20 @@ def create_app(
         )
         today = until.date() if until else datetime.now(UTC).date()
         return status_from(replay, as_of=label, today=today).to_json()
+
+    @app.get("/v1/diff", tags=["read"], responses={401: ERRORS[401], 422: ERRORS[422]})
+    def diff(
+        svc: ServicesDep,
+        who: CallerDep,
+        start: Annotated[str, Query(alias="from", max_length=40)],
+        end: Annotated[str, Query(alias="to", max_length=40)],
+    ) -> dict[str, Any]:
+        """What changed between two dates (or date-times, UTC): actions added, every field
+        that changed, and every signed decision in between with its log position."""
+        first, last = _moment(start), _moment(end)
+        if last <= first:
+            raise EntryFormatError("'to' must be after 'from'")
+        return plan_diff(svc.ledger.entries, first, last).to_json()
 
     @app.get("/v1/aggregates/{aggregate_id}/version", tags=["read"], responses={401: ERRORS[401]})
     def version(svc: ServicesDep, who: CallerDep, aggregate_id: UUID) -> dict[str, Any]:

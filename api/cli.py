@@ -98,6 +98,7 @@ def _remote(args: argparse.Namespace) -> Any:
 REMOTE_COMMANDS = {
     ("act", None),
     ("status", None),
+    ("diff", None),
     ("history", None),
     ("users", "add"),
     ("users", "list"),
@@ -479,6 +480,43 @@ def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
     if args.actions:
         print()
         print(render_actions(status))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from projections.diff import plan_diff
+
+    start, end = _parse_moment(args.start), _parse_moment(args.end)
+    if end <= start:
+        raise CliError("--to must be after --from")
+    remote = _remote(args)
+    if remote is not None:
+        with remote:
+            found = remote.diff(args.start, args.end)
+    else:
+        with _open(_config(args)) as ledger:
+            found = plan_diff(ledger.entries, start, end).to_json()
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0
+    before, after = found["summary_before"], found["summary_after"]
+    print(f"from {found['from']} to {found['to']}")
+    for name in after:
+        if before.get(name) != after[name]:
+            print(f"  {name}: {before.get(name)} -> {after[name]}")
+    if found["actions_added"]:
+        print(f"actions added: {', '.join(found['actions_added'])}")
+    for change in found["changes"]:
+        print(
+            f"  {change['action_id']:<8} {change['field']}: {change['before']} -> {change['after']}"
+        )
+    print(f"decisions ({len(found['decisions'])}):")
+    for d in found["decisions"]:
+        details = "; ".join(f"{k}={v}" for k, v in d["summary"].items())
+        where = f"[{d['leaf_index']}] {d['timestamp']} {d['action_id']:<8}"
+        print(f"  {where} {d['type']} by {d['actor']}")
+        if details:
+            print(f"        {details}")
     return 0
 
 
@@ -941,6 +979,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sha256")
     p.add_argument("--expires", type=int, default=300, help="seconds (default 300)")
     p.set_defaults(func=cmd_evidence_url)
+
+    p = sub.add_parser("diff", help="what changed between two dates, and who decided")
+    p.add_argument("--from", dest="start", required=True, help="DATE or DATE-TIME (UTC)")
+    p.add_argument("--to", dest="end", required=True, help="DATE or DATE-TIME (UTC)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("status", help="status of every recommendation and agency")
     p.add_argument("--as-of", help="DATE (end of that day, UTC) or DATE-TIME")

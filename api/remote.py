@@ -161,6 +161,12 @@ class RemoteLedger:
         found: dict[str, Any] = self._check(self.http.get("/v1/status", params=params))
         return found
 
+    def diff(self, start: str, end: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._check(
+            self.http.get("/v1/diff", params={"from": start, "to": end})
+        )
+        return found
+
     def history(self, action_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._check(self.http.get(f"/v1/actions/{action_id}"))[
             "history"
