@@ -94,7 +94,11 @@ class LedgerConfig:
             POSTGRES_PORT=str(parts.port or 5432),
             POSTGRES_USER=unquote(parts.username or "postgres"),
             POSTGRES_PASSWORD=unquote(parts.password or ""),
-            POSTGRES_POOL_SIZE="5",
+            # The API serves from up to 40 worker threads, each needing a connection for
+            # its reads: with eventsourcing's default 5 + 10 a third of them queued for a
+            # connection under load (py-spy, tests/test_load.py). 10 kept + 30 on demand.
+            POSTGRES_POOL_SIZE="10",
+            POSTGRES_MAX_OVERFLOW="30",
             POSTGRES_CONNECT_TIMEOUT="10",
         )
         return env
