@@ -398,6 +398,12 @@ class Ledger:
             size, last_notification = self._tree_state
         else:
             size, last_notification = self.tables.tree_state()
+            if (size, last_notification) != self._tree_state:
+                # Another writer appended and integrated since this process last did: the
+                # loop below never sees its entries, so nothing cached may be trusted (a
+                # key it revoked would otherwise still sign here; tests/reliability/
+                # test_key_drill.py).
+                self._fresh.clear()
         compact = self._compact
         if compact is None or compact.size != size:
             compact = merkle.CompactRange.from_reader(size, self.tables)
