@@ -44,6 +44,9 @@ class SignedEvent(Aggregate.Event):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        rule = cls.__dict__.get("check")
+        if rule is not None and not issubclass(cls, Aggregate.Created):
+            cls.check = _needs_state(rule)  # type: ignore[method-assign]
         type_name = cls.__dict__.get("TYPE", "")
         if type_name:
             if type_name in _REGISTRY and _REGISTRY[type_name] is not cls:
@@ -60,6 +63,23 @@ class SignedEvent(Aggregate.Event):
 
     def payload(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.payload_fields()}
+
+
+def _needs_state(rule: Any) -> Any:
+    """Every rule but a creation event's may rely on its aggregate existing: an event
+    signed for an action (or a plan) that does not exist is refused here, by rule, for
+    every caller of `check` (the ledger, verify, the bundle's rules replay, the API)."""
+
+    @functools.wraps(rule)
+    def check(self: SignedEvent, state: Any, ctx: RuleContext) -> None:
+        if state is None:
+            from domain.errors import InvalidTransition
+
+            kind = type(self).__qualname__.split(".")[0].lower()
+            raise InvalidTransition("aggregate.exists", f"{self.TYPE} names no existing {kind}")
+        rule(self, state, ctx)
+
+    return check
 
 
 @functools.cache
