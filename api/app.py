@@ -10,6 +10,7 @@ never sees a private key and cannot forge an entry. The transparency-log endpoin
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -19,12 +20,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as FastAPIPath
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api import errors
+from api import errors, unavailable
 from api.errors import Conflict, Forbidden, NotFound
 from api.evidence import ConfiguredEvidence, named_evidence
 from api.idempotency import CommandLog
@@ -40,6 +42,7 @@ from ledger.entry import EntryFormatError, EventBody, SignedEntry, from_domain_e
 from ledger.errors import VersionConflict
 from ledger.keys import KeyPair
 from ledger.note import NoteSigner
+from ledger.recorded import find_recorded
 from ledger.service import Ledger
 from ledger.witness import CosignerKey, note_body, open_cosignature
 from projections.asof import parse_as_of
@@ -221,6 +224,7 @@ def create_app(
         responses={code: ERRORS[code] for code in (422, 500, 503)},
     )
     errors.install(app)
+    unavailable.install(app)
 
     def readable_action(svc: Services, who: Actor, action_id: str) -> Action:
         action = svc.ledger.action(action_id)
@@ -500,6 +504,8 @@ def create_app(
         except VersionConflict:
             if request.command_id:  # a concurrent retry of the same command won the race
                 replay = _replayed(svc, request.command_id, who, request_hash)
+                if replay is None:  # or it was appended, then the reply was lost (crash)
+                    replay = _already_recorded(svc, request.command_id, who, request_hash, entries)
                 if replay is not None:
                     return replay
             raise
@@ -606,6 +612,34 @@ def _replayed(svc: Services, command_id: str, who: Actor, request_hash: str) -> 
         raise Conflict("this command id was used for a different request", "command_id_reused")
     out = AppendOut.model_validate(response)
     out.replayed = True
+    return out
+
+
+def _already_recorded(
+    svc: Services, command_id: str, who: Actor, request_hash: str, entries: list[SignedEntry]
+) -> AppendOut | None:
+    """A retried command whose entries are in the log, byte for byte, although its answer
+    was never remembered (the server died between the append and `remember`): answer it
+    as a replay instead of refusing entries that are in fact recorded (ledger/recorded.py).
+    Found by tests/reliability/test_crash.py."""
+    recorded = find_recorded(svc.ledger, entries)
+    if recorded is None:
+        return None
+    out = AppendOut(
+        appended=[
+            AppendedOut(
+                leaf_index=r.leaf_index,
+                notification_id=r.notification_id,
+                type=r.type,
+                aggregate_id=str(r.aggregate_id),
+                version=r.version,
+            )
+            for r in recorded
+        ],
+        replayed=True,
+    )
+    with contextlib.suppress(IntegrityError):  # a concurrent retry remembered it first
+        svc.commands.remember(command_id, who.user_id, request_hash, out.model_dump())
     return out
 
 

@@ -342,8 +342,11 @@ def make_client(
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
+        # Fail fast when the server is down (connection refused or unreachable): at most
+        # 3 attempts of 2 s each with standard backoff, then a connection error that the
+        # API answers with 503 (api/unavailable.py) instead of holding the request.
         retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=5,
+        connect_timeout=2,
         read_timeout=60,
         # Ceph (Pacific) refuses the newer default checksum trailers on some requests.
         request_checksum_calculation="when_required",

@@ -99,6 +99,9 @@ class LedgerConfig:
             # connection under load (py-spy, tests/test_load.py). 10 kept + 30 on demand.
             POSTGRES_POOL_SIZE="10",
             POSTGRES_MAX_OVERFLOW="30",
-            POSTGRES_CONNECT_TIMEOUT="10",
+            # How long a request waits for a pooled connection. While PostgreSQL is down
+            # every request waits this long and then gets 503 (api/unavailable.py): short
+            # enough to fail fast, long enough for a busy pool to free a connection.
+            POSTGRES_CONNECT_TIMEOUT="3",
         )
         return env

@@ -303,14 +303,25 @@ class PostgresAppendLock:
         self._thread_lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self._conninfo, autocommit=True)
+        # A bounded connect: while the database is unreachable an append fails in seconds
+        # (503) instead of waiting for the operating system's TCP timeout.
+        return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self._thread_lock:
             if self._conn.closed or self._conn.broken:
                 self._conn = self._connect()
-            self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+            try:
+                self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+            except psycopg.OperationalError:
+                if not self._conn.broken:
+                    raise
+                # The session died while idle (the database restarted): nothing was
+                # held, so reconnect once rather than fail the first append after an
+                # outage (tests/reliability/test_outages.py).
+                self._conn = self._connect()
+                self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
             try:
                 yield
             finally:

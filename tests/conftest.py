@@ -125,6 +125,8 @@ class S3Server:
     endpoint_url: str
     access_key: str
     secret_key: str
+    # The cluster's folder (ceph.conf, pid files): outage tests stop and restart radosgw.
+    cluster: Path | None = None
 
     def client(self) -> Any:
         from evidence_store.s3 import make_client
@@ -156,6 +158,6 @@ def ceph_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         subprocess.run(["bash", str(down), str(cluster)], capture_output=True, timeout=60)
         pytest.fail(f"Ceph did not start:\n{result.stdout}\n{result.stderr}")
     try:
-        yield S3Server(f"http://127.0.0.1:{rgw_port}", CEPH_ACCESS_KEY, CEPH_SECRET_KEY)
+        yield S3Server(f"http://127.0.0.1:{rgw_port}", CEPH_ACCESS_KEY, CEPH_SECRET_KEY, cluster)
     finally:
         subprocess.run(["bash", str(down), str(cluster)], capture_output=True, timeout=120)
