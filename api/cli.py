@@ -1069,6 +1069,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="seed the Telford plan with a simulated history and show it")
     p.add_argument("--data", help="recommendations CSV (default: ../shared/data/...)")
     p.set_defaults(func=cmd_demo)
+
+    from api.remind_cli import add_remind_parser
+
+    add_remind_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from domain.errors import DomainError, InvalidInput, InvalidTransition, NotPermi
 from domain.events import SignedEvent, event_class, event_types
 from domain.ids import DIRECTORY_ID, PLAN_ID, action_aggregate_id
 from domain.plan import Plan
+from domain.reminders import Reminders
 from domain.roles import Actor, Role
 from domain.rules import RuleContext
 
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidTransition",
     "NotPermitted",
     "Plan",
+    "Reminders",
     "Role",
     "RuleContext",
     "SignOffLevel",

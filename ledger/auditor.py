@@ -88,6 +88,7 @@ AUTHORITY: dict[str, set[str] | None] = {
     "action.returned": {"agency_lead", "implementation_group", "chair"},
     "action.rag_rated": {"agency_lead", "implementation_group", "chair"},
     "action.comment_added": ALL_ROLES - {"scrutiny"},
+    "reminder.digest_sent": {"admin", "implementation_group"},
 }
 SIGN_OFF_ROLE = {"agency": "agency_lead", "implementation_group": "implementation_group"}
 SIGN_OFF_ROLE["chair"] = "chair"

@@ -1,0 +1,133 @@
+"""A reminder digest as an email: plain text, one message per agency.
+
+The body names actions, dates, statuses and recipients by user id; never evidence
+content or anyone's address. Its SHA-256 (of the UTF-8 text with LF line ends, before
+any transfer encoding) is what the ledger records, so a copy of the message can later be
+matched to its signed record without the log holding the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from projections.reminders import REASONS, Digest, DigestItem
+
+LEVEL_HEADINGS = {
+    0: "overdue",
+    1: "escalated to the implementation group",
+    2: "escalated to the chair",
+}
+FORMAL = "formal statement request; flagged for scrutiny"
+FURTHER = "escalated further; scrutiny told"
+
+
+def meaning(level: int, levels: int) -> str:
+    """What a level means: the top level (from the third up) is the formal statement
+    request, as in the IICSA ladder; levels between the chair's and the top one
+    (e.g. 7 months in 3,6,7,9) are further letters, with scrutiny told."""
+    if level >= 3 and level == levels:
+        return FORMAL
+    return LEVEL_HEADINGS.get(level, FURTHER)
+
+
+@dataclass(frozen=True)
+class DigestMail:
+    message: EmailMessage
+    body: str
+    body_sha256: str
+    message_id: str
+    to: tuple[str, ...]  # user ids the message is addressed to
+    unreachable: tuple[str, ...]  # user ids of the audience with no address
+
+
+def level_heading(level: int, months: tuple[int, ...]) -> str:
+    if level == 0:
+        return "Overdue"
+    what = meaning(level, len(months))
+    return f"Level {level}: overdue {months[level - 1]} months or more ({what})"
+
+
+def render_body(digest: Digest, origin: str) -> str:
+    lines = [
+        f"Reminder for {digest.agency_name} ({digest.agency}), as of {digest.as_of.isoformat()}.",
+        "",
+        # No line may start with "From ": mail software rewrites such lines (">From").
+        f"Sent by the implementation ledger {origin},",
+        "which records that this reminder was sent, to whom and about what (not its text).",
+    ]
+    overdue = digest.overdue
+    for level in sorted({item.level for item in overdue}, reverse=True):
+        lines += ["", level_heading(level, digest.escalate_months)]
+        lines += [_line(item, "overdue") for item in overdue if item.level == level]
+    if digest.due_soon:
+        lines += ["", f"Due within {digest.within_days} days"]
+        lines += [_line(item, "due") for item in digest.due_soon]
+    lines += ["", "Escalation ladder (months overdue):"]
+    lines += [
+        f"  level {k}, {months} months: {meaning(k, len(digest.escalate_months))}"
+        for k, months in enumerate(digest.escalate_months, start=1)
+    ]
+    lines += [
+        "",
+        "Sent to: "
+        + ", ".join(f"{r.user_id} ({REASONS[r.reason]})" for r in digest.recipients)
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _line(item: DigestItem, kind: str) -> str:
+    when = (
+        f"{item.days} days overdue"
+        if kind == "overdue"
+        else "due today"
+        if item.days == 0
+        else f"due in {item.days} days"
+    )
+    return f"  {item.action_id:<8} due {item.due_date} ({when}), {item.status}: {item.title}"
+
+
+def subject(digest: Digest) -> str:
+    parts = []
+    if digest.overdue:
+        top = f", up to level {digest.top_level}" if digest.top_level else ""
+        parts.append(f"{len(digest.overdue)} overdue{top}")
+    if digest.due_soon:
+        parts.append(f"{len(digest.due_soon)} due within {digest.within_days} days")
+    return f"[inquiry-ledger] {digest.agency_name}: {', '.join(parts)} (as of {digest.as_of})"
+
+
+def compose(digest: Digest, *, origin: str, sender: str, addresses: dict[str, str]) -> DigestMail:
+    """To: the agency's own people; Cc: the reviewers the escalation reaches."""
+    body = render_body(digest, origin)
+    domain = sender.rpartition("@")[2]
+    message_id = make_msgid(idstring="reminder", domain=domain)
+    message = EmailMessage()
+    to = [r.user_id for r in digest.recipients if r.reason in ("officer", "agency_lead")]
+    cc = [r.user_id for r in digest.recipients if r.user_id not in to]
+    to_addressed = [u for u in to if u in addresses]
+    cc_addressed = [u for u in cc if u in addresses]
+    if not to_addressed:
+        to_addressed, cc_addressed = cc_addressed, []
+    message["From"] = sender
+    message["To"] = ", ".join(addresses[u] for u in to_addressed)
+    if cc_addressed:
+        message["Cc"] = ", ".join(addresses[u] for u in cc_addressed)
+    message["Subject"] = subject(digest)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    message.set_content(body)
+    return DigestMail(
+        message=message,
+        body=body,
+        body_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        message_id=message_id,
+        to=tuple(to_addressed + cc_addressed),
+        unreachable=tuple(r.user_id for r in digest.recipients if r.user_id not in addresses),
+    )

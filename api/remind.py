@@ -1,0 +1,234 @@
+"""`inquiry-ledger remind`: build each agency's digest, send it, record what was sent.
+
+For each agency with something due or overdue:
+
+1. skip it if a digest with the same content (same actions, same dates, same levels)
+   was recorded for that agency within `repeat_after_days` (nobody is chased daily);
+2. sign the record and check it against the ledger's rules *before* sending, so a
+   sender the ledger would refuse never sends anything;
+3. hand the message to the SMTP server; only if the server accepted it,
+4. append the signed `reminder.digest_sent` event: agency, as-of date, the actions with
+   due dates and levels, recipients and unreachable users by id, Message-ID and the
+   body's SHA-256. Addresses the server refused are recorded as unreachable.
+
+A digest the server did not accept is not recorded. If the server cannot be reached at
+all, the remaining agencies are not attempted. An email that was accepted but whose
+record the ledger then refused is reported with its Message-ID (it cannot be unsent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Literal, cast
+
+from api.digest_mail import DigestMail, compose
+from api.mailer import DeliveryError, SmtpSettings, deliver
+from domain import DomainError, Reminders, RuleContext
+from domain.reminders import check_sender, reminders_aggregate_id
+from ledger.entry import SignedEntry, to_domain_event
+from ledger.errors import LedgerError, VersionConflict
+from ledger.service import Ledger
+from ledger.signer import Signer
+from projections.asof import parse_as_of
+from projections.reminders import Digest, build_digests
+from projections.status import Replay
+
+Sender = Callable[[SmtpSettings, EmailMessage], set[str]]
+
+
+class RecordingFailed(Exception):
+    """The server accepted a digest but the ledger refused its record."""
+
+
+@dataclass(frozen=True)
+class RemindOptions:
+    as_of: date
+    within_days: int = 30
+    escalate_months: tuple[int, ...] = (3, 6, 9)
+    repeat_after_days: int = 7
+    agency: str | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happened to one agency's digest."""
+
+    agency: str
+    state: Literal["sent", "dry_run", "repeat", "not_sent", "not_attempted"]
+    detail: str = ""
+    digest: Digest | None = None
+    recipients: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    message_id: str = ""
+    leaf_index: int | None = None
+    body: str = ""
+    server_down: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return self.state in ("sent", "dry_run", "repeat")
+
+
+def remind(
+    ledger: Ledger,
+    options: RemindOptions,
+    *,
+    contacts: dict[str, str],
+    signer: Signer | None = None,
+    smtp: SmtpSettings | None = None,
+    send: Sender = deliver,
+) -> list[Outcome]:
+    """Build the digests as of `options.as_of` and, unless it is a dry run, send and record
+    each in turn (see the module docstring). Raises NotPermitted before anything is sent
+    if the signer may not send reminders, ValueError for an agency not in the plan."""
+    directory = ledger.require_directory()
+    plan = ledger.plan()
+    if options.agency is not None and (plan is None or options.agency not in plan.agencies):
+        known = ", ".join(sorted(plan.agencies)) if plan else "none"
+        raise ValueError(f"no agency {options.agency!r} in the plan (known: {known})")
+    if not options.dry_run:
+        if signer is None or smtp is None:
+            raise ValueError("sending needs a signer and SMTP settings")
+        actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
+        check_sender(RuleContext(actor, directory, plan))
+    replay = Replay().feed(ledger.entries(), until_time=parse_as_of(options.as_of.isoformat()))
+    digests = build_digests(
+        replay,
+        directory,
+        as_of=options.as_of,
+        within_days=options.within_days,
+        escalate_months=options.escalate_months,
+        agency=options.agency,
+    )
+    outcomes: list[Outcome] = []
+    reachable = True
+    for digest in digests:
+        if not reachable:
+            outcomes.append(Outcome(digest.agency, "not_attempted", "SMTP server unreachable"))
+            continue
+        outcome = _one(ledger, digest, options, contacts, signer, smtp, send)
+        reachable = not outcome.server_down
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _one(
+    ledger: Ledger,
+    digest: Digest,
+    options: RemindOptions,
+    contacts: dict[str, str],
+    signer: Signer | None,
+    smtp: SmtpSettings | None,
+    send: Sender,
+) -> Outcome:
+    previous = _same_digest_sent(ledger, digest, options.repeat_after_days)
+    if previous is not None:
+        return Outcome(
+            digest.agency,
+            "repeat",
+            f"the same digest was sent {previous:%Y-%m-%d %H:%M} UTC, within "
+            f"{options.repeat_after_days} days",
+            digest,
+        )
+    sender_address = smtp.sender if smtp else "reminders@inquiry-ledger.invalid"
+    mail = compose(digest, origin=ledger.origin(), sender=sender_address, addresses=contacts)
+    outcome = Outcome(
+        digest.agency,
+        "dry_run",
+        digest=digest,
+        recipients=list(mail.to),
+        unreachable=list(mail.unreachable),
+        body=mail.body,
+    )
+    if options.dry_run:
+        return outcome
+    assert signer is not None and smtp is not None
+    if not mail.to:
+        outcome.state = "not_sent"
+        outcome.detail = "no recipient has an email address in the contacts file"
+        return outcome
+    # Check the record before sending: a refusal must come before any email does.
+    _check(ledger, _sign(ledger, signer, _payload(digest, options, mail, set())))
+    try:
+        refused = send(smtp, mail.message)
+    except DeliveryError as error:
+        outcome.state, outcome.detail, outcome.body = "not_sent", str(error), ""
+        outcome.server_down = not error.refused
+        return outcome
+    refused_users = {u for u in mail.to if contacts[u] in refused}
+    outcome.recipients = [u for u in mail.to if u not in refused_users]
+    outcome.unreachable = sorted({*mail.unreachable, *refused_users})
+    outcome.message_id = mail.message_id
+    outcome.state = "sent"
+    outcome.body = ""
+    payload = _payload(digest, options, mail, refused_users)
+    outcome.leaf_index = _record(ledger, signer, payload)
+    return outcome
+
+
+def _payload(
+    digest: Digest, options: RemindOptions, mail: DigestMail, refused: set[str]
+) -> dict[str, Any]:
+    return {
+        "agency": digest.agency,
+        "as_of": digest.as_of.isoformat(),
+        "within_days": options.within_days,
+        "escalate_months": list(options.escalate_months),
+        "actions": [item.payload() for item in digest.items],
+        "recipients": [u for u in mail.to if u not in refused],
+        "unreachable": sorted({*mail.unreachable, *refused}),
+        "message_id": mail.message_id,
+        "body_sha256": mail.body_sha256,
+    }
+
+
+def _sign(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> SignedEntry:
+    aggregate_id = reminders_aggregate_id(payload["agency"])
+    return signer.sign(
+        Reminders.DigestSent.TYPE, aggregate_id, ledger.version_of(aggregate_id) + 1, payload
+    )
+
+
+def _check(ledger: Ledger, entry: SignedEntry) -> None:
+    """The rule the ledger will apply on append, applied now (the ledger re-checks)."""
+    directory = ledger.require_directory()
+    actor, _ = directory.resolve(entry.body.actor, entry.body.key_id)
+    event = to_domain_event(entry)
+    event.check(ledger.get(entry.body.aggregate_id), RuleContext(actor, directory, ledger.plan()))
+
+
+def _record(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> int:
+    """Append the record; re-sign once on a concurrent append to the same agency."""
+    for attempt in (1, 2):
+        try:
+            return ledger.append([_sign(ledger, signer, payload)])[0].leaf_index
+        except VersionConflict:
+            if attempt == 2:
+                raise RecordingFailed(
+                    f"{payload['agency']}: sent as {payload['message_id']} but not recorded: "
+                    "concurrent appends to the same agency's reminders"
+                ) from None
+        except (DomainError, LedgerError) as error:
+            raise RecordingFailed(
+                f"{payload['agency']}: sent as {payload['message_id']} but not recorded: {error}"
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def _same_digest_sent(ledger: Ledger, digest: Digest, days: int) -> datetime | None:
+    """When the same content was last recorded for this agency, if within `days`."""
+    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(digest.agency)))
+    if reminders is None or days <= 0:
+        return None
+    since = ledger.clock() - timedelta(days=days)
+    content = digest.content()
+    for record in reversed(reminders.digests):
+        if record.sent_at < since:
+            return None
+        if record.items == content:
+            return record.sent_at
+    return None

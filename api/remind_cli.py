@@ -1,0 +1,137 @@
+"""The `remind` command: arguments, exit status and what it prints.
+
+    inquiry-ledger --as USER --key KEYFILE remind [--within 30] [--escalate 3,6,9]
+        [--as-of DATE] [--contacts FILE] [--agency ID] [--repeat-after 7] [--dry-run]
+
+It prints, per agency, what was sent to whom (user ids, never addresses), what was
+skipped and why. Exit status: 0 every digest due was sent (or was a repeat); 5 a digest
+was not delivered (server unreachable or refusing, or nobody with an address); 2, 3, 4
+as for every command (bad input, refused by the ledger, not set up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from api.cli import EXIT_BAD_INPUT, EXIT_NOT_SET_UP, EXIT_REFUSED, CliError, _config, _open, _signer
+from api.contacts import ContactsError, load_contacts
+from api.mailer import SmtpConfigError, SmtpSettings
+from api.remind import Outcome, RecordingFailed, RemindOptions, remind
+from domain.errors import DomainError
+from domain.reminders import DEFAULT_ESCALATION_MONTHS, MAX_WITHIN_DAYS, check_escalation_months
+from projections.reminders import REASONS
+
+EXIT_NOT_DELIVERED = 5
+
+
+def add_remind_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "remind",
+        help="email each agency a digest of due and overdue actions (recorded in the ledger)",
+    )
+    p.add_argument("--within", type=int, default=30, help="due within N days (default 30)")
+    p.add_argument(
+        "--escalate",
+        default=",".join(str(m) for m in DEFAULT_ESCALATION_MONTHS),
+        help="months overdue for each escalation level (default 3,6,9)",
+    )
+    p.add_argument("--as-of", help="the date to judge due and overdue by (default today, UTC)")
+    p.add_argument("--contacts", help="CSV user_id,email (default HOME/contacts.csv)")
+    p.add_argument("--agency", help="only this agency (its id)")
+    p.add_argument(
+        "--repeat-after",
+        type=int,
+        default=7,
+        help="do not resend the same digest within N days (default 7; 0 always sends)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the digests; send nothing")
+    p.set_defaults(func=cmd_remind)
+
+
+def _options(args: argparse.Namespace) -> RemindOptions:
+    try:
+        months = [int(part) for part in args.escalate.split(",")]
+    except ValueError:
+        raise CliError(f"--escalate takes months like 3,6,9, not {args.escalate!r}") from None
+    try:
+        check_escalation_months(months)
+    except DomainError as error:
+        raise CliError(f"--escalate: {error.message}") from None
+    if not 0 <= args.within <= MAX_WITHIN_DAYS:
+        raise CliError(f"--within must be 0-{MAX_WITHIN_DAYS} days")
+    if args.repeat_after < 0:
+        raise CliError("--repeat-after must be 0 or more days")
+    as_of = datetime.now(UTC).date()
+    if args.as_of:
+        try:
+            as_of = date.fromisoformat(args.as_of)
+        except ValueError:
+            raise CliError(f"--as-of takes a date YYYY-MM-DD, not {args.as_of!r}") from None
+    return RemindOptions(
+        as_of=as_of,
+        within_days=args.within,
+        escalate_months=tuple(months),
+        repeat_after_days=args.repeat_after,
+        agency=args.agency,
+        dry_run=args.dry_run,
+    )
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    options = _options(args)
+    config = _config(args)
+    contacts_path = Path(args.contacts) if args.contacts else config.home / "contacts.csv"
+    smtp = None
+    try:
+        if not options.dry_run:
+            smtp = SmtpSettings.from_env(os.environ)
+        contacts = load_contacts(contacts_path)
+    except SmtpConfigError as error:
+        raise CliError(str(error), EXIT_NOT_SET_UP) from None
+    except ContactsError as error:
+        raise CliError(str(error), EXIT_BAD_INPUT) from None
+    signer = None if options.dry_run else _signer(args, config)
+    with _open(config) as ledger:
+        try:
+            outcomes = remind(ledger, options, contacts=contacts, signer=signer, smtp=smtp)
+        except RecordingFailed as error:
+            raise CliError(str(error), EXIT_REFUSED) from None
+        except ValueError as error:
+            raise CliError(str(error)) from None
+    return _report(outcomes, options)
+
+
+def _report(outcomes: list[Outcome], options: RemindOptions) -> int:
+    scope = f" for {options.agency}" if options.agency else ""
+    if not outcomes:
+        print(f"nothing due within {options.within_days} days or overdue{scope}")
+        return 0
+    for outcome in outcomes:
+        digest = outcome.digest
+        if outcome.state == "dry_run" and digest is not None:
+            print(f"=== {outcome.agency} (dry run: not sent, not recorded)")
+            print("to: " + ", ".join(_who(r.user_id, r.reason) for r in digest.recipients))
+            print(outcome.body)
+        elif outcome.state == "sent":
+            print(
+                f"{outcome.agency}: sent to {', '.join(outcome.recipients)} "
+                f"({outcome.message_id}); recorded as entry {outcome.leaf_index}"
+            )
+        elif outcome.state == "repeat":
+            print(f"{outcome.agency}: skipped: {outcome.detail}")
+        else:
+            print(f"{outcome.agency}: NOT SENT: {outcome.detail}", file=sys.stderr)
+        if outcome.unreachable:
+            missed = ", ".join(outcome.unreachable)
+            why = "no email address" if outcome.state == "dry_run" else "no address or refused"
+            print(f"{outcome.agency}: not reached ({why}): {missed}", file=sys.stderr)
+    return 0 if all(o.delivered for o in outcomes) else EXIT_NOT_DELIVERED
+
+
+def _who(user_id: str, reason: str) -> str:
+    return f"{user_id} ({REASONS[reason]})"

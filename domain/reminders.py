@@ -1,0 +1,243 @@
+"""Reminders: the escalation ladder and the signed record of each digest sent.
+
+An agency that lets an action slip past its due date is chased, and the longer it is
+overdue the wider the audience (the IICSA model: letters at 3, 6 and 7 months, then a
+formal request for a statement at 9). The ladder, with the default intervals 3, 6, 9:
+
+    level 0  due soon, or overdue by less than the first interval
+             -> the officers assigned to the action and the agency's leads
+    level 1  overdue >= 3 months  -> also the implementation group
+    level 2  overdue >= 6 months  -> also the chair
+    level 3  overdue >= 9 months  -> also scrutiny: a formal statement request
+    level 4+ (if more intervals are configured) -> the same audience as level 3;
+             the top level is then the formal statement request (3,6,7,9 is IICSA's)
+
+Every digest the mail server accepted is recorded by a signed ``reminder.digest_sent``
+event on the agency's own ``Reminders`` aggregate (one per agency, at an id derived from
+the agency's name), so "were they told, when, and who was told" is answered by the log.
+The event names user ids, never email addresses (personal data stays out of the
+immutable log), and the SHA-256 of the message body, never the body.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidInput
+from domain.events import SignedEvent
+from domain.ids import NAMESPACE
+from domain.roles import AGENCY_ROLES, Role
+from domain.rules import RuleContext, require_identifier, require_iso_date, require_role
+
+#: Who may send reminders and record them: the implementation group chases agencies;
+#: an administrator runs the scheduled job. Agencies, the chair and scrutiny may not.
+SENDERS = frozenset({Role.ADMIN, Role.IMPLEMENTATION_GROUP})
+#: Roles outside the agency that a digest may go to; each level of the ladder adds one.
+LADDER = (Role.IMPLEMENTATION_GROUP, Role.CHAIR, Role.SCRUTINY)
+DEFAULT_ESCALATION_MONTHS = (3, 6, 9)
+MAX_MONTHS = 120
+MAX_WITHIN_DAYS = 366
+ITEM_MEMBERS = frozenset({"action_id", "due_date", "level", "overdue"})
+MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+RULE = "reminder.send"
+
+
+def reminders_aggregate_id(agency: str) -> UUID:
+    """Every party derives the same aggregate id for an agency's reminders."""
+    return uuid5(NAMESPACE, f"reminders:{agency}")
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (the 31st becomes the month's last day)."""
+    years, month_index = divmod(day.month - 1 + months, 12)
+    year, month = day.year + years, month_index + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def escalation_level(due: date, as_of: date, months: Sequence[int]) -> int:
+    """Level k once overdue by at least the k-th interval; 0 when due soon or newly overdue."""
+    level = 0
+    for k, interval in enumerate(months, start=1):
+        if as_of >= add_months(due, interval):
+            level = k
+    return level
+
+
+def audience_roles(level: int) -> frozenset[Role]:
+    """The roles beyond the agency's own people that a digest item of `level` goes to."""
+    return frozenset(LADDER[: min(level, len(LADDER))])
+
+
+def check_escalation_months(months: object, rule: str = RULE) -> tuple[int, ...]:
+    """Intervals are whole months, strictly increasing, from 1 to MAX_MONTHS."""
+    if not isinstance(months, list | tuple) or not months:
+        raise InvalidInput(rule, "escalation intervals must be a non-empty list of months")
+    previous = 0
+    for value in months:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(rule, f"escalation intervals are whole months >= 1: {value!r}")
+        if value > MAX_MONTHS:
+            raise InvalidInput(rule, f"escalation intervals are at most {MAX_MONTHS} months")
+        if value <= previous:
+            raise InvalidInput(rule, "escalation intervals must increase, e.g. 3,6,9")
+        previous = value
+    return tuple(cast(Sequence[int], months))
+
+
+def check_sender(ctx: RuleContext) -> None:
+    """Least privilege: only the implementation group and administrators send reminders."""
+    require_role(ctx, SENDERS, RULE, "send reminders")
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    """What the log says was sent: enough to answer "who was told what, and when"."""
+
+    sent_at: datetime
+    sent_by: str
+    as_of: str
+    items: tuple[tuple[str, str, int, bool], ...]
+    recipients: tuple[str, ...]
+    unreachable: tuple[str, ...]
+    message_id: str
+    body_sha256: str
+
+
+def digest_content(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, str, int, bool], ...]:
+    """The content that makes two digests "the same" (for not chasing twice in a row):
+    the same actions, due on the same dates, at the same levels, overdue or not."""
+    return tuple(
+        sorted(
+            (str(a["action_id"]), str(a["due_date"]), int(a["level"]), bool(a["overdue"]))
+            for a in actions
+        )
+    )
+
+
+class Reminders(Aggregate):
+    """The reminders sent to one agency, in the order the mail server accepted them."""
+
+    def __init__(self) -> None:
+        self.agency = ""
+        self.digests: list[DigestRecord] = []
+
+    class Event(SignedEvent):
+        pass
+
+    class DigestSent(Event, Aggregate.Created):
+        """A reminder digest was accepted by the mail server for these recipients.
+
+        The same event type both opens an agency's reminders (version 1) and extends them,
+        so the log holds one kind of statement per reminder and nothing else."""
+
+        TYPE = "reminder.digest_sent"
+        agency: str
+        as_of: str
+        within_days: int
+        escalate_months: list[int]
+        actions: list[dict[str, Any]]
+        recipients: list[str]
+        unreachable: list[str]
+        message_id: str
+        body_sha256: str
+
+        def check(self, state: Any, ctx: RuleContext) -> None:
+            check_sender(ctx)
+            require_identifier(self.agency, "agency", RULE)
+            if ctx.plan is None or self.agency not in ctx.plan.agencies:
+                raise InvalidInput(RULE, f"no agency {self.agency!r} in the plan")
+            if self.originator_id != reminders_aggregate_id(self.agency):
+                raise InvalidInput(RULE, f"reminders to {self.agency} belong to their own id")
+            require_iso_date(self.as_of, "as_of", RULE)
+            within = self.within_days
+            if not isinstance(within, int) or isinstance(within, bool):
+                raise InvalidInput(RULE, "within_days must be a whole number of days")
+            if not 0 <= within <= MAX_WITHIN_DAYS:
+                raise InvalidInput(RULE, f"within_days must be 0-{MAX_WITHIN_DAYS}")
+            months = check_escalation_months(self.escalate_months)
+            self._check_actions(date.fromisoformat(self.as_of), within, months)
+            self._check_people(ctx)
+            if not isinstance(self.message_id, str) or not MESSAGE_ID.match(self.message_id):
+                raise InvalidInput(RULE, "message_id must be an RFC 5322 <id@domain>")
+            if len(self.message_id) > 250:
+                raise InvalidInput(RULE, "message_id is longer than 250 characters")
+            if not isinstance(self.body_sha256, str) or not SHA256_HEX.match(self.body_sha256):
+                raise InvalidInput(RULE, "body_sha256 must be 64 lowercase hex digits")
+
+        def _check_actions(self, as_of: date, within: int, months: tuple[int, ...]) -> None:
+            """Each item's level and overdue flag must follow from its due date and the
+            stated policy, so the record cannot overstate or understate an escalation."""
+            if not isinstance(self.actions, list) or not self.actions:
+                raise InvalidInput(RULE, "a digest names at least one action")
+            seen: set[str] = set()
+            for item in self.actions:
+                if not isinstance(item, dict) or set(item) != ITEM_MEMBERS:
+                    raise InvalidInput(
+                        RULE, f"each action is {{{', '.join(sorted(ITEM_MEMBERS))}}}"
+                    )
+                action_id = item["action_id"]
+                if not isinstance(action_id, str) or not action_id or action_id in seen:
+                    raise InvalidInput(RULE, f"action ids must be distinct: {action_id!r}")
+                seen.add(action_id)
+                require_iso_date(item["due_date"], f"{action_id} due_date", RULE)
+                due = date.fromisoformat(item["due_date"])
+                overdue = due < as_of
+                if item["overdue"] is not overdue:
+                    raise InvalidInput(RULE, f"{action_id}: overdue must be {overdue}")
+                if not overdue and (due - as_of).days > within:
+                    raise InvalidInput(RULE, f"{action_id} is not due within {within} days")
+                level = escalation_level(due, as_of, months) if overdue else 0
+                if item["level"] != level or isinstance(item["level"], bool):
+                    raise InvalidInput(RULE, f"{action_id}: escalation level must be {level}")
+
+        def _check_people(self, ctx: RuleContext) -> None:
+            """Recipients are registered users of this agency, or reviewers: a digest never
+            goes to another agency's people, nor to an administrator."""
+            for field, people in (
+                ("recipients", self.recipients),
+                ("unreachable", self.unreachable),
+            ):
+                if not isinstance(people, list) or len(set(people)) != len(people):
+                    raise InvalidInput(RULE, f"{field} must be a list of distinct user ids")
+                for user_id in people:
+                    user = ctx.directory.users.get(user_id) if ctx.directory else None
+                    if user is None:
+                        raise InvalidInput(RULE, f"{field}: no registered user {user_id!r}")
+                    own = user.role in AGENCY_ROLES and user.agency == self.agency
+                    if not own and user.role not in LADDER:
+                        raise InvalidInput(
+                            RULE, f"{user_id} ({user.role.value}) may not receive this digest"
+                        )
+            if not self.recipients:
+                raise InvalidInput(RULE, "a digest that was sent has at least one recipient")
+            if set(self.recipients) & set(self.unreachable):
+                raise InvalidInput(RULE, "a user is either a recipient or unreachable")
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                return Aggregate.Created.mutate(self, None)
+            return Aggregate.Event.mutate(self, aggregate)
+
+        def apply(self, reminders: Reminders) -> None:
+            reminders.agency = self.agency
+            reminders.digests.append(
+                DigestRecord(
+                    sent_at=self.timestamp,
+                    sent_by=self.actor,
+                    as_of=self.as_of,
+                    items=digest_content(self.actions),
+                    recipients=tuple(self.recipients),
+                    unreachable=tuple(self.unreachable),
+                    message_id=self.message_id,
+                    body_sha256=self.body_sha256,
+                )
+            )
