@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -45,13 +45,20 @@ from ledger.note import NoteSigner
 from ledger.recorded import find_recorded
 from ledger.service import Ledger
 from ledger.witness import CosignerKey, note_body, open_cosignature
-from projections.asof import parse_as_of
-from projections.diff import plan_diff
-from projections.status import Replay, status_from
+from projections.asof import parse_as_of, status_as_of
+from projections.diff import diff_as_of
+from projections.projector import projector_for
+from projections.timeline import (
+    UnknownSubject,
+    action_timeline,
+    current_lead_agencies,
+    recommendation_timeline,
+)
 
 JSON_LIMIT = 1024 * 1024
 AUDITORS = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.ADMIN})
 MAX_INDEX = 2**53 - 1  # positions and sizes stay in the JSON-safe integer range
+TIMELINE_LIMIT, TIMELINE_MAX = 1000, 10_000  # entries per timeline response: default, most
 log = logging.getLogger("inquiry_ledger.api")
 
 
@@ -210,9 +217,13 @@ def create_app(
         app.state.services = Services(
             the_ledger, TokenStore(the_ledger.tables), CommandLog(the_ledger.tables), evidence
         )
+        # Bring the as-of projection up to date now, not in the first status request.
+        catching_up, stop_catching_up = projector_for(the_ledger).catch_up_in_background(the_ledger)
         try:
             yield
         finally:
+            stop_catching_up.set()
+            catching_up.join()
             if ledger is None:
                 the_ledger.close()
 
@@ -429,14 +440,7 @@ def create_app(
         """Status of every action, recommendation and agency: now, as of a date or
         date-time (UTC), or as of a log position (the first N entries)."""
         until = _moment(as_of) if as_of else None
-        replay = Replay().feed(svc.ledger.entries(), until_position=position, until_time=until)
-        label = (
-            until.isoformat()
-            if until
-            else (f"log position {position}" if position is not None else "now")
-        )
-        today = until.date() if until else datetime.now(UTC).date()
-        return status_from(replay, as_of=label, today=today).to_json()
+        return status_as_of(svc.ledger, as_of=until, position=position).to_json()
 
     @app.get("/v1/diff", tags=["read"], responses={401: ERRORS[401], 422: ERRORS[422]})
     def diff(
@@ -450,7 +454,7 @@ def create_app(
         first, last = _moment(start), _moment(end)
         if last <= first:
             raise EntryFormatError("'to' must be after 'from'")
-        return plan_diff(svc.ledger.entries, first, last).to_json()
+        return diff_as_of(svc.ledger, first, last).to_json()
 
     @app.get("/v1/aggregates/{aggregate_id}/version", tags=["read"], responses={401: ERRORS[401]})
     def version(svc: ServicesDep, who: CallerDep, aggregate_id: UUID) -> dict[str, Any]:
@@ -470,6 +474,68 @@ def create_app(
             for e in svc.ledger.aggregate_events(action_aggregate_id(action_id))
         ]
         return {"action": _action_json(current), "history": history}
+
+    @app.get(
+        "/v1/actions/{action_id}/timeline",
+        tags=["read"],
+        responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404], 422: ERRORS[422]},
+    )
+    def action_timeline_(
+        svc: ServicesDep,
+        who: CallerDep,
+        action_id: Annotated[str, FastAPIPath(max_length=16)],
+        as_of: Annotated[str | None, Query(max_length=40)] = None,
+        position: int | None = Query(default=None, ge=0, le=MAX_INDEX),
+        limit: int = Query(default=TIMELINE_LIMIT, ge=0, le=TIMELINE_MAX),
+    ) -> dict[str, Any]:
+        """Every signed decision on one action, with who, when, its log position and its
+        reasons; cut as of a date-time or position, with the action as it stood then.
+        The latest `limit` entries; `total` and `truncated` say whether there are more."""
+        # Scoped like /v1/actions/{id} (by the action's lead agency now), read from the
+        # as-of projection rather than by replaying the action's whole history.
+        lead = current_lead_agencies(svc.ledger).get(action_id)
+        if lead is None:
+            raise NotFound(f"no action {action_id}")
+        if who.role in AGENCY_ROLES and who.agency != lead:
+            raise Forbidden(f"{who.describe()} reads only {who.agency}'s actions")
+        until = _moment(as_of) if as_of else None
+        try:
+            found = action_timeline(
+                svc.ledger, action_id, as_of=until, position=position, limit=limit
+            )
+        except UnknownSubject as error:
+            raise NotFound(str(error)) from None
+        return found.to_json()
+
+    @app.get(
+        "/v1/recommendations/{number}/timeline",
+        tags=["read"],
+        responses={401: ERRORS[401], 404: ERRORS[404], 422: ERRORS[422]},
+    )
+    def recommendation_timeline_(
+        svc: ServicesDep,
+        who: CallerDep,
+        number: Annotated[int, FastAPIPath(ge=1, le=999)],
+        as_of: Annotated[str | None, Query(max_length=40)] = None,
+        position: int | None = Query(default=None, ge=0, le=MAX_INDEX),
+        limit: int = Query(default=TIMELINE_LIMIT, ge=0, le=TIMELINE_MAX),
+    ) -> dict[str, Any]:
+        """The recommendation's entry and every entry of its actions, in log order (the
+        latest `limit`). Officers and agency leads see only their own agency's actions."""
+
+        leads = current_lead_agencies(svc.ledger)
+
+        def readable(action_id: str) -> bool:
+            return who.role not in AGENCY_ROLES or leads.get(action_id) == who.agency
+
+        until = _moment(as_of) if as_of else None
+        try:
+            found = recommendation_timeline(
+                svc.ledger, number, as_of=until, position=position, readable=readable, limit=limit
+            )
+        except UnknownSubject as error:
+            raise NotFound(str(error)) from None
+        return found.to_json()
 
     # -- writing (token + the caller's own signature) ------------------------------------
 

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,7 @@ REMOTE_COMMANDS = {
     ("status", None),
     ("diff", None),
     ("history", None),
+    ("timeline", None),
     ("users", "add"),
     ("users", "list"),
     ("import", None),
@@ -438,8 +439,11 @@ def cmd_evidence_url(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from projections.status import PlanStatus, Replay, status_from
+    from projections.asof import status_as_of
+    from projections.status import PlanStatus
 
+    if args.position is not None and args.position < 0:
+        raise CliError("--position must be 0 or more")
     remote = _remote(args)
     if remote is not None:
         with remote:
@@ -451,18 +455,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _print_status(PlanStatus.from_json(found), expected, args)
     with _open(_config(args)) as ledger:
         until_time = _parse_moment(args.as_of) if args.as_of else None
-        replay = Replay().feed(
-            ledger.entries(), until_position=args.position, until_time=until_time
-        )
-        label = (
-            until_time.isoformat()
-            if until_time
-            else f"log position {args.position}"
-            if args.position is not None
-            else "now"
-        )
-        today = until_time.date() if until_time else datetime.now(UTC).date()
-        status = status_from(replay, as_of=label, today=today)
+        status = status_as_of(ledger, as_of=until_time, position=args.position)
         plan = ledger.plan()
         expected = plan.recommendations_expected if plan else 0
     return _print_status(status, expected, args)
@@ -484,7 +477,7 @@ def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from projections.diff import plan_diff
+    from projections.diff import diff_as_of
 
     start, end = _parse_moment(args.start), _parse_moment(args.end)
     if end <= start:
@@ -495,7 +488,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             found = remote.diff(args.start, args.end)
     else:
         with _open(_config(args)) as ledger:
-            found = plan_diff(ledger.entries, start, end).to_json()
+            found = diff_as_of(ledger, start, end).to_json()
     if args.json:
         print(json.dumps(found, indent=2, ensure_ascii=False))
         return 0
@@ -535,6 +528,81 @@ def cmd_history(args: argparse.Namespace) -> int:
         events = ledger.aggregate_events(action_aggregate_id(args.action_id))
         rows = [from_domain_event(e).to_json() for e in events]
     return _print_history(rows, args)
+
+
+def cmd_projection(args: argparse.Namespace) -> int:
+    """Bring the as-of projection up to date (or rebuild it) ahead of time, e.g. before
+    starting the server on a long log; queries would otherwise do it on first use."""
+    import time
+
+    from projections.projector import projector_for
+
+    with _open(_config(args)) as ledger:
+        projector = projector_for(ledger)
+        start = time.perf_counter()
+        mark = projector.rebuild(ledger) if args.rebuild else projector.catch_up(ledger)
+        seconds = time.perf_counter() - start
+        rows = projector.tables.sizes()
+    print(
+        f"as-of projection covers {mark} entries ({rows['snapshots']} snapshots, "
+        f"{rows['aggregates']} aggregates); {'rebuilt' if args.rebuild else 'caught up'} "
+        f"in {seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from projections.timeline import (
+        UnknownSubject,
+        action_timeline,
+        recommendation_timeline,
+        render_timeline,
+    )
+
+    if (args.action_id is None) == (args.recommendation is None):
+        raise CliError("name one action (R10.1) or --recommendation N")
+    if args.position is not None and args.position < 0:
+        raise CliError("--position must be 0 or more")
+    if args.limit is not None and args.limit < 0:
+        raise CliError("--limit must be 0 or more")
+    until = _parse_moment(args.as_of) if args.as_of else None
+    remote = _remote(args)
+    if remote is not None:
+        with remote:
+            found = remote.timeline(
+                action_id=args.action_id,
+                recommendation=args.recommendation,
+                as_of=args.as_of,
+                position=args.position,
+                limit=args.limit,
+            )
+    else:
+        with _open(_config(args)) as ledger:
+            try:
+                if args.recommendation is not None:
+                    timeline = recommendation_timeline(
+                        ledger,
+                        args.recommendation,
+                        as_of=until,
+                        position=args.position,
+                        limit=args.limit,
+                    )
+                else:
+                    timeline = action_timeline(
+                        ledger,
+                        args.action_id,
+                        as_of=until,
+                        position=args.position,
+                        limit=args.limit,
+                    )
+            except UnknownSubject as error:
+                raise CliError(str(error)) from None
+            found = timeline.to_json()
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        print(render_timeline(found))
+    return 0
 
 
 def _print_history(rows: list[Any], args: argparse.Namespace) -> int:
@@ -997,6 +1065,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("timeline", help="every decision on one action or recommendation")
+    p.add_argument("action_id", nargs="?", help="an action, e.g. R10.1")
+    p.add_argument("--recommendation", type=int, help="every action of recommendation N")
+    p.add_argument("--as-of", help="DATE (end of that day, UTC) or DATE-TIME")
+    p.add_argument("--position", type=int, help="the first N log entries only")
+    p.add_argument(
+        "--limit", type=int, help="only the latest N entries (the server's default: 1000)"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("projection", help="bring the as-of projection up to date now")
+    p.add_argument("--rebuild", action="store_true", help="forget it and rebuild from scratch")
+    p.set_defaults(func=cmd_projection)
 
     p = sub.add_parser("checkpoint", help="sign a checkpoint of the log as it is now")
     p.set_defaults(func=cmd_checkpoint)

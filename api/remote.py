@@ -173,6 +173,31 @@ class RemoteLedger:
         ]
         return found
 
+    def timeline(
+        self,
+        *,
+        action_id: str | None = None,
+        recommendation: int | None = None,
+        as_of: str | None = None,
+        position: int | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """An action's (or a recommendation's) timeline, as the server's projection has it."""
+        params: dict[str, Any] = {}
+        if as_of:
+            params["as_of"] = as_of
+        if position is not None:
+            params["position"] = position
+        if limit is not None:
+            params["limit"] = limit
+        path = (
+            f"/v1/recommendations/{recommendation}/timeline"
+            if recommendation is not None
+            else f"/v1/actions/{action_id}/timeline"
+        )
+        found: dict[str, Any] = self._check(self.http.get(path, params=params))
+        return found
+
     def plan(self) -> RemotePlan | None:
         found: dict[str, Any] = self._check(self.http.get("/v1/plan"))
         if not found.get("agencies"):

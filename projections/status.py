@@ -144,39 +144,110 @@ def _value(decision: Decision | None) -> str | None:
     return None if decision is None else decision.value
 
 
+# -- snapshots: the one representation both the replay and the as-of projection use --------
+#
+# A snapshot is the part of an aggregate that a status (or an as-of view) shows, as plain
+# JSON-able data. The full replay builds snapshots from live aggregates; the as-of
+# projection stores them as JSON text keyed by log position. Both go through
+# `status_from_snapshots`, so the two answers cannot drift apart in how rows are made.
+
+
+def action_snapshot(action: Action) -> dict[str, Any]:
+    """Who had signed what, on which evidence, and the status fields of one action.
+
+    Counters (comments, challenges) and ``modified_on`` are left out on purpose: they
+    change with every comment, and the projection stores a new snapshot only when this
+    dictionary changes (``last_change`` comes from the log position instead)."""
+    return {
+        "action_id": action.action_id,
+        "recommendation": action.recommendation,
+        "title": action.title,
+        "lead_agency": action.lead_agency,
+        "status": action.status.value,
+        "agency_claim": _value(action.agency_claim),
+        "verdict": _value(action.verdict),
+        "agency_rag": _value(action.agency_rag),
+        "review_rag": _value(action.review_rag),
+        "due_date": action.due_date,
+        "evidence": action.current_evidence(),
+        "sign_offs": [
+            {
+                "level": level.value,
+                "by": s.by,
+                "at": s.at.isoformat(),
+                "evidence": list(s.evidence),
+                "statement": s.statement,
+            }
+            for level, s in action.sign_offs.items()
+        ],
+    }
+
+
+def plan_snapshot(plan: Plan) -> dict[str, Any]:
+    """The plan's title, agencies (in their imported order) and recommendations."""
+    return {
+        "title": plan.title,
+        "agencies": dict(plan.agencies),
+        "recommendations": [
+            [number, rec.title, list(rec.lead_agencies)]
+            for number, rec in sorted(plan.recommendations.items())
+        ],
+    }
+
+
 def status_from(replay: Replay, *, as_of: str, today: date) -> PlanStatus:
     plans = replay.of_type(Plan)
     plan: Plan | None = plans[0] if plans else None
-    actions: list[Action] = sorted(
-        replay.of_type(Action), key=lambda a: (a.recommendation, _action_sort_key(a.action_id))
+    actions = [(action_snapshot(a), a.modified_on.isoformat()) for a in replay.of_type(Action)]
+    return status_from_snapshots(
+        plan_snapshot(plan) if plan is not None else None,
+        actions,
+        log_size=replay.size,
+        as_of=as_of,
+        today=today,
     )
-    rows = [_action_row(action, today) for action in actions]
+
+
+def status_from_snapshots(
+    plan: dict[str, Any] | None,
+    actions: Iterable[tuple[dict[str, Any], str]],
+    *,
+    log_size: int,
+    as_of: str,
+    today: date,
+) -> PlanStatus:
+    """A status from a plan snapshot and (action snapshot, last change) pairs."""
+    ordered = sorted(
+        actions, key=lambda a: (a[0]["recommendation"], _action_sort_key(a[0]["action_id"]))
+    )
+    rows = [_row_from_snapshot(snapshot, last_change, today) for snapshot, last_change in ordered]
+    removed = {s.value for s in REMOVED_FROM_PLAN}
     recommendations = []
     if plan is not None:
-        for number, rec in sorted(plan.recommendations.items()):
-            own = [a for a in actions if a.recommendation == number]
-            counts = Counter(a.status.value for a in own if a.status not in REMOVED_FROM_PLAN)
+        for number, title, lead_agencies in plan["recommendations"]:
+            own = [Status(row.status) for row in rows if row.recommendation == number]
+            counts = Counter(s.value for s in own if s not in REMOVED_FROM_PLAN)
             recommendations.append(
                 RecommendationRow(
                     number,
-                    rec.title,
-                    list(rec.lead_agencies),
-                    recommendation_status(a.status for a in own),
+                    title,
+                    list(lead_agencies),
+                    recommendation_status(own),
                     sum(counts.values()),
                     dict(sorted(counts.items())),
                 )
             )
     by_agency: dict[str, dict[str, int]] = {}
     for row in rows:
-        if row.status in {s.value for s in REMOVED_FROM_PLAN}:
+        if row.status in removed:
             continue
         agency = by_agency.setdefault(row.lead_agency, {})
         agency[row.status] = agency.get(row.status, 0) + 1
     return PlanStatus(
         as_of=as_of,
-        log_size=replay.size,
-        title=plan.title if plan else "",
-        agencies=dict(plan.agencies) if plan else {},
+        log_size=log_size,
+        title=plan["title"] if plan else "",
+        agencies=dict(plan["agencies"]) if plan else {},
         actions=rows,
         recommendations=recommendations,
         by_agency={k: dict(sorted(v.items())) for k, v in sorted(by_agency.items())},
@@ -184,29 +255,33 @@ def status_from(replay: Replay, *, as_of: str, today: date) -> PlanStatus:
 
 
 def _action_row(action: Action, today: date) -> ActionRow:
-    due = action.due_date
-    open_ = action.status not in {
-        Status.VERIFIED,
-        *CHAIR_OUTCOMES,
-        *REMOVED_FROM_PLAN,
-        Status.ACCEPTED,
-    }
+    return _row_from_snapshot(action_snapshot(action), action.modified_on.isoformat(), today)
+
+
+OPEN_EXCLUDED = frozenset(
+    s.value for s in {Status.VERIFIED, *CHAIR_OUTCOMES, *REMOVED_FROM_PLAN, Status.ACCEPTED}
+)
+
+
+def _row_from_snapshot(snapshot: dict[str, Any], last_change: str, today: date) -> ActionRow:
+    due = snapshot["due_date"]
+    open_ = snapshot["status"] not in OPEN_EXCLUDED
     overdue = bool(due and open_ and date.fromisoformat(due) < today)
     return ActionRow(
-        action_id=action.action_id,
-        recommendation=action.recommendation,
-        title=action.title,
-        lead_agency=action.lead_agency,
-        status=action.status.value,
-        agency_claim=_value(action.agency_claim),
-        verdict=_value(action.verdict),
-        agency_rag=_value(action.agency_rag),
-        review_rag=_value(action.review_rag),
+        action_id=snapshot["action_id"],
+        recommendation=snapshot["recommendation"],
+        title=snapshot["title"],
+        lead_agency=snapshot["lead_agency"],
+        status=snapshot["status"],
+        agency_claim=snapshot["agency_claim"],
+        verdict=snapshot["verdict"],
+        agency_rag=snapshot["agency_rag"],
+        review_rag=snapshot["review_rag"],
         due_date=due,
         overdue=overdue,
-        evidence=len(action.current_evidence()),
-        signed_by={level.value: s.by for level, s in action.sign_offs.items()},
-        last_change=action.modified_on.isoformat(),
+        evidence=len(snapshot["evidence"]),
+        signed_by={s["level"]: s["by"] for s in snapshot["sign_offs"]},
+        last_change=last_change,
     )
 
 

@@ -1,0 +1,287 @@
+"""Keeps the as-of projection (projections/store.py) up to date with the log.
+
+The projector reads the log from its own high-water mark, in log order, a page at a
+time: each entry is applied to its aggregate with the domain's own `mutate` (the same
+code the full replay runs), the shown part of the aggregate is serialised
+(`projections.status.action_snapshot` / `plan_snapshot`), and a snapshot row is written
+only if that text changed. The page's rows commit together with the mark's move, so
+a crash loses at most an uncommitted page and a second projector (another API worker)
+that raced us simply finds the mark moved and continues from there.
+
+Aggregates are kept in memory between catch-ups (keyed by version, so a copy that
+another process has overtaken is never used); after a restart each aggregate is
+rebuilt once from the event store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from domain import Action, Directory, Plan, Reminders
+from domain.events import SignedEvent
+from ledger.entry import SignedEntry, to_domain_event
+from projections.status import (
+    PlanStatus,
+    action_snapshot,
+    plan_snapshot,
+    status_from_snapshots,
+)
+from projections.store import (
+    AtCut,
+    Batch,
+    Change,
+    NewAggregate,
+    ProjectionTables,
+    from_micros,
+    to_micros,
+)
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+PAGE = 2000
+log = logging.getLogger("inquiry_ledger.projections")
+
+
+class ProjectionError(RuntimeError):
+    """The log and the projection disagree in a way that catching up cannot repair."""
+
+
+@dataclass
+class _Shown:
+    """The snapshot an aggregate's latest projected change points to."""
+
+    version: int
+    leaf: int | None
+    text: str | None
+
+
+def snapshot_text(aggregate: Any) -> tuple[str, str, str | None]:
+    """(kind, name, snapshot JSON or None) of an aggregate."""
+    if isinstance(aggregate, Action):
+        return "action", aggregate.action_id, _dumps(action_snapshot(aggregate))
+    if isinstance(aggregate, Plan):
+        return "plan", "plan", _dumps(plan_snapshot(aggregate))
+    if isinstance(aggregate, Directory):
+        return "directory", "directory", None
+    if isinstance(aggregate, Reminders):  # reminder records: no status of their own
+        return "reminders", aggregate.agency, None
+    # An aggregate type this version does not show: its entries still count in log sizes.
+    return "other", type(aggregate).__name__, None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+class Projector:
+    """One per Ledger object (see `projector_for`); safe to share between threads."""
+
+    def __init__(self, ledger: Ledger, *, prefix: str = "asof", page: int = PAGE) -> None:
+        datastore = ledger.tables.datastore
+        self.tables = ProjectionTables(
+            datastore, postgres=ledger.config.uses_postgres, prefix=prefix
+        )
+        self.tables.create()
+        self.page = page
+        self._lock = threading.Lock()
+        self._aggregates: dict[UUID, Any] = {}
+        self._shown: dict[UUID, _Shown] = {}
+        self._numbers: dict[str, tuple[int, str, str]] = {}
+
+    # -- catching up ------------------------------------------------------------------
+
+    def catch_up(self, ledger: Ledger, *, stop: threading.Event | None = None) -> int:
+        """Project every integrated entry beyond the mark; return the new mark.
+
+        One page per turn of the lock, so threads of one process share a long catch-up
+        page by page; `stop` (checked between pages) ends a background catch-up early."""
+        while True:
+            with self._lock:
+                mark = self.tables.high_water()
+                size = ledger.tree_size()
+                if mark >= size or (stop is not None and stop.is_set()):
+                    return mark
+                end = min(size, mark + self.page)
+                try:
+                    batch = self._project(ledger, mark, end)
+                    committed = self.tables.commit(batch)
+                except BaseException:
+                    self._forget()  # memory may be ahead of the stored mark
+                    raise
+                if not committed:
+                    # Another projector moved the mark first: what we hold in memory
+                    # may be ahead of it. Start again from the stored state.
+                    self._forget()
+
+    def catch_up_in_background(self, ledger: Ledger) -> tuple[threading.Thread, threading.Event]:
+        """Start catching up on a daemon thread (e.g. when a server starts, so the first
+        request does not wait for a long log); set the event and join the thread to stop.
+        Errors are logged, not raised: any query catches up again by itself."""
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                self.catch_up(ledger, stop=stop)
+            except Exception:
+                log.exception("as-of projection: background catch-up failed")
+
+        thread = threading.Thread(target=run, name="asof-catch-up", daemon=True)
+        thread.start()
+        return thread, stop
+
+    def rebuild(self, ledger: Ledger) -> int:
+        """Forget the projection and build it again from the first entry."""
+        with self._lock:
+            self.tables.reset()
+            self._forget()
+        return self.catch_up(ledger)
+
+    def _forget(self) -> None:
+        self._aggregates.clear()
+        self._shown.clear()
+        self._numbers.clear()
+
+    def _project(self, ledger: Ledger, start: int, end: int) -> Batch:
+        if not self._numbers:
+            self._numbers = self.tables.aggregates()
+        aggregates: list[NewAggregate] = []
+        changes: list[Change] = []
+        snapshots: list[tuple[int, int, str]] = []
+        for leaf, data in _integrated_entries(ledger, start, end):
+            event = to_domain_event(SignedEntry.from_entry_bytes(data))
+            aggregate_id = event.originator_id
+            key = str(aggregate_id)
+            version = event.originator_version
+            before = self._aggregate_before(ledger, aggregate_id, version)
+            aggregate = event.mutate(before)
+            self._aggregates[aggregate_id] = aggregate
+            kind, name, text = snapshot_text(aggregate)
+            if version == 1:
+                agg = leaf
+                self._numbers[key] = (agg, kind, name)
+                aggregates.append(NewAggregate(agg, key, kind, name))
+            else:
+                agg = self._number(key)
+            shown = self._shown_before(aggregate_id, agg, version)
+            if text is not None and text != shown.text:
+                snapshots.append((agg, leaf, text))
+                shown = _Shown(version, leaf, text)
+            else:
+                shown = _Shown(version, shown.leaf, shown.text)
+            self._shown[aggregate_id] = shown
+            changes.append(Change(agg, leaf, to_micros(event.timestamp), version, shown.leaf))
+        return Batch(start, end, aggregates, changes, snapshots)
+
+    def _aggregate_before(self, ledger: Ledger, aggregate_id: UUID, version: int) -> Any:
+        """The aggregate at `version - 1` (None before its first entry)."""
+        if version == 1:
+            return None
+        cached = self._aggregates.get(aggregate_id)
+        if cached is not None and cached.version == version - 1:
+            return cached
+        aggregate: Any = None
+        for stored in ledger.app.events.get(aggregate_id, lte=version - 1):
+            aggregate = cast(SignedEvent, stored).mutate(aggregate)
+        if aggregate is None or aggregate.version != version - 1:
+            raise ProjectionError(f"aggregate {aggregate_id} has no version {version - 1}")
+        return aggregate
+
+    def _number(self, key: str) -> int:
+        found = self._numbers.get(key)
+        if found is None:  # created by another projector since we last looked
+            self._numbers = self.tables.aggregates()
+            found = self._numbers.get(key)
+        if found is None:
+            raise ProjectionError(f"aggregate {key} is not in the projection")
+        return found[0]
+
+    def _shown_before(self, aggregate_id: UUID, agg: int, version: int) -> _Shown:
+        if version == 1:
+            return _Shown(0, None, None)
+        cached = self._shown.get(aggregate_id)
+        if cached is not None and cached.version == version - 1:
+            return cached
+        stored = self.tables.latest_snapshot(agg)
+        if stored is None:
+            return _Shown(version - 1, None, None)
+        return _Shown(version - 1, stored[0], stored[1])
+
+    # -- answering ----------------------------------------------------------------------
+
+    def cut(
+        self, ledger: Ledger, *, as_of: datetime | None, position: int | None
+    ) -> tuple[int, list[AtCut]]:
+        """(bound, every aggregate inside the cut), after catching up."""
+        mark = self.catch_up(ledger)
+        bound = mark if position is None else min(position, mark)
+        ts = None if as_of is None else to_micros(as_of)
+        return bound, self.tables.at_cut(bound=bound, ts=ts)
+
+    def status(
+        self,
+        ledger: Ledger,
+        *,
+        as_of: datetime | None,
+        position: int | None,
+        today: date,
+        label: str,
+    ) -> PlanStatus:
+        _, rows = self.cut(ledger, as_of=as_of, position=position)
+        plan: dict[str, Any] | None = None
+        actions: list[tuple[dict[str, Any], str]] = []
+        size = 0
+        for row in rows:
+            size += row.version
+            if row.state is None:
+                continue
+            if row.kind == "plan":
+                plan = json.loads(row.state)
+            elif row.kind == "action":
+                actions.append((json.loads(row.state), from_micros(row.ts).isoformat()))
+        return status_from_snapshots(plan, actions, log_size=size, as_of=label, today=today)
+
+
+def _integrated_entries(ledger: Ledger, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(leaf index, entry bytes) for leaves start..end-1, read by notification id (the
+    Merkle leaf table maps one to the other) rather than by counting from the start."""
+    p = "%s" if ledger.config.uses_postgres else "?"
+    with ledger.tables.reading() as cursor:
+        cursor.execute(
+            "SELECT leaf_index, notification_id FROM ledger_leaves "
+            f"WHERE leaf_index >= {p} AND leaf_index < {p} ORDER BY leaf_index",
+            (start, end),
+        )
+        leaves = [(int(r["leaf_index"]), int(r["notification_id"])) for r in cursor.fetchall()]
+    if len(leaves) != end - start:
+        raise ProjectionError(f"leaves {start}..{end - 1} are not all in the Merkle tree")
+    if not leaves:
+        return []
+    notifications = ledger.app.recorder.select_notifications(
+        start=leaves[0][1], limit=len(leaves), stop=leaves[-1][1]
+    )
+    ids = [n.id for n in notifications]
+    if ids != [nid for _, nid in leaves]:
+        raise ProjectionError(f"the event store and the Merkle leaves disagree at {start}..{end}")
+    return [(leaf, bytes(n.state)) for (leaf, _), n in zip(leaves, notifications, strict=True)]
+
+
+_PROJECTORS: weakref.WeakKeyDictionary[Any, Projector] = weakref.WeakKeyDictionary()
+_PROJECTORS_LOCK = threading.Lock()
+
+
+def projector_for(ledger: Ledger) -> Projector:
+    """The projector of this Ledger object (created, with its tables, on first use)."""
+    with _PROJECTORS_LOCK:
+        found = _PROJECTORS.get(ledger)
+        if found is None:
+            found = Projector(ledger)
+            _PROJECTORS[ledger] = found
+        return found
