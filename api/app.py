@@ -236,6 +236,9 @@ def create_app(
     )
     errors.install(app)
     unavailable.install(app)
+    from api import report_routes  # imported here: it uses this module's dependencies
+
+    report_routes.install(app, config)
 
     def readable_action(svc: Services, who: Actor, action_id: str) -> Action:
         action = svc.ledger.action(action_id)

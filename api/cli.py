@@ -100,6 +100,7 @@ REMOTE_COMMANDS = {
     ("status", None),
     ("diff", None),
     ("history", None),
+    ("report", None),
     ("timeline", None),
     ("users", "add"),
     ("users", "list"),
@@ -444,6 +445,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     if args.position is not None and args.position < 0:
         raise CliError("--position must be 0 or more")
+    if args.out:
+        from api.report_cli import export_status
+
+        return export_status(args)
     remote = _remote(args)
     if remote is not None:
         with remote:
@@ -474,6 +479,12 @@ def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
         print()
         print(render_actions(status))
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from api.report_cli import cmd_report
+
+    return cmd_report(args)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -1059,7 +1070,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--position", type=int, help="the first N log entries only")
     p.add_argument("--actions", action="store_true", help="also list every action")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", help="write one row per action to FILE.csv or FILE.xlsx instead")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="the progress report (HTML or PDF) from a signed checkpoint")
+    p.add_argument("--as-of", required=True, help="DATE (end of that day, UTC) or DATE-TIME")
+    p.add_argument("--out", required=True, help="FILE.html or FILE.pdf")
+    p.add_argument("--since", help="the previous report's date (default: 6 months before)")
+    p.add_argument(
+        "--checkpoint", action="store_true", help="sign a fresh checkpoint first (on the server)"
+    )
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("history", help="every signed entry of one action")
     p.add_argument("action_id")

@@ -1,5 +1,10 @@
-"""Import a plan from CSV: every row is validated first, then all of it is appended in
-one atomic batch, so a file with any bad row imports nothing.
+"""Import a plan from CSV or XLSX: every row is validated first, then all of it is
+appended in one atomic batch, so a file with any bad row imports nothing.
+
+Both formats have the same columns and the same checks (api/spreadsheet.py reads them
+into one shape); an XLSX error also names the cell, e.g. ``row 5, column due_date (E5)``.
+An XLSX workbook is read from its only sheet, or from the sheet named ``recommendations``
+or ``actions``.
 
 Recommendations file, columns (header required):
   number, title, lead_agencies (names separated by ';'), [text], [source]
@@ -10,13 +15,13 @@ Actions file, columns:
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from api.spreadsheet import Table, TableError, read_table
 from domain import PLAN_ID, Action, Plan, action_aggregate_id
 from ledger.entry import SignedEntry
 from ledger.service import Appended
@@ -37,12 +42,19 @@ ACTION_COLUMNS = (
 
 @dataclass(frozen=True)
 class RowError:
+    """One problem, where it is: row 0 means the file as a whole (`column` then says
+    what: file, sheet); `cell` is the spreadsheet address for XLSX."""
+
     row: int
     column: str
     message: str
+    cell: str | None = None
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
+        if self.row == 0:
+            return f"{self.column}: {self.message}"
+        where = f" ({self.cell})" if self.cell else ""
+        return f"row {self.row}, column {self.column}{where}: {self.message}"
 
 
 class ImportRejected(ValueError):
@@ -56,11 +68,25 @@ def agency_id(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        rows = [dict(row) for row in reader]
-        return list(reader.fieldnames or []), rows
+def _read(path: Path) -> Table:
+    try:
+        return read_table(path)
+    except TableError as error:
+        raise ImportRejected([RowError(0, error.where, error.message)]) from None
+    except UnicodeDecodeError:
+        raise ImportRejected([RowError(0, "file", "is not UTF-8 text (CSV) or .xlsx")]) from None
+
+
+def _located(table: Table, errors: list[RowError]) -> list[RowError]:
+    """The reader's cell errors and the validation's, each with its cell address, in
+    row order. A cell the reader refused is reported once (not again as, say, empty)."""
+    refused = {(e.row, e.column) for e in table.errors}
+    found = [RowError(e.row, e.column, e.message) for e in table.errors]
+    found += [e for e in errors if (e.row, e.column) not in refused]
+    found = [
+        RowError(e.row, e.column, e.message, e.cell or table.cell(e.row, e.column)) for e in found
+    ]
+    return sorted(found, key=lambda e: e.row)
 
 
 def import_csv(
@@ -72,19 +98,25 @@ def import_csv(
     source: str = "",
     recommendations_expected: int = 0,
 ) -> list[Appended]:
-    columns, rows = _read(path)
-    if "action_id" in columns:
-        entries = _action_entries(ledger, signer, columns, rows)
-    else:
-        entries = _recommendation_entries(
-            ledger,
-            signer,
-            columns,
-            rows,
-            title or "Action plan",
-            source or path.name,
-            recommendations_expected,
-        )
+    table = _read(path)
+    columns, rows = table.columns, table.rows
+    try:
+        if "action_id" in columns:
+            entries = _action_entries(ledger, signer, columns, rows)
+        else:
+            entries = _recommendation_entries(
+                ledger,
+                signer,
+                columns,
+                rows,
+                title or "Action plan",
+                source or path.name,
+                recommendations_expected,
+            )
+    except ImportRejected as rejected:
+        raise ImportRejected(_located(table, rejected.errors)) from None
+    if table.errors:
+        raise ImportRejected(_located(table, []))
     appended: list[Appended] = ledger.append(entries)
     return appended
 
@@ -99,7 +131,7 @@ def _recommendation_entries(
     ledger: Any,
     signer: Signer,
     columns: list[str],
-    rows: list[dict[str, str]],
+    rows: list[tuple[int, dict[str, str]]],
     title: str,
     source: str,
     expected: int,
@@ -113,7 +145,7 @@ def _recommendation_entries(
     new_agencies: dict[str, str] = {}
     parsed: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         number_text = (row.get("number") or "").strip()
         if not number_text.isdigit() or not 1 <= int(number_text) <= 999:
             errors.append(
@@ -174,7 +206,7 @@ def _recommendation_entries(
 
 
 def _action_entries(
-    ledger: Any, signer: Signer, columns: list[str], rows: list[dict[str, str]]
+    ledger: Any, signer: Signer, columns: list[str], rows: list[tuple[int, dict[str, str]]]
 ) -> list[SignedEntry]:
     errors = _missing_columns(columns, ACTION_COLUMNS)
     if errors:
@@ -185,7 +217,7 @@ def _action_entries(
     by_name = {agency_id(name): ident for ident, name in plan.agencies.items()}
     entries = []
     seen: set[str] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         action_id = (row.get("action_id") or "").strip()
         if not re.fullmatch(r"R[1-9][0-9]{0,2}\.[1-9][0-9]{0,3}", action_id):
             errors.append(RowError(line, "action_id", f"must look like R10.2: {action_id!r}"))

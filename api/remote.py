@@ -247,6 +247,13 @@ class RemoteLedger:
             self._check(response)
         return response.text
 
+    def document(self, path: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        """A report or export (HTML, PDF, CSV, XLSX): its bytes and response headers."""
+        response = self.http.get(path, params=params)
+        if response.status_code >= 400:
+            self._check(response)
+        return response.content, dict(response.headers)
+
 
 class RemoteSource:
     """The log read through the API, for `export --server` (ledger.bundle.LogSource)."""

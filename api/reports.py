@@ -1,0 +1,70 @@
+"""The progress report and the status spreadsheet, from a ledger, for the CLI and the API.
+
+Both front ends go through here so they build the same report from the same checkpoint
+and write files the same way: completely or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from ledger.config import LedgerConfig
+from ledger.note import VerifierKey
+from ledger.service import Ledger
+from projections.report import ProgressReport, ReportError, build_report, checkpoint_info
+
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+
+def report_format(path: Path) -> str:
+    """html or pdf from the output file's name; ReportError for anything else."""
+    fmt = REPORT_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ReportError(f"the report is written as .html or .pdf, not {path.name!r}")
+    return fmt
+
+
+def progress_report(
+    ledger: Ledger,
+    config: LedgerConfig,
+    *,
+    as_of: datetime,
+    since: datetime | None = None,
+) -> ProgressReport:
+    """The report from the latest signed checkpoint (its signature checked against the
+    log's verifier key when this ledger has one)."""
+    stored = ledger.latest_checkpoint()
+    if stored is None:
+        raise ReportError(
+            "the log has no signed checkpoint yet: run inquiry-ledger checkpoint "
+            "(or report --checkpoint) first"
+        )
+    verifier = _log_verifier(config)
+    info = checkpoint_info(stored.note, ledger.tree_size(), verifier)
+    return build_report(ledger.entries, info, as_of=as_of, since=since)
+
+
+def _log_verifier(config: LedgerConfig) -> VerifierKey | None:
+    try:
+        return VerifierKey.parse(config.log_vkey_path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the destination, then rename: a reader never sees half a file.
+    The file is readable by its owner only (mkstemp's 0600): a status export can name
+    evidence, and widening access is the owner's decision."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
