@@ -26,7 +26,7 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api import errors, unavailable
+from api import errors, unavailable, web_session
 from api.errors import Conflict, Forbidden, NotFound
 from api.evidence import ConfiguredEvidence, named_evidence
 from api.idempotency import CommandLog
@@ -185,6 +185,8 @@ def caller(
     request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
     """The directory's view of whoever holds the bearer token."""
+    if authorization is None and web_session.COOKIE in request.cookies:
+        return web_session.session_actor(request, svc.ledger)  # the browser; CSRF-checked
     if not authorization or not authorization.startswith("Bearer "):
         raise TokenError("send Authorization: Bearer <token>")
     token = authorization.removeprefix("Bearer ").strip()
@@ -239,6 +241,9 @@ def create_app(
     from api import report_routes  # imported here: it uses this module's dependencies
 
     report_routes.install(app, config)
+    from api.web import install_web  # the browser pages (api/web*.py, templates, static)
+
+    install_web(app, config)
 
     def readable_action(svc: Services, who: Actor, action_id: str) -> Action:
         action = svc.ledger.action(action_id)

@@ -1,0 +1,321 @@
+// Progressive enhancement: pages are complete without this script; it adds signing
+// (prepare on the server, check, canonicalise, sign here, append through the API),
+// evidence upload with progress, and the key page.
+import { canonicalBytes } from "./canonical.js";
+import { bytesToHex, generateKey, loadKey, sign, supportsEd25519 } from "./keystore.js";
+
+const FORMAT = "inquiry-ledger/event/v1";
+const LOCAL_HASH_LIMIT = 256 * 1024 * 1024; // hash in the browser up to this size
+const UNSUPPORTED =
+  "This browser cannot make Ed25519 signatures (WebCrypto Ed25519), so it cannot sign for you. " +
+  "Use a current Chrome or Edge (137 or later), Firefox (129 or later) or Safari (17 or later), " +
+  "or sign with the inquiry-ledger command-line tool. You can still read every page here.";
+
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
+
+function say(element, kind, text) {
+  element.hidden = false;
+  element.className = `message ${kind}`;
+  element.textContent = text;
+  if (kind === "error") element.setAttribute("role", "alert");
+}
+
+// Refusals a person can act on, said in their terms (the server's detail follows).
+const ADVICE = {
+  version_conflict: "Someone else recorded something on this action meanwhile: reload the page, check, and sign again.",
+  clock_skew: "The prepared statement is too old to record (or this computer's clock is wrong): send the form again.",
+  csrf_failed: "Your session's form token is missing or stale: reload the page and try again.",
+  unauthenticated: "You are no longer signed in: sign in again.",
+};
+
+async function apiError(response) {
+  try {
+    const body = await response.json();
+    if (ADVICE[body.error]) return `${ADVICE[body.error]} (${body.detail})`;
+    const rule = body.rule ? ` [rule: ${body.rule}]` : "";
+    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    return `${detail}${rule}`;
+  } catch {
+    return `the server answered ${response.status}`;
+  }
+}
+
+async function postJSON(url, payload) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": meta("csrf-token") },
+    body: JSON.stringify(payload),
+  });
+  if (!response.ok) throw new Error(await apiError(response));
+  return response.json();
+}
+
+function inputsOf(form) {
+  const inputs = {};
+  for (const field of form.querySelectorAll("input[name], textarea[name], select[name]")) {
+    if (field.type !== "file") inputs[field.name] = field.value;
+  }
+  return inputs;
+}
+
+// -- upload with progress ---------------------------------------------------------------
+
+function upload(form, file, sha256) {
+  const bar = form.querySelector("progress");
+  const text = form.querySelector(".progress-text");
+  return new Promise((resolve, reject) => {
+    const data = new FormData();
+    data.append("file", file, file.name);
+    if (sha256) data.append("sha256", sha256);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/evidence");
+    xhr.setRequestHeader("X-CSRF-Token", meta("csrf-token"));
+    xhr.upload.onprogress = (event) => {
+      if (!event.lengthComputable) return;
+      const percent = Math.round((event.loaded / event.total) * 100);
+      bar.value = percent;
+      bar.textContent = `${percent}%`;
+      text.textContent = `${percent}% uploaded`;
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch { /* reported below */ }
+      if (xhr.status === 201) {
+        bar.value = 100;
+        text.textContent = "uploaded and verified by the server";
+        resolve(body);
+      } else {
+        text.textContent = "upload refused";
+        reject(new Error(body.detail ? String(body.detail) : `upload failed (${xhr.status})`));
+      }
+    };
+    xhr.onerror = () => reject(new Error("the upload was interrupted; nothing was recorded"));
+    xhr.send(data);
+  });
+}
+
+async function uploadInputs(form, inputs) {
+  const file = form.querySelector("input[type=file]").files[0];
+  if (!file) throw new Error("choose a file first");
+  let local = null;
+  if (file.size <= LOCAL_HASH_LIMIT) {
+    local = bytesToHex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+  }
+  const stored = await upload(form, file, local);
+  if ((local && stored.sha256 !== local) || stored.size !== file.size) {
+    throw new Error("the server stored something other than this file; nothing was signed");
+  }
+  return {
+    sha256: stored.sha256,
+    size: stored.size,
+    media_type: stored.media_type,
+    storage_key: stored.storage_key,
+    original_name: file.name,
+    description: inputs.description,
+    effective_date: inputs.effective_date,
+  };
+}
+
+// -- checking a prepared body against the form's intent ------------------------------------
+
+const TO_STATUS = { start: "in_progress", submit: "evidence_submitted", block: "blocked", unblock: "in_progress" };
+
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export function checkPrepared(body, intent) {
+  const problems = [];
+  const expect = (what, got, wanted) => { if (!same(got, wanted)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`); };
+  expect("format", body.format, FORMAT);
+  expect("type", body.type, intent.eventType);
+  expect("action", body.aggregate_id, intent.aggregate);
+  expect("signer", body.actor, intent.user);
+  expect("key", body.key_id, intent.keyId);
+  const p = body.payload || {};
+  const i = intent.inputs;
+  switch (intent.command) {
+    case "sign_off":
+      expect("statement", p.statement, (i.statement || "").trim());
+      expect("evidence named", p.evidence, intent.evidence);
+      break;
+    case "return":
+      expect("reasons", p.reasons, i.reasons.split("\n").map((s) => s.trim()).filter(Boolean));
+      break;
+    case "rate":
+      expect("rating", p.rating, i.rating);
+      expect("reason", p.reason, i.reason.trim());
+      break;
+    case "comment":
+    case "challenge":
+      expect("kind", p.kind, intent.command);
+      expect("text", p.text, i.text.trim());
+      break;
+    case "attach":
+      for (const name of ["sha256", "size", "storage_key", "original_name", "effective_date"]) {
+        expect(name, p[name], i[name]);
+      }
+      expect("description", p.description, i.description.trim());
+      break;
+    default:
+      if (TO_STATUS[intent.command]) expect("new status", p.to_status, TO_STATUS[intent.command]);
+      if (i.reason !== undefined) expect("reason", p.reason, i.reason.trim());
+  }
+  return problems;
+}
+
+// -- the action page's forms ---------------------------------------------------------------
+
+function showReview(section, body, label) {
+  const review = section.querySelector("#review");
+  const facts = review.querySelector("#review-facts");
+  facts.replaceChildren();
+  const rows = [
+    ["You are signing", label],
+    ["As", `${body.actor} with key ${body.key_id}`],
+    ["Action version", String(body.version)],
+    ["Time (UTC)", body.timestamp],
+  ];
+  for (const [name, value] of Object.entries(body.payload)) {
+    rows.push([name.replaceAll("_", " "), Array.isArray(value) ? value.join("; ") || "none" : String(value)]);
+  }
+  for (const [dt, dd] of rows) {
+    const wrap = document.createElement("div");
+    const t = document.createElement("dt");
+    const d = document.createElement("dd");
+    t.textContent = dt;
+    d.textContent = dd;
+    wrap.append(t, d);
+    facts.append(wrap);
+  }
+  review.querySelector("#review-json").textContent = new TextDecoder().decode(canonicalBytes(body));
+  review.hidden = false;
+  review.focus();
+  return new Promise((resolve) => {
+    const sign = review.querySelector("#review-sign");
+    const cancel = review.querySelector("#review-cancel");
+    const done = (answer) => {
+      sign.onclick = cancel.onclick = null;
+      review.hidden = true;
+      resolve(answer);
+    };
+    sign.onclick = () => done(true);
+    cancel.onclick = () => done(false);
+  });
+}
+
+async function signAndRecord(section, form, status) {
+  const user = meta("ledger-user");
+  const key = await loadKey(user);
+  if (!key) {
+    if (!(await supportsEd25519())) return say(status, "error", UNSUPPORTED);
+    return say(status, "error", NO_KEY);
+  }
+  const command = form.dataset.command;
+  let inputs = inputsOf(form);
+  if (form.dataset.upload) {
+    say(status, "", "Uploading…");
+    inputs = await uploadInputs(form, inputs);
+  }
+  say(status, "", "Preparing the statement…");
+  const prepared = await postJSON("/web/prepare", {
+    action_id: section.dataset.action, command, key_id: key.keyId, inputs,
+  });
+  const body = prepared.body;
+  const problems = checkPrepared(body, {
+    command, inputs, user, keyId: key.keyId,
+    eventType: form.dataset.eventType,
+    aggregate: section.dataset.aggregate,
+    evidence: (section.dataset.evidence || "").split(",").filter(Boolean),
+  });
+  if (problems.length) {
+    return say(status, "error", `Not signed: the prepared statement does not match your form (${problems.join("; ")}).`);
+  }
+  status.hidden = true;
+  if (!(await showReview(section, body, prepared.label))) {
+    return say(status, "", "Cancelled; nothing was signed.");
+  }
+  const signature = await sign(key, canonicalBytes(body));
+  const result = await postJSON("/v1/entries", {
+    entries: [{ body, signature }],
+    command_id: `web-${crypto.randomUUID()}`,
+  });
+  const leaf = result.appended[0].leaf_index;
+  say(status, "ok", `Signed and recorded at log position ${leaf}.`);
+  location.assign(`/actions/${encodeURIComponent(section.dataset.action)}?recorded=${leaf}`);
+}
+
+const NO_KEY =
+  "This browser holds no signing key for you. Make one on the 'Your signing key' page and ask your administrator to register it.";
+
+async function wireActionPage(section) {
+  section.querySelector(".js-only").hidden = false;
+  const status = section.querySelector("#sign-status");
+  // Say so before anyone fills in a form, not after.
+  if (!(await loadKey(meta("ledger-user")))) {
+    say(status, "error", (await supportsEd25519()) ? NO_KEY : UNSUPPORTED);
+  }
+  for (const form of section.querySelectorAll("form.sign-form")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        await signAndRecord(section, form, status);
+      } catch (error) {
+        say(status, "error", `Not recorded: ${error.message}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+// -- the key page ----------------------------------------------------------------------------
+
+function showKey(app, record) {
+  app.querySelector("#key-result").hidden = false;
+  app.querySelector("#key-id").textContent = record.keyId;
+  app.querySelector("#key-public").textContent = record.publicKey;
+  app.querySelector("#key-command-add").textContent =
+    `inquiry-ledger --as ADMIN users add ${record.user} --name "NAME" --role ROLE [--agency AGENCY] --public-key ${record.publicKey}`;
+  const registered = (app.dataset.registered || "").split(",").filter(Boolean);
+  if (app.dataset.user === record.user) {
+    const note = app.querySelector("#key-registered");
+    note.hidden = false;
+    note.textContent = registered.includes(record.keyId)
+      ? `This browser's key ${record.keyId} is registered to you: you can sign here.`
+      : `This browser's key ${record.keyId} is not registered to you yet.`;
+  }
+}
+
+async function wireKeyPage(app) {
+  app.hidden = false;
+  const support = app.querySelector("#keys-support");
+  const button = app.querySelector("#key-generate");
+  const userField = app.querySelector("#key-user");
+  if (!(await supportsEd25519())) {
+    say(support, "error", UNSUPPORTED);
+    button.disabled = true;
+    return;
+  }
+  const existing = await loadKey(userField.value.trim());
+  if (existing) showKey(app, existing);
+  button.addEventListener("click", async () => {
+    const user = userField.value.trim();
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(user)) {
+      say(support, "error", "Enter your user id (lower-case letters, digits, '.', '_' or '-').");
+      userField.focus();
+      return;
+    }
+    support.hidden = true;
+    showKey(app, await generateKey(user));
+    app.querySelector("#key-id").focus?.();
+  });
+}
+
+const section = document.querySelector("#act");
+if (section) wireActionPage(section);
+const keys = document.querySelector("#keys-app");
+if (keys) wireKeyPage(keys);

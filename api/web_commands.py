@@ -1,0 +1,290 @@
+"""What the browser may ask the server to prepare for signing, and which forms to offer.
+
+The browser signs; the server never does. But the exact payload of each event (which
+status it moves from, which evidence a sign-off names, at which level a reviewer
+returns) is the domain's business, so the page asks the server to *prepare* the body
+and then checks and signs it. Bodies are built by `api.commands.Client`, the same code
+the CLI signs with, through a port that captures the entry instead of appending it.
+
+Which forms a user sees is decided the same way: each command is built with harmless
+placeholder inputs and its domain rule is run for the user's registered role and
+agency against the action as it stands. A form is offered exactly when the ledger
+would accept that kind of event from this user now; there is no second copy of the
+rules here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from api.commands import Client, CommandError
+from domain import Action, Actor, DomainError, InvalidInput, RuleContext, Status
+from ledger.entry import EventBody, SignedEntry, to_domain_event
+from ledger.service import Appended, Ledger
+from ledger.signer import Signer
+
+RULE = "web.prepare"
+MAX_FIELD = 5000
+PLACEHOLDER_KEY = "0" * 16
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of a form (rendered with a label; `kind` picks the control)."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | textarea | select | date
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class WebCommand:
+    name: str
+    label: str
+    event_type: str
+    fields: tuple[Field, ...]
+    probe: dict[str, Any]
+    build: Callable[[Client, str, dict[str, Any]], Appended]
+    hint: str = ""
+
+
+def _text(inputs: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = inputs.get(name, "")
+    if not isinstance(value, str):
+        raise InvalidInput(RULE, f"{name} must be text")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(RULE, f"{name} is required")
+    if len(value) > MAX_FIELD:
+        raise InvalidInput(RULE, f"{name} is longer than {MAX_FIELD} characters")
+    return value
+
+
+def _lines(inputs: dict[str, Any], name: str) -> list[str]:
+    return [line.strip() for line in _text(inputs, name).splitlines() if line.strip()]
+
+
+def _evidence(inputs: dict[str, Any]) -> dict[str, Any]:
+    size = inputs.get("size")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise InvalidInput(RULE, "size must be an integer")
+    return {
+        "sha256": _text(inputs, "sha256"),
+        "size": size,
+        "media_type": _text(inputs, "media_type"),
+        "original_name": _text(inputs, "original_name")[:500],
+        "description": _text(inputs, "description"),
+        "storage_key": _text(inputs, "storage_key"),
+        "effective_date": _text(inputs, "effective_date"),
+    }
+
+
+REASON = Field("reason", "Reason", "textarea")
+COMMANDS: dict[str, WebCommand] = {
+    c.name: c
+    for c in (
+        WebCommand(
+            "start",
+            "Start work",
+            Action.StatusChanged.TYPE,
+            (),
+            {},
+            lambda c, a, i: c.change_status(a, Status.IN_PROGRESS),
+        ),
+        WebCommand(
+            "submit",
+            "Submit the evidence for sign-off",
+            Action.StatusChanged.TYPE,
+            (),
+            {},
+            lambda c, a, i: c.change_status(a, Status.EVIDENCE_SUBMITTED),
+        ),
+        WebCommand(
+            "attach",
+            "Upload evidence",
+            Action.EvidenceAttached.TYPE,
+            (
+                Field("file", "File", "file"),
+                Field("description", "Description", "textarea"),
+                Field("effective_date", "Date the evidence speaks to", "date"),
+            ),
+            {
+                "sha256": "0" * 64,
+                "size": 1,
+                "media_type": "application/octet-stream",
+                "original_name": "probe",
+                "description": "probe",
+                "storage_key": "probe",
+                "effective_date": "2000-01-01",
+            },
+            lambda c, a, i: c.attach_evidence(a, _evidence(i)),
+        ),
+        WebCommand(
+            "sign_off",
+            "Sign off",
+            Action.SignedOff.TYPE,
+            (Field("statement", "Statement", "textarea", required=False),),
+            {"statement": ""},
+            lambda c, a, i: c.sign_off(a, _text(i, "statement", required=False)),
+            "The sign-off names exactly the evidence listed above.",
+        ),
+        WebCommand(
+            "return",
+            "Return to the agency",
+            Action.Returned.TYPE,
+            (Field("reasons", "Reasons (one a line)", "textarea"),),
+            {"reasons": "probe"},
+            lambda c, a, i: c.return_action(a, _lines(i, "reasons")),
+        ),
+        WebCommand(
+            "rate",
+            "Rate red, amber or green",
+            Action.RagRated.TYPE,
+            (Field("rating", "Rating", "select", choices=("red", "amber", "green")), REASON),
+            {"rating": "amber", "reason": "probe"},
+            lambda c, a, i: c.rate(a, _text(i, "rating"), _text(i, "reason")),
+        ),
+        WebCommand(
+            "block",
+            "Mark as blocked",
+            Action.StatusChanged.TYPE,
+            (REASON,),
+            {"reason": "probe"},
+            lambda c, a, i: c.change_status(a, Status.BLOCKED, _text(i, "reason")),
+        ),
+        WebCommand(
+            "unblock",
+            "Unblock",
+            Action.StatusChanged.TYPE,
+            (REASON,),
+            {"reason": "probe"},
+            lambda c, a, i: c.change_status(a, Status.IN_PROGRESS, _text(i, "reason")),
+        ),
+        WebCommand(
+            "comment",
+            "Comment",
+            Action.CommentAdded.TYPE,
+            (Field("text", "Comment", "textarea"),),
+            {"text": "probe"},
+            lambda c, a, i: c.comment(a, _text(i, "text")),
+        ),
+        WebCommand(
+            "challenge",
+            "Challenge (asks the agency to answer)",
+            Action.CommentAdded.TYPE,
+            (Field("text", "Challenge", "textarea"),),
+            {"text": "probe"},
+            lambda c, a, i: c.comment(a, _text(i, "text"), challenge=True),
+        ),
+    )
+}
+
+
+@dataclass
+class _Capture:
+    """A `LedgerPort` that reads from the ledger and keeps, instead of appending, what a
+    client would append. Reads are cached: probing every form reads the action once."""
+
+    ledger: Ledger
+    entries: list[SignedEntry] = field(default_factory=list)
+    _actions: dict[str, Action | None] = field(default_factory=dict)
+    _context: RuleContext | None = None
+
+    def version_of(self, aggregate_id: UUID) -> int:
+        for action in self._actions.values():
+            if action is not None and action.id == aggregate_id:
+                return int(action.version)
+        return self.ledger.version_of(aggregate_id)
+
+    def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
+        self.entries.extend(entries)
+        return [Appended(-1, -1, e.body.type, e.body.aggregate_id, e.body.version) for e in entries]
+
+    def role_of(self, user_id: str) -> Any:
+        return self.ledger.role_of(user_id)
+
+    def action(self, action_id: str) -> Action | None:
+        if action_id not in self._actions:
+            self._actions[action_id] = self.ledger.action(action_id)
+        return self._actions[action_id]
+
+    def context(self, who: Actor) -> RuleContext:
+        if self._context is None:
+            self._context = RuleContext(who, self.ledger.directory(), self.ledger.plan())
+        return self._context
+
+
+@dataclass
+class _Unsigned:
+    """Stands in for `Signer`: builds the body the browser will sign, signs nothing."""
+
+    user_id: str
+    key_id: str
+    moment: datetime
+
+    def sign(
+        self, type_name: str, aggregate_id: UUID, version: int, payload: dict[str, Any]
+    ) -> SignedEntry:
+        body = EventBody(
+            type_name, aggregate_id, version, self.moment, self.user_id, self.key_id, payload
+        )
+        return SignedEntry(body, bytes(64))
+
+
+def _build(
+    port: _Capture, who: Actor, key_id: str, moment: datetime, action_id: str, command: WebCommand
+) -> Callable[[dict[str, Any]], EventBody]:
+    def build(inputs: dict[str, Any]) -> EventBody:
+        port.entries.clear()
+        signer = cast(Signer, _Unsigned(who.user_id, key_id, moment))
+        command.build(Client(port, signer), action_id, inputs)
+        return port.entries[0].body
+
+    return build
+
+
+def _check(port: _Capture, who: Actor, action_id: str, body: EventBody) -> None:
+    """The domain's own rule for this event, this user and the action as it stands."""
+    event = to_domain_event(SignedEntry(body, bytes(64)))
+    event.check(port.action(action_id), port.context(who))
+
+
+def offered(ledger: Ledger, who: Actor, action_id: str) -> list[WebCommand]:
+    """The commands this user may use on this action now (by the domain's rules)."""
+    port = _Capture(ledger)
+    if port.action(action_id) is None:
+        return []
+    moment = ledger.clock()
+    found = []
+    for command in COMMANDS.values():
+        try:
+            body = _build(port, who, PLACEHOLDER_KEY, moment, action_id, command)(command.probe)
+            _check(port, who, action_id, body)
+        except (DomainError, CommandError):
+            continue
+        found.append(command)
+    return found
+
+
+def prepare(
+    ledger: Ledger, who: Actor, key_id: str, action_id: str, name: str, inputs: dict[str, Any]
+) -> EventBody:
+    """The exact body for the browser to sign. Refuses (DomainError) what the ledger would
+    refuse, so a user is told before signing, not after; the ledger checks again."""
+    command = COMMANDS.get(name)
+    if command is None:
+        raise InvalidInput(RULE, f"unknown command {name!r}")
+    ledger.require_directory().resolve(who.user_id, key_id)  # an active key of this user
+    port = _Capture(ledger)
+    if port.action(action_id) is None:
+        raise CommandError(f"no action {action_id} in the plan")
+    body = _build(port, who, key_id, ledger.clock(), action_id, command)(inputs)
+    _check(port, who, action_id, body)
+    return body
