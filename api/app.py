@@ -13,7 +13,7 @@ import base64
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +43,7 @@ from ledger.errors import VersionConflict
 from ledger.keys import KeyPair
 from ledger.note import NoteSigner
 from ledger.recorded import find_recorded
-from ledger.service import Ledger
+from ledger.service import Appended, Ledger
 from ledger.witness import CosignerKey, note_body, open_cosignature
 from projections.asof import parse_as_of, status_as_of
 from projections.diff import diff_as_of
@@ -102,6 +102,22 @@ class AppendedOut(BaseModel):
 class AppendOut(BaseModel):
     appended: list[AppendedOut]
     replayed: bool = False
+
+    @classmethod
+    def of(cls, results: Sequence[Appended], *, replayed: bool = False) -> AppendOut:
+        return cls(
+            appended=[
+                AppendedOut(
+                    leaf_index=r.leaf_index,
+                    notification_id=r.notification_id,
+                    type=r.type,
+                    aggregate_id=str(r.aggregate_id),
+                    version=r.version,
+                )
+                for r in results
+            ],
+            replayed=replayed,
+        )
 
 
 class MeOut(BaseModel):
@@ -583,18 +599,7 @@ def create_app(
                 if replay is not None:
                     return replay
             raise
-        out = AppendOut(
-            appended=[
-                AppendedOut(
-                    leaf_index=r.leaf_index,
-                    notification_id=r.notification_id,
-                    type=r.type,
-                    aggregate_id=str(r.aggregate_id),
-                    version=r.version,
-                )
-                for r in results
-            ]
-        )
+        out = AppendOut.of(results)
         if request.command_id:
             svc.commands.remember(request.command_id, who.user_id, request_hash, out.model_dump())
         return out
@@ -699,19 +704,7 @@ def _already_recorded(
     recorded = find_recorded(svc.ledger, entries)
     if recorded is None:
         return None
-    out = AppendOut(
-        appended=[
-            AppendedOut(
-                leaf_index=r.leaf_index,
-                notification_id=r.notification_id,
-                type=r.type,
-                aggregate_id=str(r.aggregate_id),
-                version=r.version,
-            )
-            for r in recorded
-        ],
-        replayed=True,
-    )
+    out = AppendOut.of(recorded, replayed=True)
     with contextlib.suppress(IntegrityError):  # a concurrent retry remembered it first
         svc.commands.remember(command_id, who.user_id, request_hash, out.model_dump())
     return out
