@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from projections.status import PlanStatus
-
-STATUS_ORDER = (
-    "not_started",
-    "in_progress",
-    "blocked",
-    "evidence_submitted",
-    "agency_signed_off",
-    "accepted",
-    "verified",
-    "not_implementable",
-    "superseded",
-)
+from projections.status import STATUS_ORDER, PlanStatus
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -23,20 +23,7 @@ from domain.action import REMOVED_FROM_PLAN
 from ledger.entry import SignedEntry, to_domain_event
 from ledger.note import Checkpoint, VerifierKey
 from ledger.witness import note_body
-from projections.status import PlanStatus, Replay, status_from
-
-#: Order of statuses in tables and the chart: from not started to closed.
-STATUS_ORDER = (
-    "not_started",
-    "in_progress",
-    "blocked",
-    "evidence_submitted",
-    "agency_signed_off",
-    "accepted",
-    "verified",
-    "not_implementable",
-    "superseded",
-)
+from projections.status import STATUS_ORDER, PlanStatus, Replay, status_from
 
 #: Entries that record a decision about an action (evidence and comments are not).
 DECISION_TYPES = frozenset(

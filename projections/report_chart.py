@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from projections.report import STATUS_ORDER, ChartPoint
+from projections.report import ChartPoint
+from projections.status import STATUS_ORDER
 
 #: Status -> colour; every one at least 3:1 against white.
 COLOURS = {

@@ -15,8 +15,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from projections.report import STATUS_ORDER, ProgressReport
+from projections.report import ProgressReport
 from projections.report_chart import status_chart_svg
+from projections.status import STATUS_ORDER
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 PDF_MEDIA_TYPE = "application/pdf"

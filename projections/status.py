@@ -23,6 +23,10 @@ from domain.events import SignedEvent
 from domain.progress import recommendation_status
 from ledger.entry import SignedEntry, to_domain_event
 
+#: Statuses in the order of tables and charts, from not started to closed; merged and
+#: withdrawn actions are out of the plan and are never counted.
+STATUS_ORDER = tuple(s.value for s in Status if s not in REMOVED_FROM_PLAN)
+
 
 @dataclass(frozen=True)
 class ActionRow:
