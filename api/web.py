@@ -48,9 +48,9 @@ from ledger.config import LedgerConfig
 from ledger.entry import from_domain_event
 from ledger.note import VerifierKey
 from ledger.service import Ledger
-from projections.asof import parse_as_of
-from projections.diff import plan_diff
-from projections.status import PlanStatus, Replay, status_from
+from projections.asof import parse_as_of, status_as_of
+from projections.diff import diff_as_of
+from projections.status import PlanStatus
 
 if TYPE_CHECKING:
     from api.app import Services
@@ -123,11 +123,9 @@ def render(
 
 
 def _plan_status(ledger: Ledger, until: datetime | None) -> PlanStatus:
-    """The plan's status now or as of a moment (the same projection as `status`)."""
-    replay = Replay().feed(ledger.entries(), until_time=until)
-    label = until.isoformat() if until else "now"
-    today = until.date() if until else datetime.now(UTC).date()
-    return status_from(replay, as_of=label, today=today)
+    """The plan's status now or as of a moment: the indexed as-of projection that
+    `status --as-of` and /v1/status answer from, so the three always agree."""
+    return status_as_of(ledger, as_of=until)
 
 
 def _date(text: str, name: str, clock: str = "") -> datetime:
@@ -238,7 +236,7 @@ def build_router(config: LedgerConfig) -> APIRouter:
             first, last = _date(start, "'From'", start_time), _date(end, "'To'", end_time)
             if last <= first:
                 raise PageError(400, "'To' must be after 'From'.")
-            result = plan_diff(_services(request).ledger.entries, first, last)
+            result = diff_as_of(_services(request).ledger, first, last)
         return render(
             request,
             "diff.html",
