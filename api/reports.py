@@ -44,7 +44,7 @@ def progress_report(
         )
     verifier = _log_verifier(config)
     info = checkpoint_info(stored.note, ledger.tree_size(), verifier)
-    return build_report(ledger.entries, info, as_of=as_of, since=since)
+    return build_report(ledger, info, as_of=as_of, since=since)
 
 
 def _log_verifier(config: LedgerConfig) -> VerifierKey | None:

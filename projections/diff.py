@@ -122,17 +122,34 @@ def diff_as_of(ledger: Ledger, start: datetime, end: datetime) -> PlanDiff:
     lookups, then only the entries signed in between (found by time on the projection's
     index, read from the event store aggregate by aggregate)."""
     from projections.asof import status_as_of
-    from projections.projector import projector_for
 
     _require_order(start, end)
     before = status_as_of(ledger, as_of=start)
     after = status_as_of(ledger, as_of=end)
     result = _compare(before, after, start, end)
+    result.decisions = [
+        _decision(leaf, body, name)
+        for leaf, body, name in action_entries_between(ledger, start, end)
+    ]
+    return result
+
+
+def action_entries_between(
+    ledger: Ledger, start: datetime, end: datetime, *, bound: int | None = None
+) -> list[tuple[int, EventBody, str]]:
+    """(leaf index, body, action id) of every action entry signed in (start, end] among
+    the first `bound` entries (default: all the projection covers), in log order.
+
+    Found by time on the as-of projection's index, then read from the event store
+    aggregate by aggregate: the cost follows the entries in the window, not the log."""
+    from projections.projector import projector_for
+
     projector = projector_for(ledger)
+    projector.catch_up(ledger)
     found = projector.tables.changes_between(
         after_ts=to_micros(start),
         until_ts=to_micros(end),
-        bound=projector.tables.high_water(),
+        bound=projector.tables.high_water() if bound is None else bound,
         kind="action",
     )
     leaves: dict[tuple[str, int], int] = {}
@@ -141,14 +158,12 @@ def diff_as_of(ledger: Ledger, start: datetime, end: datetime) -> PlanDiff:
         leaves[(aggregate_id, version)] = leaf
         _, low, high = versions.get(aggregate_id, (name, version, version))
         versions[aggregate_id] = (name, min(low, version), max(high, version))
-    decisions = []
+    out = []
     for aggregate_id, (name, low, high) in versions.items():
         for event in ledger.app.events.get(UUID(aggregate_id), gt=low - 1, lte=high):
             body = from_domain_event(cast(SignedEvent, event)).body
-            leaf = leaves[(aggregate_id, body.version)]
-            decisions.append(_decision(leaf, body, name))
-    result.decisions = sorted(decisions, key=lambda d: d.leaf_index)
-    return result
+            out.append((leaves[(aggregate_id, body.version)], body, name))
+    return sorted(out, key=lambda item: item[0])
 
 
 def _require_order(start: datetime, end: datetime) -> None:

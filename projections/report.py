@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from domain import Action, Directory, Plan
+from domain import Action, Directory
 from domain.action import REMOVED_FROM_PLAN
-from ledger.entry import SignedEntry, to_domain_event
+from ledger.entry import SignedEntry
 from ledger.note import Checkpoint, VerifierKey
+from ledger.service import Ledger
 from ledger.witness import note_body
-from projections.status import STATUS_ORDER, PlanStatus, Replay, status_from
+from projections.diff import action_entries_between
+from projections.status import STATUS_ORDER, PlanStatus
 
 #: Entries that record a decision about an action (evidence and comments are not).
 DECISION_TYPES = frozenset(
@@ -180,7 +182,7 @@ def checkpoint_info(
 
 
 def build_report(
-    entries: Callable[[], Iterable[tuple[int, bytes]]],
+    ledger: Ledger,
     checkpoint: CheckpointInfo,
     *,
     as_of: datetime,
@@ -188,24 +190,26 @@ def build_report(
 ) -> ProgressReport:
     """Gather the report from the first `checkpoint.size` entries, cut at `as_of`.
 
-    `entries` is called twice (the status replay and the timeline), each time reading
-    from the start of the log."""
+    Every figure comes from the as-of projection cut at both (the code path of `status
+    --as-of`): the status, one lookup per monthly chart point, and the decisions found by
+    time on its index, so the cost follows the plan and the window, not the log's length."""
+    from projections.asof import status_as_of
+
     since_is_default = since is None
     start = months_before(as_of, DEFAULT_SINCE_MONTHS) if since is None else since
     if start >= as_of:
         raise ReportError("'since' must be before the as-of date")
-    replay = Replay().feed(entries(), until_position=checkpoint.size, until_time=as_of)
-    status = status_from(replay, as_of=as_of.isoformat(), today=as_of.date())
-    plans = replay.of_type(Plan)
-    plan: Plan | None = plans[0] if plans else None
+    status = status_as_of(ledger, as_of=as_of, position=checkpoint.size)
+    plan = ledger.plan()
     expected = plan.recommendations_expected if plan else 0
-    directories = replay.of_type(Directory)
-    directory: Directory | None = directories[0] if directories else None
-
-    timeline = _Timeline(entries(), checkpoint.size, as_of)
-    first = timeline.first_day or as_of.date()
-    chart = timeline.counts_at(monthly_points(first, as_of))
-    decisions = timeline.decisions(start, as_of, directory)
+    first = next((_first_day(data) for _, data in ledger.entries(0, 1)), as_of.date())
+    chart = [
+        _chart_point(
+            point, status_as_of(ledger, as_of=point, position=checkpoint.size, today=point.date())
+        )
+        for point in monthly_points(min(first, as_of.date()), as_of)
+    ]
+    decisions = _decision_rows(ledger, start, as_of, checkpoint.size, ledger.directory())
 
     live = [a for a in status.actions if a.status not in {s.value for s in REMOVED_FROM_PLAN}]
     return ProgressReport(
@@ -293,70 +297,40 @@ def _rag_counts(ratings: Iterable[str | None]) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in (*RAG_ORDER, "unrated")}
 
 
-class _Timeline:
-    """The covered entries decoded once, for the chart and the list of decisions.
+def _first_day(entry: bytes) -> date:
+    """The day the log began: its first entry's signed timestamp."""
+    return SignedEntry.from_entry_bytes(entry).body.timestamp.date()
 
-    Each aggregate's timestamps never decrease along the log, so applying the events in
-    timestamp order (stable, so ties keep log order) gives, at every moment, exactly the
-    state that a replay cut at that moment gives: aggregates do not share events."""
 
-    def __init__(self, entries: Iterable[tuple[int, bytes]], size: int, as_of: datetime) -> None:
-        self.events: list[tuple[int, SignedEntry, Any]] = []
-        for position, data in entries:
-            if position >= size:
-                break
-            entry = SignedEntry.from_entry_bytes(data)
-            if entry.body.timestamp > as_of:
-                continue
-            self.events.append((position, entry, to_domain_event(entry)))
-        self.events.sort(key=lambda item: item[2].timestamp)
+def _chart_point(point: datetime, status: PlanStatus) -> ChartPoint:
+    removed = {s.value for s in REMOVED_FROM_PLAN}
+    counts = Counter(a.status for a in status.actions if a.status not in removed)
+    return ChartPoint(point.date().isoformat(), _ordered(counts))
 
-    @property
-    def first_day(self) -> date | None:
-        return self.events[0][2].timestamp.date() if self.events else None
 
-    def counts_at(self, points: list[datetime]) -> list[ChartPoint]:
-        replay = Replay()
-        out: list[ChartPoint] = []
-        index = 0
-        for point in points:
-            while index < len(self.events) and self.events[index][2].timestamp <= point:
-                replay.apply(self.events[index][2])
-                index += 1
-            counts = Counter(
-                a.status.value for a in replay.of_type(Action) if a.status not in REMOVED_FROM_PLAN
+def _decision_rows(
+    ledger: Ledger, start: datetime, end: datetime, size: int, directory: Directory | None
+) -> list[DecisionRow]:
+    """Every decision signed in (start, end] among the first `size` entries, in log order."""
+    rows = []
+    for position, body, action_id in action_entries_between(ledger, start, end, bound=size):
+        if body.type not in DECISION_TYPES:
+            continue
+        user = directory.users.get(body.actor) if directory else None
+        rows.append(
+            DecisionRow(
+                leaf_index=position,
+                timestamp=body.timestamp.isoformat(),
+                actor=body.actor,
+                actor_name=user.name if user else body.actor,
+                actor_role=user.role.value if user else "",
+                action_id=action_id,
+                type=body.type,
+                what=_what(body.type, body.payload),
+                reasons=_reasons(body.payload),
             )
-            out.append(ChartPoint(point.date().isoformat(), _ordered(counts)))
-        return out
-
-    def decisions(
-        self, start: datetime, end: datetime, directory: Directory | None
-    ) -> list[DecisionRow]:
-        names = {
-            event.originator_id: event.action_id
-            for _, _, event in self.events
-            if isinstance(event, Action.Added)
-        }
-        rows = []
-        for position, entry, _ in sorted(self.events, key=lambda item: item[0]):
-            body = entry.body
-            if body.type not in DECISION_TYPES or not start < body.timestamp <= end:
-                continue
-            user = directory.users.get(body.actor) if directory else None
-            rows.append(
-                DecisionRow(
-                    leaf_index=position,
-                    timestamp=body.timestamp.isoformat(),
-                    actor=body.actor,
-                    actor_name=user.name if user else body.actor,
-                    actor_role=user.role.value if user else "",
-                    action_id=names.get(body.aggregate_id, str(body.aggregate_id)),
-                    type=body.type,
-                    what=_what(body.type, body.payload),
-                    reasons=_reasons(body.payload),
-                )
-            )
-        return rows
+        )
+    return rows
 
 
 def _what(type_: str, payload: dict[str, Any]) -> str:

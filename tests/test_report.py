@@ -141,7 +141,7 @@ def report_of(h: History, as_of: str = AS_OF, since: str | None = None) -> Progr
     w = h.world
     info = checkpoint_info(h.checkpoint.note, w.ledger.tree_size(), w.vkey)
     return build_report(
-        w.ledger.entries,
+        w.ledger,
         info,
         as_of=parse_as_of(as_of),
         since=parse_as_of(since) if since else None,
@@ -236,7 +236,7 @@ def test_the_checkpoint_is_cited_in_full_and_the_growth_is_reported(history: His
     # a fresh checkpoint covers everything: no notice, and R2.1 is now in progress
     fresh = history.world.checkpoint()
     info = checkpoint_info(fresh.note, w.ledger.tree_size(), w.vkey)
-    later = build_report(w.ledger.entries, info, as_of=parse_as_of(AS_OF))
+    later = build_report(w.ledger, info, as_of=parse_as_of(AS_OF))
     assert "log-grown" not in ReportPage(render_html(later)).text
     assert later.actions_by_status["in_progress"] == 1
 
