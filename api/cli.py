@@ -193,7 +193,7 @@ def _public_key_arg(args: argparse.Namespace) -> bytes:
             raise CliError(f"--public-key: {error}") from None
     if args.key_file:
         return KeyPair.read(Path(args.key_file)).public_key
-    raise CliError("give the user's public key: --public-key BASE64 or --key-file FILE")
+    raise CliError("give the user's public key: --public-key BASE64 or a key file")
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -256,8 +256,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     ledger, client = _client(args)
     with ledger:
-        new_key = KeyPair.read(Path(args.new_key))
-        _print_appended([client.rotate_key(args.user_id, new_key.public_key, args.reason)])
+        public_key = _public_key_arg(args)
+        _print_appended([client.rotate_key(args.user_id, public_key, args.reason)])
     return 0
 
 
@@ -958,8 +958,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_keys_new)
     p = keys.add_parser("rotate", help="replace a user's keys with a new one (signed)")
     p.add_argument("user_id")
-    p.add_argument(
-        "--new-key", required=True, help="the new private key file (its public half is registered)"
+    new_key = p.add_mutually_exclusive_group(required=True)
+    new_key.add_argument(
+        "--public-key",
+        help="the new public key (base64), e.g. one a browser made: its private half never "
+        "leaves the user's side",
+    )
+    new_key.add_argument(
+        "--new-key", dest="key_file", help="a key file (its public half is registered)"
     )
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_keys_rotate)

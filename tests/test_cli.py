@@ -176,3 +176,32 @@ def test_tokens_are_managed_by_an_administrator(cli, tmp_path: Path) -> None:
     assert code == 2 and "no active token" in err
     code, _, err = cli("--as", "admin", "tokens", "create", "nobody")
     assert code == 2 and "no registered user" in err
+
+
+def test_keys_rotate_takes_a_public_key_so_the_private_half_stays_with_its_user(
+    cli, tmp_path: Path
+) -> None:
+    """An administrator replaces Jo's key with one made elsewhere (her browser, her own
+    machine): only the public half is given, and only the new key signs from then on."""
+    import base64
+
+    from ledger.keys import KeyPair
+
+    _setup(cli, tmp_path)
+    fresh = KeyPair.generate()
+    public = base64.b64encode(fresh.public_key).decode()
+    admin = ["--as", "admin"]
+    code, _, err = cli(
+        *admin, "keys", "rotate", "jo", "--public-key", public, "--reason", "browser"
+    )
+    assert code == 0, err
+    old = ["--as", "jo", "--key", str(tmp_path / "jo.key")]
+    code, _, err = cli(*old, "act", "R1.1", "start")
+    assert code == 3 and "key" in err  # the replaced key no longer signs
+    new_file = tmp_path / "jo-new.key"
+    fresh.write(new_file)
+    assert cli("--as", "jo", "--key", str(new_file), "act", "R1.1", "start")[0] == 0
+    assert (
+        cli(*admin, "keys", "rotate", "jo", "--public-key", "not base64!", "--reason", "x")[0] == 2
+    )
+    assert cli("verify")[0] == 0
