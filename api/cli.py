@@ -1224,4 +1224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m api.cli`, this file is the module __main__, while the command
+    # modules (report, remind, backup) import api.cli: call that module's main so that
+    # one CliError class is raised and caught, not two look-alikes.
+    from api.cli import main as package_main
+
+    sys.exit(package_main())
