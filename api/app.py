@@ -289,6 +289,14 @@ def create_app(
             return errors.error(404, "no_checkpoint", "the log has no signed checkpoint yet")
         return PlainTextResponse(latest.note)
 
+    @app.get("/v1/log-key/rotations", tags=["log"])
+    def log_key_rotations(svc: ServicesDep) -> list[str]:
+        """Every log-key rotation statement, oldest first: signed notes by the old and the
+        new key (ledger/logkeys.py). Verifiers still trust only the keys they pinned."""
+        from ledger.logkeys import rotation_notes
+
+        return rotation_notes(svc.ledger.tables)
+
     @app.get("/v1/checkpoints", tags=["log"])
     def checkpoints(svc: ServicesDep) -> list[dict[str, Any]]:
         """Every checkpoint the log has signed, oldest first, with its cosignatures."""

@@ -28,7 +28,7 @@ from ledger.config import ConfigError, LedgerConfig
 from ledger.entry import EntryFormatError
 from ledger.errors import LedgerError, NotInitialised
 from ledger.keys import KeyFileError, KeyPair, decode_public_key
-from ledger.note import NoteError, NoteSigner, VerifierKey
+from ledger.note import NoteError, NoteSigner
 from ledger.service import Ledger
 from ledger.signer import Signer
 from projections.asof import parse_as_of
@@ -749,10 +749,18 @@ def cmd_witness_cosign(args: argparse.Namespace) -> int:
     remote = _remote(args)
     if remote is None:
         raise CliError("witness cosign talks to the log's server: pass --server and --token")
-    log_key = VerifierKey.parse(_read_text(args.log_key, "log verifier key"))
+    from api.remote import RemoteSource
+    from ledger.logkeys import LogKeyError, LogKeys, parse_verifier_keys
+
+    # One key a line: after a log-key rotation, the old key and the new one.
+    pinned = parse_verifier_keys(_read_text(args.log_key, "log verifier key"))
     cosigner = Cosigner(args.name, KeyPair.read(Path(args.key)))
     state = WitnessState(Path(args.state))
     with remote:
+        try:
+            log_key = LogKeys(pinned, RemoteSource(remote).log_key_rotations())
+        except LogKeyError as error:
+            raise CliError(str(error), EXIT_FAILED_CHECK) from None
         shown = remote.latest_checkpoint_note()
         try:
             checkpoint = check_extends(shown, state.latest(), log_key, remote.consistency_proof)
@@ -776,14 +784,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ledger.verify import verify_ledger
 
     config = _config(args)
+    from ledger.logkeys import LogKeyError, home_keys, ledger_keys, parse_verifier_keys
+
     vkey_path = Path(args.log_key) if args.log_key else config.log_vkey_path
     try:
-        vkey = VerifierKey.parse(vkey_path.read_text())
+        # A pinned file may list several keys (old and new); by default the home's
+        # log.vkey and every retired key in log.vkey.history.
+        pinned = parse_verifier_keys(vkey_path.read_text()) if args.log_key else home_keys(config)
     except OSError as error:
         raise CliError(
             f"cannot read the log's verifier key {vkey_path}: {error.strerror}", EXIT_NOT_SET_UP
         ) from None
     with _open(config) as ledger:
+        try:
+            vkey = ledger_keys(ledger.tables, pinned)
+        except LogKeyError as error:
+            raise CliError(str(error), EXIT_FAILED_CHECK) from None
         report = verify_ledger(ledger, vkey, workers=args.workers)
     if args.json:
         print(
@@ -1183,6 +1199,10 @@ def build_parser() -> argparse.ArgumentParser:
     from api.remind_cli import add_remind_parser
 
     add_remind_parser(sub)
+
+    from api.ops_cli import add_parsers as add_ops_parsers  # backup, restore, log-key
+
+    add_ops_parsers(sub)
     return parser
 
 

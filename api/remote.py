@@ -297,6 +297,13 @@ class RemoteSource:
             for c in listed
         ]
 
+    def log_key_rotations(self) -> list[str]:
+        """The log's rotation statements (a server without the endpoint has none)."""
+        response = self.remote.http.get("/v1/log-key/rotations")
+        if response.status_code == 404:
+            return []
+        return [str(note) for note in self.remote._check(response)]
+
 
 class RemoteEvidence:
     """Upload and download through the server (it verifies; so does this side)."""

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -380,6 +381,18 @@ class SignedCheckpoint:
 
 def open_checkpoint(note: str, key: LogKey) -> SignedCheckpoint:
     """The checkpoint in `note` if `key` signed it (other signature lines are ignored)."""
+    text = _signed_text(note, key)
+    lines = text.split("\n")
+    if len(lines) < 4 or not lines[1].isdigit():
+        raise FormatError("a checkpoint is origin, size and root hash, one per line")
+    root = _b64(lines[2], "checkpoint root")
+    if len(root) != 32:
+        raise FormatError("a checkpoint root is 32 bytes")
+    return SignedCheckpoint(lines[0], int(lines[1]), root)
+
+
+def _signed_text(note: str, key: LogKey) -> str:
+    """The text of a signed note if `key` signed it; FormatError otherwise."""
     text, separator, signatures = note.rpartition("\n\n")
     if not separator or not signatures.endswith("\n"):
         raise FormatError("a signed note is text, a blank line, then signature lines")
@@ -397,13 +410,79 @@ def open_checkpoint(note: str, key: LogKey) -> SignedCheckpoint:
         raise FormatError(f"the note carries no signature by {key.name}")
     if not verdict:
         raise FormatError(f"the signature by {key.name} does not verify")
+    return text
+
+
+# -- log-key rotations (format: ledger/logkeys.py) -------------------------------------
+
+ROTATION_FORMAT = "inquiry-ledger/log-key-rotation/v1"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    size: int
+    old: LogKey
+    new: LogKey
+
+
+def open_rotation(note: str) -> Rotation:
+    """A rotation statement: the old key hands over to the new one at a tree size. It must
+    be signed by both keys; it makes neither trusted (only pinning does)."""
+    text, _, _ = note.rpartition("\n\n")
     lines = text.split("\n")
-    if len(lines) < 4 or not lines[1].isdigit():
-        raise FormatError("a checkpoint is origin, size and root hash, one per line")
-    root = _b64(lines[2], "checkpoint root")
-    if len(root) != 32:
-        raise FormatError("a checkpoint root is 32 bytes")
-    return SignedCheckpoint(lines[0], int(lines[1]), root)
+    if len(lines) != 6 or lines[0] != ROTATION_FORMAT or not lines[2].isdigit():
+        raise FormatError("not a log-key rotation statement")
+    if not lines[4].startswith("old ") or not lines[5].startswith("new "):
+        raise FormatError("a rotation statement names an old and a new key")
+    old, new = LogKey.parse(lines[4][4:]), LogKey.parse(lines[5][4:])
+    _signed_text(note, old)
+    _signed_text(note, new)
+    return Rotation(int(lines[2]), old, new)
+
+
+def _key_name(key: LogKey) -> str:
+    return f"{key.name}+{key.key_hash.hex()}"
+
+
+class LogKeys:
+    """The pinned log keys, each valid for the checkpoint sizes the rotations give it: the
+    first key up to the first rotation's size, each successor from there to the next."""
+
+    def __init__(self, pinned: list[LogKey], rotations: list[Rotation]) -> None:
+        self.pinned = pinned
+        self.rotations = rotations
+        chain = [rotations[0].old, *(r.new for r in rotations)] if rotations else pinned
+        bounds = [0, *(r.size for r in rotations)]
+        self.periods = [
+            (key, bounds[i] if rotations else 0, bounds[i + 1] if i + 1 < len(bounds) else None)
+            for i, key in enumerate(chain)
+        ]
+
+    def open(self, note: str) -> SignedCheckpoint:
+        for key, first, last in self.periods:
+            if key not in self.pinned:
+                continue
+            try:
+                checkpoint = open_checkpoint(note, key)
+            except FormatError:
+                continue
+            if checkpoint.size < first or (last is not None and checkpoint.size > last):
+                raise FormatError(
+                    f"checkpoint {checkpoint.size} is signed by log key {_key_name(key)}, valid "
+                    f"only for sizes {first} to {last}: a key used after its retirement"
+                )
+            return checkpoint
+        for key, first, _ in self.periods:
+            try:
+                checkpoint = open_checkpoint(note, key)
+            except FormatError:
+                continue
+            raise FormatError(
+                f"checkpoint {checkpoint.size} is signed by log key {_key_name(key)}, which took "
+                f"over at size {first} in a rotation; you have not pinned it"
+            )
+        pinned = ", ".join(_key_name(key) for key in self.pinned)
+        raise FormatError(f"the checkpoint carries no valid signature by a pinned key ({pinned})")
 
 
 # -- the Merkle tree (RFC 9162), one leaf at a time --------------------------------------
@@ -589,19 +668,47 @@ class Auditor:
         self.report.problems.sort(key=lambda p: (p.leaf_index is None, p.leaf_index or 0))
         return self.report
 
-    def _log_key(self, meta: dict[str, Any]) -> LogKey:
+    def _log_key(self, meta: dict[str, Any]) -> LogKeys:
+        """The pinned keys (one a line; old and new after a rotation), placed in time by
+        the bundle's rotation statements."""
+        rotations = []
+        if self.bundle.exists("log-key-rotations.jsonl"):
+            for line in self.bundle.lines("log-key-rotations.jsonl"):
+                try:
+                    rotations.append(open_rotation(str(parse_json(line)["note"])))
+                except (FormatError, KeyError, TypeError) as error:
+                    self.problem(None, "log key rotation", str(error))
+        # bundle.json names the log's key (an export through the API: the keys its
+        # exporter pinned, one a line)
+        named = [line.strip() for line in str(meta.get("log_key", "")).splitlines()]
         if self.pinned_key is not None:
-            key = LogKey.parse(self.pinned_key)
+            pinned = [LogKey.parse(line) for line in self.pinned_key.splitlines() if line.strip()]
+            if not pinned:
+                raise FormatError("the pinned log key file holds no key")
             self.report.log_key_source = "pinned by the auditor"
-            if meta.get("log_key") != self.pinned_key.strip():
-                self.problem(None, "log key", "the bundle names a different log key")
+            lines = {line.strip() for line in self.pinned_key.splitlines()}
+            if not named or not set(filter(None, named)) <= lines:
+                self.problem(None, "log key", self._unpinned(pinned, rotations))
         else:
-            key = LogKey.parse(str(meta.get("log_key", "")))
+            pinned = [LogKey.parse(line) for line in named if line] or [LogKey.parse("")]
+            pinned += [r.old for r in rotations]
             self.report.log_key_source = "taken from the bundle (not pinned: pass --log-key)"
-        self.report.log_key = f"{key.name}+{key.key_hash.hex()}+..."
-        return key
+        self.report.log_key = ", ".join(f"{_key_name(key)}+..." for key in pinned)
+        return LogKeys(pinned, rotations)
 
-    def _checkpoints(self, key: LogKey, witnesses: list[WitnessKey]) -> dict[int, bytes]:
+    @staticmethod
+    def _unpinned(pinned: list[LogKey], rotations: list[Rotation]) -> str:
+        for rotation in rotations:
+            if rotation.old in pinned and rotation.new not in pinned:
+                return (
+                    f"the log key was rotated at size {rotation.size} from your pinned key "
+                    f"{_key_name(rotation.old)} to {_key_name(rotation.new)} (a statement "
+                    "signed by both); checkpoints after it are signed by a key you have not "
+                    "pinned: obtain the new key independently and add it to your --log-key file"
+                )
+        return "the bundle names a different log key"
+
+    def _checkpoints(self, key: LogKeys, witnesses: list[WitnessKey]) -> dict[int, bytes]:
         self.report.checks.append("every checkpoint note is signed by the log key")
         if witnesses:
             self.report.checks.append("every cosignature by a pinned witness verifies")
@@ -613,7 +720,7 @@ class Auditor:
         for line in self.bundle.lines("checkpoints.jsonl"):
             try:
                 record = parse_json(line)
-                checkpoint = open_checkpoint(str(record["note"]), key)
+                checkpoint = key.open(str(record["note"]))
             except (FormatError, KeyError, TypeError) as error:
                 self.problem(None, "checkpoint", str(error))
                 continue
@@ -645,7 +752,7 @@ class Auditor:
         self.report.latest_checkpoint = max(roots) if roots else None
         return roots
 
-    def _since(self, key: LogKey) -> dict[int, bytes]:
+    def _since(self, key: LogKeys) -> dict[int, bytes]:
         """Sizes and roots of the checkpoints the auditor (or witnesses) saved earlier.
 
         Two saved checkpoints of one size with different roots, both signed by the log
@@ -653,7 +760,7 @@ class Auditor:
         saved: dict[int, bytes] = {}
         for note in self.since_notes:
             try:
-                checkpoint = open_checkpoint(note, key)
+                checkpoint = key.open(note)
             except FormatError as error:
                 self.problem(None, "saved checkpoint", f"cannot be checked: {error}")
                 continue
@@ -685,6 +792,9 @@ class Auditor:
         tree = MerkleRoot()
         if 0 in roots and tree.root() != roots[0]:
             self.problem(None, "checkpoint mismatch", "the empty tree's root differs")
+        if not self.bundle.exists("entries.jsonl"):
+            self.problem(None, "bundle", "the bundle has no entries.jsonl")
+            return
         for position, line in enumerate(self.bundle.lines("entries.jsonl")):
             self.report.entries += 1
             tree.append(line)
@@ -722,6 +832,13 @@ class Auditor:
                 raise FormatError("the entry is not in canonical form")
             if entry["format"] != ENTRY_FORMAT:
                 raise FormatError(f"unknown entry format {entry['format']!r}")
+            for name in ("actor", "aggregate_id", "key_id", "signature", "timestamp", "type"):
+                if not isinstance(entry[name], str):
+                    raise FormatError(f"{name} must be a string")
+            if not isinstance(entry["payload"], dict):
+                raise FormatError("payload must be an object")
+            if type(entry["version"]) is not int or entry["version"] < 1:
+                raise FormatError("version must be a positive integer")
             signature_text = entry.pop("signature")
             signature = _b64(signature_text, "signature")
             message = signing_bytes(line, signature_text)
@@ -920,12 +1037,27 @@ def audit(
     witness_keys: list[str] | None = None,
     evidence: bool = False,
 ) -> AuditReport:
-    """Verify the bundle at `path` (a folder or a .zip) and return the report."""
-    bundle = Bundle(path)
-    saved = [since] if isinstance(since, str) else since
+    """Verify the bundle at `path` (a folder or a .zip) and return the report.
+
+    A bundle that cannot be read (not a zip, a cut-off or corrupt member, a missing file)
+    is a problem in the report like any other, never an exception."""
     try:
-        return Auditor(
-            bundle, log_key=log_key, since=saved, witness_keys=witness_keys, evidence=evidence
-        ).run()
+        bundle = Bundle(path)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        report = AuditReport(str(path))
+        report.problems.append(Finding(None, "bundle", f"cannot be read: {error}"))
+        return report
+    saved = [since] if isinstance(since, str) else since
+    auditor = Auditor(
+        bundle, log_key=log_key, since=saved, witness_keys=witness_keys, evidence=evidence
+    )
+    try:
+        return auditor.run()
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        signatures = getattr(auditor, "signatures", None)
+        if signatures is not None and signatures.pool is not None:
+            signatures.pool.shutdown(cancel_futures=True)
+        auditor.problem(None, "bundle", f"cannot be read: {error}")
+        return auditor.report
     finally:
         bundle.close()

@@ -62,6 +62,11 @@ on your next visit, `--since` that file proves nothing before it was rewritten.
 - `evidence/manifest.jsonl` lists every blob an `action.evidence_attached` entry names;
   `evidence/blobs/<sha256>` holds the content when exported with --evidence. A blob erased
   by a signed `action.evidence_erased` entry (lawful erasure) is listed but absent.
+- `log-key-rotations.jsonl` (only if the log key was ever rotated): signed notes
+  "inquiry-ledger/log-key-rotation/v1", origin, size, root, `old KEY`, `new KEY`, signed by
+  both keys. The old key signs checkpoints up to that size, the new one from it on. Pin
+  every key you trust (one per line in the --log-key file); a rotation never makes an
+  unpinned key trusted.
 """
 
 
@@ -111,6 +116,12 @@ class LedgerSource:
             (c.tree_size, c.note + "".join(cosigned.get(c.tree_size, [])))
             for c in self.ledger.tables.checkpoints()
         ]
+
+    def log_key_rotations(self) -> list[str]:
+        """The log-key rotation statements, oldest first (ledger/logkeys.py)."""
+        from ledger.logkeys import rotation_notes
+
+        return rotation_notes(self.ledger.tables)
 
 
 def export_bundle(
@@ -179,6 +190,12 @@ def _write(
         for tree_size, note in checkpoints:
             handle.write(json.dumps({"tree_size": tree_size, "note": note}, sort_keys=True) + "\n")
     (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
+    rotations_of = getattr(log, "log_key_rotations", None)  # optional in a LogSource
+    rotations: list[str] = rotations_of() if rotations_of is not None else []
+    if rotations:  # log-key rotations, signed by the old and the new key (ledger/logkeys.py)
+        with (folder / "log-key-rotations.jsonl").open("w") as handle:
+            for note in rotations:
+                handle.write(json.dumps({"note": note}) + "\n")
     (folder / "evidence").mkdir()
     blob_count = 0
     with (folder / "evidence" / "manifest.jsonl").open("w") as handle:

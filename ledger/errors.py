@@ -45,3 +45,9 @@ class MissingEvidence(LedgerError):
 
 class NotInitialised(LedgerError):
     code = "not_initialised"
+
+
+class WrongLogKey(LedgerError):
+    """A checkpoint was to be signed with a key other than the log key the ledger names."""
+
+    code = "wrong_log_key"

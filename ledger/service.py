@@ -54,6 +54,7 @@ from ledger.errors import (
     NotInitialised,
     SignatureRejected,
     VersionConflict,
+    WrongLogKey,
 )
 from ledger.keys import decode_public_key, verify_signature
 from ledger.mapper import SignedEntryMapper
@@ -476,6 +477,12 @@ class Ledger:
             origin = self.origin()
             if signer.name != origin:
                 raise ValueError(f"the log key is named {signer.name}, the log is {origin}")
+            named = self.tables.get_meta("log_vkey")
+            if named is not None and named.strip() != signer.verifier.encode():
+                raise WrongLogKey(
+                    "this is not the log key the ledger names (was it rotated? see "
+                    "inquiry-ledger log-key rotate); no checkpoint signed"
+                )
             assert self._compact is not None
             root = self._compact.root()
             note = Checkpoint(origin, size, root).sign(signer)

@@ -24,7 +24,8 @@ from domain.ids import DIRECTORY_ID, PLAN_ID
 from ledger import merkle
 from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
 from ledger.keys import decode_public_key, verify_signature
-from ledger.note import Checkpoint, NoteError, VerifierKey
+from ledger.logkeys import LogKeys, verify_checkpoint
+from ledger.note import NoteError, VerifierKey
 from ledger.service import GENESIS_TYPE, Ledger
 
 PAGE = 1000
@@ -109,7 +110,9 @@ class _SignatureChecks:
 
 
 class _Verifier:
-    def __init__(self, ledger: Ledger, log_key: VerifierKey, workers: int, limit: int) -> None:
+    def __init__(
+        self, ledger: Ledger, log_key: VerifierKey | LogKeys, workers: int, limit: int
+    ) -> None:
         self.ledger = ledger
         self.log_key = log_key
         self.limit = limit
@@ -182,7 +185,7 @@ class _Verifier:
     def _read_checkpoints(self) -> None:
         for stored in self.ledger.tables.checkpoints():
             try:
-                checkpoint = Checkpoint.verify(stored.note, self.log_key)
+                checkpoint = verify_checkpoint(stored.note, self.log_key)
             except NoteError as error:
                 self.problem(None, "bad checkpoint", f"size {stored.tree_size}: {error}")
                 continue
@@ -346,12 +349,14 @@ class _Verifier:
 
 def verify_ledger(
     ledger: Ledger,
-    log_key: VerifierKey,
+    log_key: VerifierKey | LogKeys,
     *,
     workers: int | None = None,
     max_problems: int = 100,
 ) -> VerificationReport:
-    """Check everything; return a report whose `problems` name each bad entry."""
+    """Check everything; return a report whose `problems` name each bad entry.
+
+    `log_key` is the pinned key, or the pinned keys placed by the log's rotations."""
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     return _Verifier(ledger, log_key, workers, max_problems).run()

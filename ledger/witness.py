@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ledger import merkle
 from ledger.keys import KeyPair, verify_signature
+from ledger.logkeys import LogKeys, verify_checkpoint
 from ledger.note import SIGNATURE_PREFIX, Checkpoint, NoteError, VerifierKey
 
 COSIGNATURE_V1 = b"\x04"
@@ -131,20 +132,21 @@ def note_body(note: str) -> str:
 def check_extends(
     shown_note: str,
     seen_note: str | None,
-    log_key: VerifierKey,
+    log_key: VerifierKey | LogKeys,
     consistency_proof: Callable[[int, int], Sequence[bytes]],
 ) -> Checkpoint:
     """The checkpoint in `shown_note` if it may be cosigned after `seen_note`.
 
+    `log_key` is the pinned key, or after a rotation the pinned keys (ledger/logkeys.py).
     Raises SplitView for the same size with another root or a failing consistency proof,
     WitnessError for a rollback, another origin or a note the log key did not sign."""
     try:
-        shown = Checkpoint.verify(shown_note, log_key)
+        shown = verify_checkpoint(shown_note, log_key)
     except NoteError as error:
         raise WitnessError(f"the log's checkpoint does not verify: {error}") from None
     if seen_note is None:
         return shown  # trust on first use: the witness has no history yet
-    seen = Checkpoint.verify(seen_note, log_key)
+    seen = verify_checkpoint(seen_note, log_key)
     if shown.origin != seen.origin:
         raise WitnessError(f"checkpoint for {shown.origin}, this witness follows {seen.origin}")
     if shown.size < seen.size:
