@@ -474,9 +474,9 @@ def run_signed(
 
     timer = PhaseTimer()
     timer.wrap(ledger, "_integrate", "integrate (Merkle: read back + hash + store nodes)")
-    timer.wrap(ledger, "_check_all", "check_all (parse, rules, deepcopy, signatures)")
-    timer.wrap(ledger, "_require_signatures", "  of which Ed25519 verify (thread pool)")
-    timer.wrap(ledger.app, "save", "app.save (mapper + insert, one transaction)")
+    timer.wrap(ledger, "_check_all", "check_all (parse, rules, signatures to workers)")
+    timer.wrap(ledger, "_require_signatures", "  of which waiting for signature verdicts")
+    timer.wrap(ledger.app, "record", "app.record (mapper + insert, one transaction)")
     timer.wrap(ledger.app.mapper, "to_stored_event", "  of which mapper.to_stored_event")
     timer.wrap(ledger.tables, "store_integration", "  integrate: store leaves+nodes")
     timer.wrap(ledger.app.recorder, "select_notifications", "  integrate: select_notifications")
@@ -490,7 +490,9 @@ def run_signed(
     slices = SliceRecorder(n)
     sign_seconds = 0.0
     append_seconds = 0.0
+    append_cpu = 0.0
     perf = time.perf_counter
+    cpu = time.process_time
     rss_before = rss_now_kb()
     for items in workload.batches(n, batch):
         start = perf()
@@ -502,18 +504,25 @@ def run_signed(
                 signers[item.user].sign(types[item.kind], ids[item.action], version, item.payload)
             )
         signed_at = perf()
+        cpu_at = cpu()
         if profiler is not None:
             profiler.enable()
         ledger.append(entries)
         if profiler is not None:
             profiler.disable()
         appended_at = perf()
+        append_cpu += cpu() - cpu_at
         sign_seconds += signed_at - start
         append_seconds += appended_at - signed_at
         slices.add(len(items), appended_at - signed_at, sign=signed_at - start)
         if progress is not None:
             progress(slices.done)
     tree_size = ledger.tree_size()
+    from ledger.sigpool import close_shared_pool
+
+    close_shared_pool()  # reap the signature workers, so RUSAGE_CHILDREN counts them
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = children.ru_utime + children.ru_stime
     result: dict[str, Any] = {
         "mode": "signed",
         "backend": store.backend,
@@ -524,6 +533,9 @@ def run_signed(
         "tree_size": tree_size,
         "append_seconds": round(append_seconds, 3),
         "append_events_per_s": round(n / append_seconds, 1),
+        "append_main_cpu_seconds": round(append_cpu, 3),
+        "signature_workers_cpu_seconds": round(workers_cpu, 3),
+        "cpu_us_per_event": round(1e6 * (append_cpu + workers_cpu) / n, 1),
         "sign_seconds": round(sign_seconds, 3),
         "sign_per_s": round(n / sign_seconds, 1),
         "end_to_end_events_per_s": round(n / (sign_seconds + append_seconds), 1),
@@ -605,3 +617,95 @@ def text_table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["  ".join(cell.rjust(widths[i]) for i, cell in enumerate(row)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# -- does Ed25519 verification run in parallel on threads? ------------------------------------
+
+
+def gil_probe(count: int = 4000) -> dict[str, Any]:
+    """Ed25519 verifications per second: one thread; two threads while the caller waits;
+    two threads while the caller runs Python (as Ledger.append does while it checks
+    rules); two worker processes (ledger/sigpool.py) beside the same busy caller. And the
+    switch-interval test: with a 1 s interval, a thread whose call releases the GIL
+    completes only a handful of calls beside a spinning thread (it waits a whole
+    interval to take the GIL back), one that holds it about half its solo count."""
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.sigpool import SignatureBatch, SignaturePool
+
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key()
+    raw = public.public_bytes_raw()
+    messages = [b"m" * 300 + str(i).encode() for i in range(count)]
+    checks = [(raw, private.sign(m), m) for m in messages]
+    perf = time.perf_counter
+
+    def verify(part: list[tuple[bytes, bytes, bytes]]) -> None:
+        for _, signature, message in part:
+            public.verify(signature, message)
+
+    def spin(until: Callable[[], bool]) -> None:
+        while not until():
+            pass
+
+    result: dict[str, Any] = {"signatures": count, "loadavg_at_start": os.getloadavg()[0]}
+    start = perf()
+    verify(checks)
+    result["one_thread_per_s"] = round(count / (perf() - start))
+    half = count // 2
+    for label, busy in (
+        ("two_threads_caller_waits_per_s", False),
+        ("two_threads_caller_busy_per_s", True),
+    ):
+        parts = (checks[:half], checks[half:])
+        threads = [threading.Thread(target=verify, args=(part,)) for part in parts]
+        start = perf()
+        for thread in threads:
+            thread.start()
+        if busy:
+            running = threads
+            spin(lambda: not any(t.is_alive() for t in running))  # noqa: B023 (used at once)
+        for thread in threads:
+            thread.join()
+        result[label] = round(count / (perf() - start))
+    pool = SignaturePool(2)
+    try:
+        warm = SignatureBatch(pool, chunk=50)
+        for check in checks[:100]:
+            warm.add(*check)
+        warm.failures()
+        start = perf()
+        batch = SignatureBatch(pool, chunk=100, in_flight=count)
+        for check in checks:
+            batch.add(*check)
+        deadline = start + count / max(1, result["one_thread_per_s"]) / 2
+        spin(lambda: perf() > deadline)  # the caller stays busy for the ideal parallel time
+        batch.failures()
+        result["two_processes_caller_busy_per_s"] = round(count / (perf() - start))
+    finally:
+        pool.close()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        stop = threading.Event()
+        done = [0]
+
+        def background() -> None:
+            while not stop.is_set():
+                public.verify(checks[0][1], checks[0][2])
+                done[0] += 1
+
+        thread = threading.Thread(target=background)
+        thread.start()
+        end = perf() + 2.0
+        spin(lambda: perf() > end)
+        stop.set()
+        thread.join()
+    finally:
+        sys.setswitchinterval(old)
+    result["beside_spinning_thread_in_2s"] = done[0]
+    result["solo_in_2s"] = 2 * result["one_thread_per_s"]
+    result["releases_gil"] = done[0] < 0.05 * result["solo_in_2s"]
+    return result

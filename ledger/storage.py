@@ -157,7 +157,17 @@ class LedgerTables:
         """Record new leaves (leaf index, notification id) and the subtrees they complete.
 
         One transaction; the leaf table's primary key makes a concurrent integrator that
-        raced us fail instead of writing a second, different tree."""
+        raced us fail instead of writing a second, different tree.
+
+        The commit does not wait for the disk (PostgreSQL `synchronous_commit = off` for
+        this transaction only; SQLite `synchronous = NORMAL` for it, in WAL mode). The
+        tree is derived data: every leaf and node is a function of the events, which
+        are committed durably first, and after a crash the next append re-integrates
+        whatever the tree lacks, to the same hashes and leaf indexes. Durability and
+        order are kept where they matter: both logs are sequential, so the next durable
+        commit (a checkpoint, the next batch of events) makes this one durable too, and a
+        signed checkpoint can never outlive the tree it covers. Waiting for a second
+        flush per append was a tenth to a fifth of an append's time."""
         if leaves and leaves[0][0] != old_size:
             raise ValueError("leaves must continue the tree")
         leaf_sql = self._sql("INSERT INTO ledger_leaves VALUES (?, ?)")
@@ -166,12 +176,17 @@ class LedgerTables:
             # One statement (atomic on its own, in autocommit): one round trip, where a
             # BEGIN/INSERT/INSERT/COMMIT transaction costs four (measured 0.55 ms vs
             # 1.7 ms per integration on loopback; psycopg's pipeline mode was 2.7 ms).
+            # set_config(..., true) applies to this statement's own transaction, and
+            # PostgreSQL reads synchronous_commit when the transaction commits. The
+            # arrays go in binary (%b): the server then parses no hex text for the
+            # hashes (1.4 ms -> 0.8 ms a batch of 100 leaves).
             with self.reading() as cursor:
                 cursor.execute(
                     "WITH new_leaves AS (INSERT INTO ledger_leaves "
-                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
-                    "INSERT INTO ledger_merkle_nodes "
-                    "SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])",
+                    "SELECT * FROM unnest(%b::bigint[], %b::bigint[])), "
+                    "new_nodes AS (INSERT INTO ledger_merkle_nodes "
+                    "SELECT * FROM unnest(%b::int[], %b::bigint[], %b::bytea[])) "
+                    "SELECT set_config('synchronous_commit', 'off', true)",
                     (
                         [leaf for leaf, _ in leaves],
                         [notification for _, notification in leaves],
@@ -181,20 +196,46 @@ class LedgerTables:
                     ),
                 )
             return
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.executemany(leaf_sql, leaves)
-            cursor.executemany(node_sql, nodes)
+        datastore = cast(Any, self.datastore)
+        with datastore.get_connection(commit=True) as conn:  # the writer, ours until put back
+            pragma = conn.cursor()
+            pragma.execute("PRAGMA synchronous")
+            previous = int(pragma.fetchone()[0])
+            pragma.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.transaction(commit=True) as cursor:
+                    cursor.executemany(leaf_sql, leaves)
+                    cursor.executemany(node_sql, nodes)
+            finally:
+                pragma.execute(f"PRAGMA synchronous={previous:d}")
 
     def leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
-        """(leaf index, notification id, leaf hash) from `start`, in order."""
+        """(leaf index, notification id, leaf hash) from `start`, in order, at most `limit`.
+
+        Leaf indexes are dense, so the page is first asked for as the key range
+        [start, start + limit) on both tables: two index range scans. Asked only as
+        ">= start ... LIMIT", PostgreSQL hash-joined every remaining leaf for each page,
+        which made reading the tree quadratic in its size (85 ms a page at 100,000
+        leaves). A short answer (the end of the tree, or rows missing from either table)
+        is asked again the open-ended way, so a gap is stepped over exactly as before."""
+        ranged = self._leaves(
+            "WHERE l.leaf_index >= ? AND l.leaf_index < ? AND n.idx >= ? AND n.idx < ? "
+            "ORDER BY l.leaf_index",
+            (start, start + limit, start, start + limit),
+        )
+        if len(ranged) == limit:
+            return ranged
+        return self._leaves("WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?", (start, limit))
+
+    def _leaves(self, condition: str, params: tuple[int, ...]) -> list[tuple[int, int, bytes]]:
         with self.reading() as cursor:
             cursor.execute(
                 self._sql(
                     "SELECT l.leaf_index, l.notification_id, n.hash FROM ledger_leaves l "
                     "JOIN ledger_merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
-                    "WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?"
+                    + condition
                 ),
-                (start, limit),
+                params,
             )
             return [
                 (int(r["leaf_index"]), int(r["notification_id"]), bytes(r["hash"]))

@@ -5,15 +5,17 @@ from the event store itself, re-parsed in strict canonical form, re-hashed into 
 Merkle tree and compared with the stored tree and with every checkpoint signed by the
 pinned log key. Signers are resolved against the directory as it stood at that point
 of the log (replayed from the log), and every rule is checked again for the signer's
-registered role and agency. Signature checks can be spread over worker processes:
-they are the cost that dominates (see bench/verify.py).
+registered role and agency. Signature checks go to the shared pool of worker processes
+(ledger/sigpool.py), a chunk at a time, while this process reads, parses, hashes and
+replays the rules of the entries that follow: they are the cost that dominates (see
+bench/verify.py). The signed message is cut out of the stored line (the auditor's
+`signing_bytes`) once the line is proven canonical, instead of canonicalising again.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,14 +24,20 @@ from uuid import UUID
 from domain import Actor, Directory, DomainError, Plan, Role, RuleContext
 from domain.ids import DIRECTORY_ID, PLAN_ID
 from ledger import merkle
+from ledger.auditor import FormatError, signing_bytes
 from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
-from ledger.keys import decode_public_key, verify_signature
+from ledger.keys import decode_public_key
 from ledger.logkeys import LogKeys, verify_checkpoint
 from ledger.note import NoteError, VerifierKey
 from ledger.service import GENESIS_TYPE, Ledger
+from ledger.sigpool import SignatureBatch, cores, shared_pool
 
 PAGE = 1000
-SIGNATURE_BATCH = 2000
+#: Signatures per chunk sent to a worker (~170 kB), and chunks in flight at most: enough
+#: to keep every worker busy while this process reads on, within what the workers' pipes
+#: hold (so sending never blocks), few enough that memory stays flat.
+SIGNATURE_CHUNK = 256
+SIGNATURES_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -66,49 +74,6 @@ class VerificationReport:
         )
 
 
-def _verify_batch(batch: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
-    """Positions in `batch` whose signature does not verify (runs in a worker)."""
-    return [pos for pos, key, sig, msg in batch if not verify_signature(key, sig, msg)]
-
-
-class _SignatureChecks:
-    """Queue signature checks; run them inline or on a process pool, in batches."""
-
-    def __init__(self, workers: int) -> None:
-        self.executor: Executor | None = (
-            ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
-        )
-        self.batch: list[tuple[int, bytes, bytes, bytes]] = []
-        self.pending: list[Future[list[int]]] = []
-        self.failed: list[int] = []
-        self.count = 0
-
-    def add(self, position: int, public_key: bytes, signature: bytes, message: bytes) -> None:
-        self.batch.append((position, public_key, signature, message))
-        self.count += 1
-        if len(self.batch) >= SIGNATURE_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if not batch:
-            return
-        if self.executor is None:
-            self.failed.extend(_verify_batch(batch))
-            return
-        self.pending.append(self.executor.submit(_verify_batch, batch))
-        while len(self.pending) > 4:  # bound memory: a few batches in flight at most
-            self.failed.extend(self.pending.pop(0).result())
-
-    def finish(self) -> list[int]:
-        self._flush()
-        for future in self.pending:
-            self.failed.extend(future.result())
-        if self.executor is not None:
-            self.executor.shutdown()
-        return sorted(self.failed)
-
-
 class _Verifier:
     def __init__(
         self, ledger: Ledger, log_key: VerifierKey | LogKeys, workers: int, limit: int
@@ -117,7 +82,10 @@ class _Verifier:
         self.log_key = log_key
         self.limit = limit
         self.report = VerificationReport()
-        self.signatures = _SignatureChecks(workers)
+        pool = shared_pool() if workers > 1 else None
+        self.signatures = SignatureBatch(
+            pool, chunk=SIGNATURE_CHUNK, in_flight=SIGNATURES_IN_FLIGHT
+        )
         self.state: dict[UUID, Any] = {}
         self.last_time: dict[UUID, datetime] = {}
         self.tree = merkle.CompactRange()
@@ -156,7 +124,7 @@ class _Verifier:
                 f"the tree records {remaining} more leaves than the event store holds "
                 "(entries were deleted)",
             )
-        for position in self.signatures.finish():
+        for position in self.signatures.failures():
             self.problem(position, "bad signature", "the signature does not verify")
         self.report.signatures_verified = self.signatures.count
         self.report.tree_size = self.ledger.tree_size()
@@ -315,7 +283,7 @@ class _Verifier:
             self.problem(position, "unknown signer", str(error))
             actor, public_key = None, None
         if public_key is not None:
-            self.signatures.add(position, public_key, entry.signature, body.signing_bytes())
+            self.signatures.add(public_key, entry.signature, self._message(data, entry), position)
         if actor is not None:
             plan: Plan | None = self.state.get(PLAN_ID)
             try:
@@ -327,6 +295,16 @@ class _Verifier:
             self.state[body.aggregate_id] = event.mutate(state)
         except Exception as error:  # an altered entry can make apply() fail in any way
             self.problem(position, "cannot apply", f"{body.type}: {error}")
+
+    @staticmethod
+    def _message(data: bytes, entry: SignedEntry) -> bytes:
+        """The signed body: the stored line (proven canonical) without its signature
+        member; canonicalised afresh only if the signature's base64 is not the one
+        the ledger writes (the same statement, so the same verdict as before)."""
+        try:
+            return signing_bytes(data, base64.b64encode(entry.signature).decode("ascii"))
+        except FormatError:
+            return entry.body.signing_bytes()
 
     @staticmethod
     def _signer(
@@ -356,7 +334,9 @@ def verify_ledger(
 ) -> VerificationReport:
     """Check everything; return a report whose `problems` name each bad entry.
 
-    `log_key` is the pinned key, or the pinned keys placed by the log's rotations."""
+    `log_key` is the pinned key, or the pinned keys placed by the log's rotations.
+    `workers` > 1 (the default on a multi-core machine) verifies signatures on the
+    process-wide pool of one worker process per core; 1 verifies them in this process."""
     if workers is None:
-        workers = min(2, os.cpu_count() or 1)
+        workers = cores()
     return _Verifier(ledger, log_key, workers, max_problems).run()
