@@ -1,4 +1,8 @@
 FROM python:3.11-slim
+# pango and fonts: WeasyPrint's layout libraries, for the PDF progress report
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY domain ./domain

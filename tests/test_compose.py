@@ -68,3 +68,19 @@ def test_the_api_port_is_bound_to_loopback_only() -> None:
 def test_the_image_runs_the_cli_as_an_unprivileged_user() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["inquiry-ledger"]' in dockerfile and "\nUSER ledger\n" in dockerfile
+
+
+def test_the_image_has_what_the_pdf_report_needs_and_ships_the_templates() -> None:
+    """WeasyPrint loads pango at run time (a slim image lacks it: PDF reports would fail
+    only when asked for), and the report, page templates and static files are package data
+    that `pip install .` must carry into the image."""
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
+        assert package in dockerfile, package
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    assert package_data["projections"] == ["templates/*.j2"]
+    assert set(package_data["api"]) == {"templates/*.html", "static/*"}
