@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,6 +36,7 @@ EXIT_FAILED_CHECK = 1
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
 EXIT_NOT_SET_UP = 4
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool that SIGPIPE stopped
 
 
 class CliError(Exception):
@@ -1207,14 +1207,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Behave like other Unix tools when the reader goes away (`inquiry-ledger status | head`).
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         _refuse_remote_for_local_commands(args)
         code: int = args.func(args)
         return code
+    except BrokenPipeError:
+        # The reader went away (`inquiry-ledger status | head`): stop quietly, like other
+        # Unix tools. Not by restoring SIGPIPE's default action, which would also kill
+        # `serve` (or a long import) when a signature worker process dies mid-write
+        # instead of letting ledger/sigpool.py verify that batch in-process.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CliError as error:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
         return error.code

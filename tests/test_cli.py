@@ -205,3 +205,47 @@ def test_keys_rotate_takes_a_public_key_so_the_private_half_stays_with_its_user(
         cli(*admin, "keys", "rotate", "jo", "--public-key", "not base64!", "--reason", "x")[0] == 2
     )
     assert cli("verify")[0] == 0
+
+
+def test_running_the_cli_leaves_sigpipe_ignored_so_a_dead_worker_cannot_kill_the_process(
+    cli, tmp_path: Path
+) -> None:
+    """`serve` and long imports run in the CLI's process and write to signature worker
+    processes (ledger/sigpool.py): with SIGPIPE's default action a worker's death would
+    kill the whole process instead of being a BrokenPipeError that the pool recovers
+    from by verifying in-process."""
+    import signal
+
+    _setup(cli, tmp_path)
+    assert cli("status")[0] == 0
+    assert signal.getsignal(signal.SIGPIPE) is signal.SIG_IGN
+
+
+def test_a_reader_that_goes_away_stops_the_cli_quietly(cli, tmp_path: Path) -> None:
+    """`status --actions | head -c 1` with more output than a pipe holds: the CLI stops
+    with the status a shell reports for SIGPIPE, and no traceback."""
+    import subprocess
+    import sys
+
+    _setup(cli, tmp_path)
+    many = tmp_path / "many.csv"
+    rows = [
+        f"R1.{i},1,Action number {i} of a long plan,Council,Director,Done,Minutes,2024-01-31"
+        for i in range(3, 1503)
+    ]
+    many.write_text(ACTIONS.splitlines()[0] + "\n" + "\n".join(rows) + "\n")
+    code, _, err = cli("--as", "admin", "import", str(many))
+    assert code == 0, err
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "status", "--actions"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stdout.read(1)
+    reader.stdout.close()
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode == 141, err.decode(errors="replace")[-2000:]
+    assert b"Traceback" not in err
