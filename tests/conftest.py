@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from ledger.config import LedgerConfig
+from tests.world import clear_store_settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "INQUIRY_LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,9 +53,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def cli(config: LedgerConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
     """Run the CLI against this test's ledger; returns (exit code, stdout, stderr)."""
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     monkeypatch.delenv("INQUIRY_LEDGER_USER", raising=False)
     monkeypatch.delenv("INQUIRY_LEDGER_KEY", raising=False)
     if config.database_url:

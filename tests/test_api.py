@@ -14,16 +14,13 @@ from api.app import create_app
 from api.tokens import TokenStore
 from domain import Action, Status, action_aggregate_id
 from ledger.entry import SignedEntry
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 
 @pytest.fixture
 def world(config, clock, monkeypatch: pytest.MonkeyPatch) -> World:
-    import os
 
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     w.add_action("R1.1")
     w.add_action("R1.2", lead="police")

@@ -14,16 +14,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.app import create_app
 from api.tokens import TokenStore
 from domain import Status
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 
 @pytest.fixture
 def fuzz_world(config, clock, monkeypatch: pytest.MonkeyPatch) -> Any:
-    import os
 
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     world: World = make_world(config, clock)
     world.add_action("R1.1")
     world.client("council.officer").change_status("R1.1", Status.IN_PROGRESS)

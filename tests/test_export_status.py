@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import zipfile
 from datetime import timedelta
 from io import BytesIO
@@ -25,7 +24,7 @@ from evidence_store.local import LocalEvidenceStore
 from projections.report_sheets import ACTION_COLUMNS as EXPORT_COLUMNS
 from projections.report_sheets import EVIDENCE_COLUMNS
 from tests.test_import_spreadsheet import GOOD, write_xlsx
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 AS_OF = "2023-03-31"
 FORMULA_TITLE = "=1+1"
@@ -53,9 +52,7 @@ def attach(world: World, action_id: str, content: bytes, by: str, description: s
 def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """R1.1 (council) through to the implementation group; R1.2 (police) with a title
     that is a formula and evidence whose description is one; R2.1 untouched."""
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     w.add_action("R1.1")
     w.client("admin").add_action(

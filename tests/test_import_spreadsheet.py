@@ -4,7 +4,6 @@ error named by row and column (and cell, for XLSX), on both event stores."""
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from openpyxl import Workbook
 
 from api.plan_import import ACTION_COLUMNS, ImportRejected, import_csv
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 GOOD = {
     "action_id": "R1.1",
@@ -72,9 +71,7 @@ FORMATS: dict[str, Writer] = {"csv": write_csv, "xlsx": write_xlsx}
 
 @pytest.fixture
 def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     yield w
     w.ledger.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from projections.report import (
 from projections.report_render import render_html, render_pdf
 from projections.status import Replay, status_from
 from tests.report_html import ReportPage
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 AS_OF = "2023-07-31"
 SCRIPT = "National <script>alert(1)</script> policy & more"
@@ -49,9 +48,7 @@ class History:
 @pytest.fixture
 def history(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Three actions over seven months; a checkpoint; then one more entry after it."""
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     w.add_action("R1.1")
     w.add_action("R1.2", lead="police")

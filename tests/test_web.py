@@ -4,7 +4,6 @@ that need no JavaScript, and the chair's verification page."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -21,14 +20,12 @@ from domain import Action, Status
 from ledger.entry import EventBody, SignedEntry
 from projections.status import ActionRow
 from tests.rawdb import RawEvents
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 
 @pytest.fixture
 def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     w.add_action("R1.1")
     w.add_action("R1.2", lead="police")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
+
+import pytest
 
 from api.commands import Client
 from api.setup import initialise
@@ -132,3 +135,12 @@ def make_world(config: LedgerConfig, clock: Any) -> World:
         world.keys[user_id] = key
         admin_client.register_user(user_id, user_id.title(), role, agency, key.public_key)
     return world
+
+
+def clear_store_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the evidence-store settings (S3, encryption) from the environment for one
+    test: the store is chosen from it, and a developer's own S3 settings must not leak
+    into tests that expect the embedded local default."""
+    for name in list(os.environ):
+        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
+            monkeypatch.delenv(name)

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import threading
 import zipfile
 from io import BytesIO
@@ -30,7 +29,7 @@ from ledger.logkeys import home_keys, ledger_keys
 from ledger.service import Ledger
 from ledger.snapshot import is_empty
 from ledger.verify import verify_ledger
-from tests.world import World, make_world
+from tests.world import World, clear_store_settings, make_world
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -39,9 +38,7 @@ PASSPHRASE = "correct horse battery staple"
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The local evidence store and the backup passphrase; no server, no S3."""
     monkeypatch.setenv("INQUIRY_LEDGER_BACKUP_PASSPHRASE", PASSPHRASE)
-    for name in list(os.environ):
-        if name.startswith(("INQUIRY_LEDGER_S3_", "INQUIRY_LEDGER_EVIDENCE_")):
-            monkeypatch.delenv(name)
+    clear_store_settings(monkeypatch)
     for name in ("INQUIRY_LEDGER_SERVER", "INQUIRY_LEDGER_USER", "INQUIRY_LEDGER_KEY"):
         monkeypatch.delenv(name, raising=False)
 
