@@ -43,9 +43,9 @@ from ledger.config import LedgerConfig  # noqa: E402
 from ledger.keys import KeyPair  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 from ledger.signer import Signer  # noqa: E402
-from tests.load import percentiles  # noqa: E402
-from tests.server import running_server  # noqa: E402
-from tests.world import make_world  # noqa: E402
+from tests.support.load import percentiles  # noqa: E402
+from tests.support.server import running_server  # noqa: E402
+from tests.support.world import make_world  # noqa: E402
 
 ACTIONS_PER_CLIENT = 4
 

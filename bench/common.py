@@ -443,7 +443,7 @@ def profile_top(profiler: cProfile.Profile, limit: int = 10, key: str = "cumulat
 
 def make_signed_world(store: Store, clock: BenchClock) -> Any:
     from ledger.config import LedgerConfig
-    from tests.world import make_world
+    from tests.support.world import make_world
 
     config = LedgerConfig(home=store.home, database_url=store.database_url)
     world = make_world(config, clock)

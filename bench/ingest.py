@@ -8,7 +8,7 @@ For each N and backend, two fresh processes (so peak RSS belongs to one phase on
           events carry the same fields as the signed events (actor, key_id, a signature
           string of the real length, and the comment/rating payload); default mapper,
           no signing, no Merkle tree; `batch` events per save.
-* signed: tests.world.make_world + 149 actions, then N entries signed client-side
+* signed: tests.support.world.make_world + 149 actions, then N entries signed client-side
           (Signer.sign, timed separately) and appended with Ledger.append, `batch`
           per append (Ed25519 check, rules, eventsourcing save, Merkle integration).
 

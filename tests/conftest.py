@@ -11,7 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,9 @@ import psycopg
 import pytest
 
 from ledger.config import LedgerConfig
-from tests.world import clear_store_settings
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "INQUIRY_LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+from tests.support.clock import Clock
+from tests.support.postgres import POSTGRES_ADMIN_URL
+from tests.support.world import clear_store_settings
 
 
 def _database_url(name: str) -> str:
@@ -79,20 +76,6 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerConfig:
         return LedgerConfig(home=tmp_path / "home")
     url = request.getfixturevalue("postgres_url")
     return LedgerConfig(home=tmp_path / "home", database_url=url)
-
-
-class Clock:
-    """A controllable clock for the ledger and its signers."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2023, 1, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture

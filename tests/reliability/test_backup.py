@@ -29,7 +29,7 @@ from ledger.logkeys import home_keys, ledger_keys
 from ledger.service import Ledger
 from ledger.snapshot import is_empty
 from ledger.verify import verify_ledger
-from tests.world import World, clear_store_settings, make_world
+from tests.support.world import World, clear_store_settings, make_world
 
 PASSPHRASE = "correct horse battery staple"
 

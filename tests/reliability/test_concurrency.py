@@ -35,7 +35,7 @@ from ledger.note import Checkpoint
 from ledger.service import Ledger
 from ledger.signer import Signer
 from ledger.verify import verify_ledger
-from tests.world import make_world
+from tests.support.world import make_world
 
 WRITERS = 16
 INSTANCES = 4  # Ledger objects, i.e. server processes; 4 writer threads share each

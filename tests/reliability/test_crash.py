@@ -3,7 +3,7 @@ clients post signed entries and upload evidence, then restarted on the same port
 and over (100 kills on PostgreSQL, 25 on SQLite, 25 on PostgreSQL with the evidence
 encrypted in Ceph S3 instead of the local folder; loopback only, bounded).
 
-Clients follow tests/reliability/_client.py: sign once, re-send the same bytes with the
+Clients follow tests/support/reliability/client.py: sign once, re-send the same bytes with the
 same command id until a definitive answer. With every command settled at the end:
 
 - the log verifies (signatures, rules, Merkle tree, a fresh checkpoint);
@@ -39,11 +39,11 @@ from api.tokens import TokenStore
 from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
 from ledger.config import LedgerConfig
-from tests.reliability._checks import check_run
-from tests.reliability._client import RetryingClient, Tally, finish, wire
-from tests.reliability._fleet import officers_fleet
-from tests.reliability._serve import ServeProcess
-from tests.world import make_world
+from tests.support.reliability.checks import check_run
+from tests.support.reliability.client import RetryingClient, Tally, finish, wire
+from tests.support.reliability.fleet import officers_fleet
+from tests.support.reliability.serve import ServeProcess
+from tests.support.world import make_world
 
 KILLS = int(os.environ.get("INQUIRY_LEDGER_CRASH_KILLS", "100"))
 SHORTER_KILLS = max(1, KILLS // 4)  # SQLite, and PostgreSQL with evidence in Ceph S3

@@ -30,8 +30,8 @@ from ledger.bundle import export_bundle
 from ledger.canonical import CanonicalFormError, canonical_bytes, parse_canonical
 from ledger.config import LedgerConfig
 from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
-from tests.conftest import Clock
-from tests.world import make_world
+from tests.support.clock import Clock
+from tests.support.world import make_world
 
 FUZZ = settings(
     max_examples=300,

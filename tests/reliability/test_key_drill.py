@@ -26,7 +26,7 @@ from ledger.logkeys import LogKeys, Rotation, home_keys, ledger_keys, rotation_n
 from ledger.note import Checkpoint, NoteError, NoteSigner, VerifierKey
 from ledger.storage import StoredCheckpoint
 from ledger.verify import verify_ledger
-from tests.world import ORIGIN, World, make_world
+from tests.support.world import ORIGIN, World, make_world
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_rotation_statements_must_carry_both_signatures(world: World) -> None:
 def test_a_bundle_exported_through_the_api_carries_the_rotation(
     world: World, cli: Any, tmp_path: Path
 ) -> None:
-    from tests.server import running_server
+    from tests.support.server import running_server
 
     old_vkey = world.vkey.encode()
     assert cli("log-key", "rotate")[0] == 0
@@ -252,7 +252,7 @@ def test_a_bundle_exported_through_the_api_carries_the_rotation(
 def test_a_witness_follows_the_rotation_only_once_it_pins_the_new_key(
     world: World, cli: Any, tmp_path: Path
 ) -> None:
-    from tests.server import running_server
+    from tests.support.server import running_server
 
     old = tmp_path / "old.vkey"
     old.write_text(world.vkey.encode() + "\n")

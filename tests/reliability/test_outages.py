@@ -38,15 +38,16 @@ from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
 from ledger.config import LedgerConfig
 from ledger.signer import Signer
-from tests.conftest import POSTGRES_ADMIN_URL, Clock
-from tests.reliability._checks import check_run
-from tests.reliability._client import RetryingClient, Tally, finish, wire
-from tests.reliability._fleet import officers_fleet
-from tests.reliability._pgcluster import PgCluster
-from tests.reliability._rgw import Gateway
-from tests.reliability._serve import ServeProcess
-from tests.server import free_port
-from tests.world import make_world
+from tests.support.clock import Clock
+from tests.support.postgres import POSTGRES_ADMIN_URL
+from tests.support.reliability.checks import check_run
+from tests.support.reliability.client import RetryingClient, Tally, finish, wire
+from tests.support.reliability.fleet import officers_fleet
+from tests.support.reliability.pgcluster import PgCluster
+from tests.support.reliability.rgw import Gateway
+from tests.support.reliability.serve import ServeProcess
+from tests.support.server import free_port
+from tests.support.world import make_world
 
 OUTAGE_SECONDS = 4.0
 # The slowest acceptable answer around an outage. A request waits at most 3 s for a pooled
