@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from api.tokens import TokenStore  # noqa: E402
+from api.application.tokens import TokenStore  # noqa: E402
 from bench.common import (  # noqa: E402
     create_pg_database,
     drop_pg_database,

@@ -12,7 +12,7 @@ each without and with client-side encryption. Then the peak RSS of a process upl
 `--big` stream (generated, never held in memory), plain and encrypted.
 Goals (issue 3): store >= 80% of raw for files >= 1 MB without encryption, >= 60% with it.
 
-Without --endpoint it starts Ceph RGW on loopback with ../shared/tools/ceph-s3-up.sh (
+Without --endpoint it starts Ceph RGW on loopback with tools/ceph-s3-up.sh (
 bluestore by default: a 10 GiB block file; every object is deleted after it is measured).
 """
 
@@ -47,7 +47,7 @@ from bench.common import (  # noqa: E402
 from evidence_store.crypto import FileKeyStore  # noqa: E402
 from evidence_store.s3 import S3EvidenceStore, make_client  # noqa: E402
 
-TOOLS = REPO.parent / "shared" / "tools"
+TOOLS = REPO / "tools"
 ACCESS, SECRET = "LEDGERACCESSKEY0001", "ledgersecretkey0000000000000000000000001"
 UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 REPS = {1024: 200, 1024**2: 40, 100 * 1024**2: 4}

@@ -59,7 +59,7 @@ def cli(config: LedgerConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> A
         monkeypatch.delenv("INQUIRY_LEDGER_DATABASE_URL", raising=False)
     monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(config.home))
 
-    from api.cli import main
+    from api.cli.main import main
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))
@@ -85,7 +85,7 @@ def clock() -> Clock:
 
 # -- a real S3 server: Ceph RADOS Gateway, started once per test session -----------------
 
-SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
+CEPH_TOOLS = Path(__file__).resolve().parents[1] / "tools"
 CEPH_ACCESS_KEY = "LEDGERACCESSKEY0001"
 CEPH_SECRET_KEY = "ledgersecretkey0000000000000000000000001"
 CEPH_HINT = (
@@ -123,7 +123,7 @@ def ceph_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     import shutil
     import subprocess
 
-    up, down = SHARED_TOOLS / "ceph-s3-up.sh", SHARED_TOOLS / "ceph-s3-down.sh"
+    up, down = CEPH_TOOLS / "ceph-s3-up.sh", CEPH_TOOLS / "ceph-s3-down.sh"
     missing = shutil.which("radosgw") is None or not up.exists()
     if missing:
         message = f"Ceph RADOS Gateway is not available ({up}); {CEPH_HINT}"

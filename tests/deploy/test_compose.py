@@ -83,4 +83,5 @@ def test_the_image_has_what_the_pdf_report_needs_and_ships_the_templates() -> No
         "package-data"
     ]
     assert package_data["projections"] == ["templates/*.j2"]
-    assert set(package_data["api"]) == {"templates/*.html", "static/*"}
+    assert set(package_data["api.http.pages"]) == {"templates/*.html", "static/*"}
+    assert package_data["api.application"] == ["data/*.csv"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from domain import Action, Status, action_aggregate_id
 from ledger.keys import KeyPair
 from ledger.signer import Signer

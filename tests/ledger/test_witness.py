@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from ledger.auditor import WitnessKey, audit, cosigned_by
 from ledger.bundle import export_bundle
 from ledger.config import LedgerConfig
@@ -211,7 +211,7 @@ def test_auditors_page_through_the_whole_log(http: Any, world: World) -> None:
 def test_the_chair_cosigns_over_http_and_an_auditor_checks_it(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.cli import main
+    from api.cli.main import main
 
     for name in ("INQUIRY_LEDGER_DATABASE_URL", "INQUIRY_LEDGER_SERVER", "INQUIRY_LEDGER_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -222,8 +222,8 @@ def test_cli_status_and_diff_answer_from_the_projection(cli: Any, clock: Any) ->
 def test_the_api_status_answers_from_the_projection(world: World) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.tokens import TokenStore
+    from api.application.tokens import TokenStore
+    from api.http.app import create_app
 
     _script(world)
     token = TokenStore(world.ledger.tables).create(
@@ -257,7 +257,7 @@ def test_a_background_catch_up_runs_and_stops_between_pages(world: World) -> Non
 def test_the_api_catches_the_projection_up_when_it_starts(world: World) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     _script(world)
     tables = Projector(world.ledger).tables

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from projections.asof import parse_as_of
 from projections.diff import plan_diff

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from projections.asof import parse_as_of
 from projections.report import (

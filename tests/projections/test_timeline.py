@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from ledger.entry import SignedEntry
 from projections.timeline import UnknownSubject, action_timeline, recommendation_timeline

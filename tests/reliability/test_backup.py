@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from domain import Status
 from evidence_store.base import ErasedBlob
 from evidence_store.crypto import FileKeyStore
@@ -146,7 +146,7 @@ def test_backup_and_restore_round_trip_with_a_checkpoint_saved_before(
     assert (target.log_key_path).stat().st_mode & 0o777 == 0o600
     # The restored ledger goes on: a new entry (after the restored notification ids) and a
     # checkpoint under the same key.
-    from api.commands import Client
+    from api.application.commands import Client
     from ledger.signer import Signer
 
     with Ledger(target) as restored:
@@ -253,16 +253,18 @@ def test_restore_reapplies_the_erasures_of_the_restored_log(
     world.client("admin").erase_evidence("R1.1", sha, "lawful erasure request")
     # The backup is taken between the signed erasure and the destruction of the key, by a
     # copy that does not read the log (a file-level backup of HOME/evidence-keys).
-    import api.backup
+    import api.application.backup
 
-    original = api.backup._secret_files
-    monkeypatch.setattr(api.backup, "_secret_files", lambda home, erased: original(home, set()))
+    original = api.application.backup._secret_files
+    monkeypatch.setattr(
+        api.application.backup, "_secret_files", lambda home, erased: original(home, set())
+    )
     out = tmp_path / "with-key.backup"
     assert (
         run(world.config, "backup", "--out", str(out), capsys=capsys, monkeypatch=monkeypatch)[0]
         == 0
     )
-    monkeypatch.setattr(api.backup, "_secret_files", original)
+    monkeypatch.setattr(api.application.backup, "_secret_files", original)
     store.erase(sha)
     with ArchiveReader(out, PASSPHRASE.encode()) as reader:
         assert f"evidence-keys/{sha}.key" in reader.secrets()  # the key is in the backup

@@ -33,9 +33,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.cli.main import main
+from api.http.app import create_app
 from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
 from ledger.config import LedgerConfig

@@ -365,7 +365,7 @@ def test_a_damaged_zip_bundle_is_reported_never_crashes_the_auditor(
 def test_the_cli_answers_a_mutated_bundle_with_a_message_not_a_traceback(
     valid: dict[str, Any], data: Any, capsys: Any
 ) -> None:
-    from api.cli import main
+    from api.cli.main import main
 
     files = data.draw(
         st.one_of(mutated_bundle(valid["files"]), type_confused_bundle(valid["files"]))
@@ -431,7 +431,7 @@ def test_an_event_for_an_aggregate_that_does_not_exist_is_refused_by_rule(live: 
         world.ledger.append([comment])
     folder = Path(tempfile.mkdtemp(prefix="fuzz-noplan-"))
     try:
-        from api.setup import initialise
+        from api.application.setup import initialise
         from ledger.keys import KeyPair
         from ledger.service import Ledger
         from ledger.signer import Signer

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from ledger.auditor import audit
 from ledger.bundle import export_bundle
@@ -195,7 +195,7 @@ def test_a_rotated_ledger_backs_up_and_restores_with_its_key_history(
     assert cli("backup", "--out", str(out))[0] == 0
     monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(tmp_path / "restored"))
     monkeypatch.delenv("INQUIRY_LEDGER_DATABASE_URL", raising=False)
-    from api.cli import main
+    from api.cli.main import main
 
     assert main(["restore", str(out)]) == 0, capsys.readouterr().err
     restored_home = tmp_path / "restored"

@@ -31,9 +31,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.evidence import ConfiguredEvidence
-from api.tokens import TokenStore
+from api.application.evidence import ConfiguredEvidence
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
 from ledger.config import LedgerConfig

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.commands import Client
-from api.setup import initialise
+from api.application.commands import Client
+from api.application.setup import initialise
 from domain import PLAN_ID, Plan
 from evidence_store.local import LocalEvidenceStore
 from ledger.config import LedgerConfig

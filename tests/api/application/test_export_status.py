@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from api.app import create_app
-from api.plan_import import ACTION_COLUMNS
-from api.spreadsheet_export import neutralise
-from api.tokens import TokenStore
+from api.application.plan_import import ACTION_COLUMNS
+from api.application.spreadsheet_export import neutralise
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from evidence_store.local import LocalEvidenceStore
 from projections.report_sheets import ACTION_COLUMNS as EXPORT_COLUMNS

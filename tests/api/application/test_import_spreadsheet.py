@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.plan_import import ACTION_COLUMNS, ImportRejected, import_csv
+from api.application.plan_import import ACTION_COLUMNS, ImportRejected, import_csv
 from tests.support.plan_tables import GOOD, Row, Writer, write_csv, write_xlsx
 from tests.support.world import World, clear_store_settings, make_world
 
@@ -219,7 +219,7 @@ def test_remote_xlsx_import_through_a_real_server(
     """The client reads and checks the workbook, signs, and the server appends it all."""
     from datetime import timedelta
 
-    from api.tokens import TokenStore
+    from api.application.tokens import TokenStore
     from tests.support.server import running_server
 
     config = world.config

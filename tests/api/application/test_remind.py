@@ -22,9 +22,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from api.digest_mail import meaning
-from api.mailer import SmtpConfigError, SmtpSettings
-from api.remind import RemindOptions, remind
+from api.application.digest_mail import meaning
+from api.application.mailer import SmtpConfigError, SmtpSettings
+from api.application.remind import RemindOptions, remind
 from domain import InvalidInput, NotPermitted, Reminders, Status
 from domain.reminders import add_months, escalation_level, reminders_aggregate_id
 from ledger.auditor import audit

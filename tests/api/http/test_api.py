@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Action, Status, action_aggregate_id
 from ledger.entry import SignedEntry
 from tests.support.world import World, clear_store_settings, make_world

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from api.app import create_app
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
+from api.http.app import create_app
 from domain import Status
 from tests.support.world import World, clear_store_settings, make_world
 
@@ -34,9 +34,9 @@ def fuzz_world(config, clock, monkeypatch: pytest.MonkeyPatch) -> Any:
 def api_schema(fuzz_world: World) -> Any:
     app = create_app(fuzz_world.config, fuzz_world.ledger)
     # The lifespan sets the services up; schemathesis's ASGI transport does not run it.
-    from api.app import Services
-    from api.evidence import ConfiguredEvidence
-    from api.idempotency import CommandLog
+    from api.application.evidence import ConfiguredEvidence
+    from api.application.idempotency import CommandLog
+    from api.http.app import Services
 
     app.state.services = Services(
         fuzz_world.ledger,

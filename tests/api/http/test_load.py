@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
 from ledger.config import LedgerConfig
 from ledger.entry import SignedEntry
 from ledger.keys import KeyPair

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from ledger import merkle
 from ledger.note import Checkpoint
 from tests.support.server import free_port, running_server

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from tests.support.sample_plan import ONE_ACTION as ACTIONS
 from tests.support.sample_plan import RECOMMENDATIONS
 from tests.support.server import running_server

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.evidence import named_evidence, orphans, verify_evidence
+from api.application.evidence import named_evidence, orphans, verify_evidence
 from evidence_store.base import BlobStatus
 from ledger.config import LedgerConfig
 from ledger.entry import SignedEntry

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api.tokens import TokenStore
+from api.application.tokens import TokenStore
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
 from tests.support.world import World, make_world

@@ -1,6 +1,6 @@
 """Stop and restart only the RADOS Gateway of the test session's Ceph cluster: an S3 outage
 that loses nothing (the objects live in the OSD, which keeps running). It is started the
-way /work/shared/tools/ceph-s3-up.sh starts it, by the pid file that script names."""
+way tools/ceph-s3-up.sh starts it, by the pid file that script names."""
 
 from __future__ import annotations
 

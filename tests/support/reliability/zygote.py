@@ -19,8 +19,8 @@ import traceback
 
 import uvicorn  # noqa: F401  (the slow imports, done once)
 
-import api.app  # noqa: F401
-from api.cli import main as cli_main
+import api.http.app  # noqa: F401
+from api.cli.main import main as cli_main
 
 
 def _serve(port: str, log_path: str) -> None:
@@ -45,7 +45,7 @@ def _serve(port: str, log_path: str) -> None:
 def _warm_up() -> None:
     """Build the app once, without starting it (no ledger is opened: that happens in the
     lifespan), so that modules it imports lazily (reports, web pages) are loaded too."""
-    from api.app import create_app
+    from api.http.app import create_app
     from evidence_store.s3 import make_client
     from ledger.config import LedgerConfig
 

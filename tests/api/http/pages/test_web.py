@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.tokens import TokenStore
-from api.web_views import Rag, action_rag, worst
+from api.application.tokens import TokenStore
+from api.http.app import create_app
+from api.http.pages.views import Rag, action_rag, worst
 from domain import Action, Status
 from ledger.entry import EventBody, SignedEntry
 from projections.status import ActionRow
@@ -274,7 +274,7 @@ def test_every_form_control_has_a_label(http: Any, world: World) -> None:
         assert not unlabelled, f"{path}: controls without a label: {unlabelled}"
 
 
-CSS = Path(__file__).resolve().parents[4] / "api" / "static" / "app.css"
+CSS = Path(__file__).resolve().parents[4] / "api" / "http" / "pages" / "static" / "app.css"
 #: (text, background) pairs the stylesheet uses, by its custom property names.
 PAIRS = [
     ("ink", "paper"),

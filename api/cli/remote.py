@@ -103,7 +103,7 @@ class RemoteLedger:
             raise InvalidInput(str(body.get("rule", "")), str(detail))
         raise RemoteError(response.status_code, code, detail)
 
-    # -- what api.commands.Client needs ----------------------------------------------------
+    # -- what api.application.commands.Client needs -------------------------------------
 
     def version_of(self, aggregate_id: UUID) -> int:
         return int(self._check(self.http.get(f"/v1/aggregates/{aggregate_id}/version"))["version"])

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from api.contacts import ADDRESS
+from api.application.contacts import ADDRESS
 
 PREFIX = "INQUIRY_LEDGER_SMTP_"
 ON, OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0", ""}

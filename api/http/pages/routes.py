@@ -25,12 +25,13 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.commands import CommandError
-from api.tokens import TokenError
-from api.web_commands import COMMANDS, offered, prepare
-from api.web_render import html_page
-from api.web_session import (
+from api.application.commands import CommandError
+from api.application.prepare import COMMANDS, offered, prepare
+from api.application.tokens import TokenError
+from api.http import errors
+from api.http.pages.render import html_page
+from api.http.pages.views import dashboard, timeline_row, verification_checks
+from api.http.session import (
     COOKIE,
     CSRF_HEADER,
     PRE_COOKIE,
@@ -41,7 +42,6 @@ from api.web_session import (
     same,
     sessions_of,
 )
-from api.web_views import dashboard, timeline_row, verification_checks
 from domain import Action, Actor, Role, action_aggregate_id
 from domain.roles import AGENCY_ROLES
 from ledger.config import LedgerConfig
@@ -53,7 +53,7 @@ from projections.diff import diff_as_of
 from projections.status import PlanStatus
 
 if TYPE_CHECKING:
-    from api.app import Services
+    from api.http.app import Services
 
 HERE = Path(__file__).resolve().parent
 TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.commands import Client
+from api.application.commands import Client
 from domain import Action
 from evidence_store.base import BlobStatus, EvidenceError, EvidenceTooLarge, check_sha256
 from evidence_store.config import EvidenceConfig, open_store

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from api.cli import (
+from api.application.reports import progress_report, report_format, write_atomically
+from api.application.spreadsheet_export import EXPORT_FORMATS, render_export
+from api.cli.main import (
     EXIT_FAILED_CHECK,
     CliError,
     _config,
@@ -15,8 +17,6 @@ from api.cli import (
     _parse_moment,
     _remote,
 )
-from api.reports import progress_report, report_format, write_atomically
-from api.spreadsheet_export import EXPORT_FORMATS, render_export
 from ledger.note import NoteError
 from projections.report import ReportError
 from projections.report_render import render

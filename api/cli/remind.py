@@ -18,10 +18,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from api.cli import EXIT_BAD_INPUT, EXIT_NOT_SET_UP, EXIT_REFUSED, CliError, _config, _open, _signer
-from api.contacts import ContactsError, load_contacts
-from api.mailer import SmtpConfigError, SmtpSettings
-from api.remind import Outcome, RecordingFailed, RemindOptions, remind
+from api.application.contacts import ContactsError, load_contacts
+from api.application.mailer import SmtpConfigError, SmtpSettings
+from api.application.remind import Outcome, RecordingFailed, RemindOptions, remind
+from api.cli.main import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_SET_UP,
+    EXIT_REFUSED,
+    CliError,
+    _config,
+    _open,
+    _signer,
+)
 from domain.errors import DomainError
 from domain.reminders import DEFAULT_ESCALATION_MONTHS, MAX_WITHIN_DAYS, check_escalation_months
 from projections.reminders import REASONS

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 
-from api.app import AUDITORS, ERRORS, CallerDep, ServicesDep, _moment
-from api.errors import Conflict, Forbidden
-from api.reports import progress_report
-from api.spreadsheet_export import render_export
+from api.application.reports import progress_report
+from api.application.spreadsheet_export import render_export
+from api.http.app import AUDITORS, ERRORS, CallerDep, ServicesDep, _moment
+from api.http.errors import Conflict, Forbidden
 from domain.roles import AGENCY_ROLES
 from ledger.config import LedgerConfig
 from ledger.entry import EntryFormatError

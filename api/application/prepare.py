@@ -3,7 +3,7 @@
 The browser signs; the server never does. But the exact payload of each event (which
 status it moves from, which evidence a sign-off names, at which level a reviewer
 returns) is the domain's business, so the page asks the server to *prepare* the body
-and then checks and signs it. Bodies are built by `api.commands.Client`, the same code
+and then checks and signs it. Bodies are built by `api.application.commands.Client`, the same code
 the CLI signs with, through a port that captures the entry instead of appending it.
 
 Which forms a user sees is decided the same way: each command is built with harmless
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from api.commands import Client, CommandError
+from api.application.commands import Client, CommandError
 from domain import Action, Actor, DomainError, InvalidInput, RuleContext, Status
 from ledger.entry import EventBody, SignedEntry, to_domain_event
 from ledger.service import Appended, Ledger

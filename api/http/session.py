@@ -23,8 +23,8 @@ from typing import Any
 
 from fastapi import Request
 
-from api.errors import Forbidden
-from api.tokens import TokenError, TokenStore
+from api.application.tokens import TokenError, TokenStore
+from api.http.errors import Forbidden
 from domain import Actor
 from ledger.service import Ledger
 from ledger.storage import LedgerTables

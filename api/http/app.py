@@ -26,12 +26,13 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api import errors, unavailable, web_session
-from api.errors import Conflict, Forbidden, NotFound
-from api.evidence import ConfiguredEvidence, named_evidence
-from api.idempotency import CommandLog
-from api.middleware import AccessLog, BodyLimit
-from api.tokens import TokenError, TokenStore
+from api.application.evidence import ConfiguredEvidence, named_evidence
+from api.application.idempotency import CommandLog
+from api.application.tokens import TokenError, TokenStore
+from api.http import errors, unavailable
+from api.http import session as web_session
+from api.http.errors import Conflict, Forbidden, NotFound
+from api.http.middleware import AccessLog, BodyLimit
 from domain import Action, Actor, Role, action_aggregate_id
 from domain.roles import AGENCY_ROLES
 from evidence_store.base import check_sha256
@@ -254,10 +255,10 @@ def create_app(
     )
     errors.install(app)
     unavailable.install(app)
-    from api import report_routes  # imported here: it uses this module's dependencies
+    from api.http import report_routes  # imported here: it uses this module's dependencies
 
     report_routes.install(app, config)
-    from api.web import install_web  # the browser pages (api/web*.py, templates, static)
+    from api.http.pages.routes import install_web  # the browser pages (api/http/pages/)
 
     install_web(app, config)
 

@@ -24,8 +24,8 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Literal, cast
 
-from api.digest_mail import DigestMail, compose
-from api.mailer import DeliveryError, SmtpSettings, deliver
+from api.application.digest_mail import DigestMail, compose
+from api.application.mailer import DeliveryError, SmtpSettings, deliver
 from domain import DomainError, Reminders, RuleContext
 from domain.reminders import check_sender, reminders_aggregate_id
 from ledger.entry import SignedEntry, to_domain_event

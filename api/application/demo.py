@@ -1,8 +1,8 @@
 """`inquiry-ledger demo`: the Telford plan with a simulated history, then its status.
 
 Only the plan comes from the public record: the recommendations and lead agencies
-named in the council's reports (../shared/data/). The recommendations not named there
-are left out and shown as "not yet imported", never given invented titles. The actions,
+named in the council's reports (shipped in api/application/data/). The recommendations
+not named there are left out and shown as "not yet imported", never given invented titles. The actions,
 users and everything that happens to them are simulated (seeded, so every run makes the
 same history), from the Full Council report of 10 November 2022 to the chair's return
 in July 2024, on a simulated clock the ledger is given in place of the wall clock.
@@ -20,10 +20,10 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from api.commands import Client
-from api.plan_import import agency_id, import_csv
-from api.render import render_status
-from api.setup import initialise
+from api.application.commands import Client
+from api.application.plan_import import agency_id, import_csv
+from api.application.render import render_status
+from api.application.setup import initialise
 from domain import DomainError, Status
 from evidence_store.local import LocalEvidenceStore
 from ledger.config import LedgerConfig
@@ -58,7 +58,7 @@ class SimulatedClock:
 
 
 def default_data_file() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / DATA_NAME
+    return Path(__file__).resolve().parent / "data" / DATA_NAME
 
 
 @dataclass

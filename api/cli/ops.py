@@ -11,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.cli import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, CliError, _config, _open, _read_text
+from api.cli.main import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, CliError, _config, _open, _read_text
 from ledger.backup_archive import BackupError
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from api.backup import backup, read_passphrase
+    from api.application.backup import backup, read_passphrase
 
     config = _config(args)
     _open(config).close()  # the same "not set up" answer as every other command
@@ -49,7 +49,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from api.backup import RestoreVerificationFailed, read_passphrase, restore
+    from api.application.backup import RestoreVerificationFailed, read_passphrase, restore
 
     config = _config(args)
     since = [_read_text(path, "saved checkpoint") for path in args.since or []]

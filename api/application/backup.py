@@ -341,8 +341,8 @@ def _check_log_key(staging: Path, origin: Any) -> None:
 
 def _prepare_store(staged: LedgerConfig) -> str:
     """Create the tables (empty) and check the store holds nothing yet."""
-    from api.idempotency import SCHEMA as COMMANDS_SCHEMA
-    from api.tokens import SCHEMA as TOKENS_SCHEMA
+    from api.application.idempotency import SCHEMA as COMMANDS_SCHEMA
+    from api.application.tokens import SCHEMA as TOKENS_SCHEMA
 
     with Ledger(staged) as ledger:
         events_table = _events_table(ledger)

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.spreadsheet import Table, TableError, read_table
+from api.application.spreadsheet import Table, TableError, read_table
 from domain import PLAN_ID, Action, Plan, action_aggregate_id
 from ledger.entry import SignedEntry
 from ledger.service import Appended

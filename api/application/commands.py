@@ -34,7 +34,7 @@ class CommandError(ValueError):
 
 
 class LedgerPort(Protocol):
-    """What a client needs of a ledger: the in-process `Ledger` or `api.remote.RemoteLedger`."""
+    """What a client needs of a ledger: the in-process `Ledger` or `api.cli.remote.RemoteLedger`."""
 
     def version_of(self, aggregate_id: UUID) -> int: ...
     def append(self, entries: Sequence[SignedEntry]) -> list[Appended]: ...

@@ -27,7 +27,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.errors import error
+from api.http.errors import error
 from evidence_store.s3 import StoreUnavailable
 
 log = logging.getLogger("inquiry_ledger.api")

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.tokens import TokenError
+from api.application.tokens import TokenError
 from domain import InvalidInput, InvalidTransition, NotPermitted
 from evidence_store.base import (
     CorruptBlob,

@@ -58,7 +58,7 @@ def _config(args: argparse.Namespace) -> LedgerConfig:
 def _open(config: LedgerConfig, *, must_exist: bool = True) -> Ledger:
     if must_exist and not config.uses_postgres and not config.sqlite_path.exists():
         raise CliError(f"no ledger in {config.home}; run: inquiry-ledger init", EXIT_NOT_SET_UP)
-    from api.evidence import ConfiguredEvidence
+    from api.application.evidence import ConfiguredEvidence
 
     ledger = Ledger(config, evidence=ConfiguredEvidence(config.home))
     if must_exist and ledger.directory() is None:
@@ -89,7 +89,7 @@ def _remote(args: argparse.Namespace) -> Any:
     token = args.token or os.environ.get("INQUIRY_LEDGER_TOKEN")
     if not token:
         raise CliError("client mode needs a token: --token TOKEN (or INQUIRY_LEDGER_TOKEN)")
-    from api.remote import RemoteLedger
+    from api.cli.remote import RemoteLedger
 
     return RemoteLedger(server, token)
 
@@ -128,7 +128,7 @@ def _refuse_remote_for_local_commands(args: argparse.Namespace) -> None:
 
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     """(ledger or remote ledger, a signing client). Signing is always on this side."""
-    from api.commands import Client
+    from api.application.commands import Client
 
     config = _config(args)
     remote = _remote(args)
@@ -152,7 +152,7 @@ def _parse_moment(text: str) -> datetime:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from api.setup import initialise
+    from api.application.setup import initialise
 
     config = _config(args)
     admin_key = KeyPair.read(Path(args.admin_key)) if args.admin_key else None
@@ -209,7 +209,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 def cmd_users_list(args: argparse.Namespace) -> int:
     remote = _remote(args)
     if remote is not None:
-        from api.render import table
+        from api.application.render import table
 
         with remote:
             users = remote.users()
@@ -232,7 +232,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         return 0
     with _open(_config(args)) as ledger:
         directory = ledger.require_directory()
-        from api.render import table
+        from api.application.render import table
 
         print(
             table(
@@ -269,7 +269,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from api.plan_import import ImportRejected, import_csv
+    from api.application.plan_import import ImportRejected, import_csv
 
     config = _config(args)
     remote = _remote(args)
@@ -349,8 +349,8 @@ def _act(args: argparse.Namespace, client: Any, config: LedgerConfig) -> Any:
 
 
 def _store(ledger: Any) -> Any:
-    from api.evidence import ConfiguredEvidence
-    from api.remote import RemoteEvidence, RemoteLedger
+    from api.application.evidence import ConfiguredEvidence
+    from api.cli.remote import RemoteEvidence, RemoteLedger
 
     if isinstance(ledger, RemoteLedger):
         return RemoteEvidence(ledger)
@@ -359,7 +359,7 @@ def _store(ledger: Any) -> Any:
 
 
 def _attach(client: Any, args: argparse.Namespace) -> Any:
-    from api.evidence import attach_file
+    from api.application.evidence import attach_file
 
     try:
         return attach_file(
@@ -384,7 +384,7 @@ def cmd_evidence_add(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_get(args: argparse.Namespace) -> int:
-    from api.evidence import fetch
+    from api.application.evidence import fetch
 
     remote = _remote(args)
     with remote if remote is not None else _open(_config(args)) as ledger:
@@ -394,7 +394,7 @@ def cmd_evidence_get(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
-    from api.evidence import verify_evidence
+    from api.application.evidence import verify_evidence
 
     with _open(_config(args)) as ledger:
         report = verify_evidence(ledger, _store(ledger))
@@ -407,7 +407,7 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_orphans(args: argparse.Namespace) -> int:
-    from api.evidence import orphans
+    from api.application.evidence import orphans
 
     with _open(_config(args)) as ledger:
         found = list(orphans(ledger, _store(ledger)))
@@ -446,7 +446,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.position is not None and args.position < 0:
         raise CliError("--position must be 0 or more")
     if args.out:
-        from api.report_cli import export_status
+        from api.cli.report import export_status
 
         return export_status(args)
     remote = _remote(args)
@@ -467,7 +467,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
-    from api.render import render_actions, render_status
+    from api.application.render import render_actions, render_status
 
     if args.json:
         print(json.dumps(status.to_json(), indent=2, default=str))
@@ -482,7 +482,7 @@ def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from api.report_cli import cmd_report
+    from api.cli.report import cmd_report
 
     return cmd_report(args)
 
@@ -648,7 +648,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     remote = _remote(args)
     if remote is not None:
-        from api.remote import RemoteEvidence, RemoteSource
+        from api.cli.remote import RemoteEvidence, RemoteSource
 
         if not args.log_key:
             raise CliError("export through a server needs --log-key (the key you pinned)")
@@ -749,7 +749,7 @@ def cmd_witness_cosign(args: argparse.Namespace) -> int:
     remote = _remote(args)
     if remote is None:
         raise CliError("witness cosign talks to the log's server: pass --server and --token")
-    from api.remote import RemoteSource
+    from api.cli.remote import RemoteSource
     from ledger.logkeys import LogKeyError, LogKeys, parse_verifier_keys
 
     # One key a line: after a log-key rotation, the old key and the new one.
@@ -853,7 +853,7 @@ def _require_admin(args: argparse.Namespace, ledger: Ledger, config: LedgerConfi
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from api.tokens import TokenStore
+    from api.application.tokens import TokenStore
 
     config = _config(args)
     with _open(config) as ledger:
@@ -870,7 +870,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
-    from api.tokens import TokenStore
+    from api.application.tokens import TokenStore
 
     config = _config(args)
     with _open(config) as ledger:
@@ -882,8 +882,8 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
-    from api.render import table
-    from api.tokens import TokenStore
+    from api.application.render import table
+    from api.application.tokens import TokenStore
 
     config = _config(args)
     with _open(config) as ledger:
@@ -910,7 +910,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     config = _config(args)
     # One JSON line per request from our own access log (never tokens or bodies);
@@ -928,7 +928,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from api.demo import run_demo
+    from api.application.demo import run_demo
 
     config = _config(args)
     return run_demo(config, data_file=Path(args.data) if args.data else None)
@@ -1193,14 +1193,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="seed the Telford plan with a simulated history and show it")
-    p.add_argument("--data", help="recommendations CSV (default: ../shared/data/...)")
+    p.add_argument("--data", help="recommendations CSV (default: the Telford list shipped in api/application/data/)")
     p.set_defaults(func=cmd_demo)
 
-    from api.remind_cli import add_remind_parser
+    from api.cli.remind import add_remind_parser
 
     add_remind_parser(sub)
 
-    from api.ops_cli import add_parsers as add_ops_parsers  # backup, restore, log-key
+    from api.cli.ops import add_parsers as add_ops_parsers  # backup, restore, log-key
 
     add_ops_parsers(sub)
     return parser
@@ -1241,18 +1241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as error:
-        from api.commands import CommandError
+        from api.application.commands import CommandError
 
         if isinstance(error, CommandError):
             print(f"inquiry-ledger: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
         raise
-
-
-if __name__ == "__main__":
-    # Run as `python -m api.cli`, this file is the module __main__, while the command
-    # modules (report, remind, backup) import api.cli: call that module's main so that
-    # one CliError class is raised and caught, not two look-alikes.
-    from api.cli import main as package_main
-
-    sys.exit(package_main())

@@ -1,0 +1,1 @@
+"""The application layer shared by every front door (HTTP, pages, CLI): no web framework here."""

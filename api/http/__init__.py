@@ -1,0 +1,1 @@
+"""The HTTP front door: the FastAPI app, its routes and the web pages."""
