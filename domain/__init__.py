@@ -4,11 +4,12 @@ Aggregates (`Directory`, `Plan`, `Action`) are built on `eventsourcing` and chan
 through signed events; every event class carries the rule that says who may append it.
 """
 
-from domain.action import Action, SignOffLevel, Status
+from domain.action import Action
 from domain.directory import Directory
 from domain.errors import DomainError, InvalidInput, InvalidTransition, NotPermitted
 from domain.events import SignedEvent, event_class, event_types
 from domain.ids import DIRECTORY_ID, PLAN_ID, action_aggregate_id
+from domain.lifecycle import SignOffLevel, Status
 from domain.plan import Plan
 from domain.reminders import Reminders
 from domain.roles import Actor, Role

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.action import REMOVED_FROM_PLAN, Status
+from domain.lifecycle import REMOVED_FROM_PLAN, Status
 
 STAGE = {
     Status.NOT_STARTED: 0,

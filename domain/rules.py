@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from domain.errors import InvalidInput, NotPermitted
 from domain.roles import AGENCY_ROLES, Actor, Role
 
-if TYPE_CHECKING:
-    from domain.directory import Directory
-    from domain.plan import Plan
-
 IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_TEXT = 20_000
+
+
+class Member(Protocol):
+    """What a rule may read of a registered user."""
+
+    @property
+    def role(self) -> Role: ...
+    @property
+    def agency(self) -> str | None: ...
+
+
+class DirectoryView(Protocol):
+    """What a rule may read of the directory (`domain.directory.Directory` is one). A
+    protocol, not the class, so the rules sit below the aggregates that use them."""
+
+    @property
+    def users(self) -> Mapping[str, Member]: ...
+
+
+class PlanView(Protocol):
+    """What a rule may read of the plan (`domain.plan.Plan` is one)."""
+
+    @property
+    def agencies(self) -> Mapping[str, str]: ...
+    @property
+    def recommendations(self) -> Mapping[int, object]: ...
 
 
 @dataclass(frozen=True)
@@ -25,8 +47,8 @@ class RuleContext:
     read-only aggregates a rule may consult."""
 
     actor: Actor
-    directory: Directory | None
-    plan: Plan | None
+    directory: DirectoryView | None
+    plan: PlanView | None
 
 
 def require_role(ctx: RuleContext, allowed: Collection[Role], rule: str, doing: str) -> None:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from domain import Action, Directory
-from domain.action import REMOVED_FROM_PLAN
+from domain.lifecycle import REMOVED_FROM_PLAN
 from ledger.entry import SignedEntry
 from ledger.note import Checkpoint, VerifierKey
 from ledger.service import Ledger

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import Action, Plan
-from domain.action import SignOffLevel
+from domain.lifecycle import SignOffLevel
 from projections.status import Replay, status_from
 
 ACTION_COLUMNS = (

@@ -18,8 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from domain import Action, Directory, Plan, Status
-from domain.action import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
 from domain.events import SignedEvent
+from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
 from domain.progress import recommendation_status
 from ledger.entry import SignedEntry, to_domain_event
 

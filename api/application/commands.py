@@ -22,7 +22,7 @@ from domain import (
     Status,
     action_aggregate_id,
 )
-from domain.action import LEVEL_OF_ROLE
+from domain.lifecycle import LEVEL_OF_ROLE
 from ledger.entry import SignedEntry
 from ledger.keys import encode_public_key
 from ledger.service import Appended

@@ -2,10 +2,11 @@
 
 Only the plan comes from the public record: the recommendations and lead agencies
 named in the council's reports (shipped in api/application/data/). The recommendations
-not named there are left out and shown as "not yet imported", never given invented titles. The actions,
-users and everything that happens to them are simulated (seeded, so every run makes the
-same history), from the Full Council report of 10 November 2022 to the chair's return
-in July 2024, on a simulated clock the ledger is given in place of the wall clock.
+not named there are left out and shown as "not yet imported", never given invented titles.
+The actions, users and everything that happens to them are simulated (seeded, so every
+run makes the same history), from the Full Council report of 10 November 2022 to the
+chair's return in July 2024, on a simulated clock the ledger is given in place of the
+wall clock.
 """
 
 from __future__ import annotations

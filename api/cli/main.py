@@ -20,9 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.canonical import CanonicalFormError
+
 from domain import DomainError, Status
 from evidence_store.base import EvidenceError
-from ledger.canonical import CanonicalFormError
 from ledger.config import ConfigError, LedgerConfig
 from ledger.entry import EntryFormatError
 from ledger.errors import LedgerError, NotInitialised
@@ -1193,7 +1194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="seed the Telford plan with a simulated history and show it")
-    p.add_argument("--data", help="recommendations CSV (default: the Telford list shipped in api/application/data/)")
+    p.add_argument(
+        "--data", help="recommendations CSV (default: the Telford list in api/application/data/)"
+    )
     p.set_defaults(func=cmd_demo)
 
     from api.cli.remind import add_remind_parser

@@ -33,7 +33,7 @@ from domain import (
     RuleContext,
     action_aggregate_id,
 )
-from domain.action import Status
+from domain.lifecycle import Status
 from domain.progress import recommendation_status
 
 # --------------------------------------------------------------------------------------

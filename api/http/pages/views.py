@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.action import CHAIR_OUTCOMES, Status
+from domain.lifecycle import CHAIR_OUTCOMES, Status
 from ledger.verify import VerificationReport
 from projections.status import ActionRow, PlanStatus
 
