@@ -113,8 +113,9 @@ def code_fingerprint() -> dict[str, str]:
     """SHA-256 (12 hex) of the library files measured: others edit them concurrently."""
     out = {}
     for folder in ("ledger", "domain"):
-        for path in sorted((REPO / folder).glob("*.py")):
-            out[f"{folder}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in sorted((REPO / folder).rglob("*.py")):  # ledger/auditor/ too
+            name = path.relative_to(REPO).as_posix()
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return out
 
 

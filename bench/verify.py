@@ -80,9 +80,10 @@ def child_raw(manifest: dict[str, Any]) -> dict[str, Any]:
     """Make sure a checkpoint covers the log, then time raw Ed25519 verification."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from ledger.entry import SignedEntry
-    from ledger.keys import KeyPair, decode_public_key, key_id_for, verify_signature
-    from ledger.note import NoteSigner
+    from ledger.auditor.ed25519 import decode_public_key, key_id_for, verify_signature
+    from ledger.auditor.entry import SignedEntry
+    from ledger.auditor.note import NoteSigner
+    from ledger.keys import KeyPair
 
     ledger, config, _ = open_ledger(manifest)
     tree_size = ledger.tree_size()
@@ -156,7 +157,7 @@ def child_raw(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_verify(manifest: dict[str, Any], workers: int, profile_out: str | None) -> dict[str, Any]:
-    from ledger.note import VerifierKey
+    from ledger.auditor.note import VerifierKey
     from ledger.sigpool import close_shared_pool
     from ledger.verify import verify_ledger
 

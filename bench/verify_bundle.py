@@ -44,9 +44,9 @@ SEED = 20240102
 
 
 def child_export(manifest_path: str, out: str) -> dict[str, Any]:
+    from ledger.auditor.note import NoteSigner
     from ledger.bundle import export_bundle
     from ledger.keys import KeyPair
-    from ledger.note import NoteSigner
 
     ledger, config, _ = open_ledger(load_manifest(manifest_path))
     size = ledger.integrate()
@@ -74,7 +74,8 @@ def child_raw(bundle: str) -> dict[str, Any]:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from ledger.auditor import canonical, key_id_of, parse_json
+    from ledger.auditor.canonical import canonical_bytes, parse_json
+    from ledger.auditor.ed25519 import key_id_for
 
     keys: dict[str, Any] = {}
     verify_s = 0.0
@@ -98,8 +99,8 @@ def child_raw(bundle: str) -> dict[str, Any]:
             for name in ("public_key", "new_public_key"):
                 if isinstance(payload.get(name), str):
                     raw = base64.b64decode(payload[name])
-                    keys[key_id_of(raw)] = Ed25519PublicKey.from_public_bytes(raw)
-            work.append((keys[entry["key_id"]], signature, canonical(entry)))
+                    keys[key_id_for(raw)] = Ed25519PublicKey.from_public_bytes(raw)
+            work.append((keys[entry["key_id"]], signature, canonical_bytes(entry)))
             if len(work) >= 1000:
                 flush()
     flush()

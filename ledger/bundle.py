@@ -30,8 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ledger.auditor import BUNDLE_FORMAT
-from ledger.entry import SignedEntry
+from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
+from ledger.auditor.ed25519 import decode_public_key, key_id_for
+from ledger.auditor.entry import EntryFormatError, SignedEntry
+from ledger.auditor.findings import Finding
 from ledger.service import Ledger
 
 #: Reads a blob's verified content in chunks (the evidence store's `read`).
@@ -41,8 +43,9 @@ AUDITOR_README = """\
 # Audit bundle of an inquiry-ledger log
 
 Verify it with `inquiry-ledger verify-bundle THIS_BUNDLE --log-key LOG_VKEY_FILE
-[--since SAVED_CHECKPOINT] [--evidence]`, or read `ledger/auditor.py` (standard library
-and `cryptography` only) and run it yourself. Pin the log key you obtained independently
+[--since SAVED_CHECKPOINT] [--evidence]`, or read `ledger/auditor/` (standard library
+and `cryptography` only) and run it yourself: `python -m ledger.auditor THIS_BUNDLE
+--log-key LOG_VKEY_FILE`. Pin the log key you obtained independently
 (not the one in `bundle.json`), and keep the latest checkpoint from `checkpoints.jsonl`:
 on your next visit, `--since` that file proves nothing before it was rewritten.
 
@@ -192,7 +195,7 @@ def _write(
     (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
     rotations_of = getattr(log, "log_key_rotations", None)  # optional in a LogSource
     rotations: list[str] = rotations_of() if rotations_of is not None else []
-    if rotations:  # log-key rotations, signed by the old and the new key (ledger/logkeys.py)
+    if rotations:  # log-key rotations, signed by the old and the new key (auditor/rotation.py)
         with (folder / "log-key-rotations.jsonl").open("w") as handle:
             for note in rotations:
                 handle.write(json.dumps({"note": note}) + "\n")
@@ -256,8 +259,6 @@ class _KeyIndex:
 
 
 def _key_id(public_key: str) -> str:
-    from ledger.keys import decode_public_key, key_id_for
-
     return key_id_for(decode_public_key(public_key))
 
 
@@ -305,8 +306,7 @@ def replay_rules(path: Path, report: Any) -> None:
     already rejected, so each fault is reported once."""
     from domain import Directory, DomainError, Plan, RuleContext
     from domain.ids import DIRECTORY_ID, PLAN_ID
-    from ledger.auditor import Bundle, Finding
-    from ledger.entry import EntryFormatError, to_domain_event
+    from ledger.entry import to_domain_event
     from ledger.service import GENESIS_TYPE
 
     rejected = {p.leaf_index for p in report.problems}

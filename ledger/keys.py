@@ -1,64 +1,24 @@
-"""Ed25519 keys for users and for the log: files, identifiers, signatures.
+"""Private Ed25519 keys, held by their owners: users' keys and the log's.
 
 A user's private key lives in a file on the user's side (PKCS#8 PEM, mode 0600); the
-ledger only ever holds public keys, registered by signed events. A key is named by its
-key id: the first 16 hex digits of SHA-256 over the raw 32-byte public key, which is
-short enough to read aloud at a sign-off meeting and long enough that a collision
-between honest keys is not a concern (a forged collision would still need a valid
-signature under the registered key).
+ledger only ever holds public keys, registered by signed events. Key ids, public-key
+encoding and signature checks are the verifying half, in ledger/auditor/ed25519.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.auditor.ed25519 import key_id_for, public_key_bytes
 
 
 class KeyFileError(ValueError):
     """A key file is missing, unreadable, too permissive or not an Ed25519 key."""
-
-
-def public_key_bytes(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id_for(public_key: bytes) -> str:
-    if len(public_key) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    return hashlib.sha256(public_key).hexdigest()[:16]
-
-
-def encode_public_key(public_key: bytes) -> str:
-    return base64.b64encode(public_key).decode("ascii")
-
-
-def decode_public_key(text: str) -> bytes:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:
-        raise ValueError("public key is not valid base64") from None
-    if len(raw) != 32:
-        raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
-    return raw
-
-
-def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """True when `signature` is a valid Ed25519 signature of `message` under `public_key`."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)

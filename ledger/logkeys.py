@@ -1,34 +1,17 @@
-"""The log key over time: rotating it, and verifying checkpoints across rotations.
+"""Rotating the log key, and the ledger's record of its rotations.
 
 Why a rotation statement rather than a ledger event: the log key is the server's key,
 not an actor's, and what it signs (checkpoints) lives outside the entries; an event would
 need an actor's signature and a domain rule for something no actor decides alone. So a
-rotation is recorded the way checkpoints are, as a C2SP signed note::
-
-    inquiry-ledger/log-key-rotation/v1
-    <origin>
-    <size>                 the handover checkpoint: the old key's last, the new key's first
-    <base64 root>          the root of the tree at that size
-    old <verifier key>
-    new <verifier key>
-
-signed by BOTH keys: the old key's signature says "my successor is this key, from this
-tree", the new key's proves it exists and saw the same tree. The statements are kept in
-the ledger's metadata (and so in backups and bundles), and every verifier key ever used is
-listed in HOME/log.vkey.history beside log.vkey, so old checkpoints still verify.
-
-A verifier trusts only keys it pinned. A statement signed by a pinned old key does not
-make its new key trusted (the old key may be the one that was stolen): the verifier is
-told that the log key was rotated, at which size, and to which key, and is asked to pin
-the new key after obtaining it independently. Each key is valid only for checkpoint sizes
-up to its retirement; a checkpoint of a larger size signed by a retired key (what a thief
-of the old key would make) is refused.
+rotation is recorded the way checkpoints are, as a C2SP signed note signed by BOTH keys
+(the format, and how verifiers place each key in time: ledger/auditor/rotation.py). The
+statements are kept in the ledger's metadata (and so in backups and bundles), and every
+verifier key ever used is listed in HOME/log.vkey.history beside log.vkey, so old
+checkpoints still verify.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from collections.abc import Sequence
@@ -36,17 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.note import NoteSigner, VerifierKey, sign_note
+from ledger.auditor.rotation import LogKeyError, LogKeys, Rotation, parse_verifier_keys
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
-from ledger.note import Checkpoint, NoteError, NoteSigner, VerifierKey, open_note, sign_note
 
-ROTATION_FORMAT = "inquiry-ledger/log-key-rotation/v1"
 META_ROTATIONS = "log_key_rotations"  # JSON list of signed rotation notes, oldest first
 META_VKEY = "log_vkey"
-
-
-class LogKeyError(ValueError):
-    """A rotation cannot be made, or a rotation statement is malformed or unsigned."""
 
 
 def history_path(config: LedgerConfig) -> Path:
@@ -55,137 +35,6 @@ def history_path(config: LedgerConfig) -> Path:
 
 def next_key_path(config: LedgerConfig) -> Path:
     return config.keys_dir / "log.key.next"
-
-
-@dataclass(frozen=True)
-class Rotation:
-    origin: str
-    size: int
-    root_hash: bytes
-    old: VerifierKey
-    new: VerifierKey
-    note: str
-
-    @staticmethod
-    def body(origin: str, size: int, root: bytes, old: VerifierKey, new: VerifierKey) -> str:
-        return (
-            f"{ROTATION_FORMAT}\n{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
-            f"old {old.encode()}\nnew {new.encode()}\n"
-        )
-
-    @classmethod
-    def parse(cls, note: str) -> Rotation:
-        """Parse a rotation statement; it must carry valid signatures by both keys."""
-        text, separator, _ = note.rpartition("\n\n")
-        lines = text.split("\n")
-        if not separator or len(lines) != 6 or lines[0] != ROTATION_FORMAT:
-            raise LogKeyError("not a log-key rotation statement")
-        origin, size_text, root_text, old_line, new_line = lines[1:]
-        if not size_text.isdigit() or not old_line.startswith("old "):
-            raise LogKeyError("a rotation statement's size or old key is malformed")
-        if not new_line.startswith("new "):
-            raise LogKeyError("a rotation statement's new key is malformed")
-        try:
-            root = base64.b64decode(root_text, validate=True)
-            old = VerifierKey.parse(old_line[4:])
-            new = VerifierKey.parse(new_line[4:])
-            for key in (old, new):
-                open_note(note, key)
-        except (binascii.Error, NoteError) as error:
-            raise LogKeyError(f"rotation statement: {error}") from None
-        if len(root) != 32 or old.name != origin or new.name != origin:
-            raise LogKeyError("a rotation statement's root or key names are malformed")
-        return cls(origin, int(size_text), root, old, new, note)
-
-
-@dataclass(frozen=True)
-class KeyPeriod:
-    """A log key and the checkpoint sizes it may sign: first..last (None: still current)."""
-
-    key: VerifierKey
-    first: int
-    last: int | None
-    pinned: bool
-
-    def covers(self, size: int) -> bool:
-        return self.first <= size and (self.last is None or size <= self.last)
-
-
-class LogKeys:
-    """The keys a verifier pinned, placed in time by the log's rotation statements."""
-
-    def __init__(self, pinned: Sequence[VerifierKey], rotation_notes: Sequence[str] = ()):
-        if not pinned:
-            raise LogKeyError("no log verifier key to check checkpoints with")
-        self.pinned = list(dict.fromkeys(pinned))
-        self.rotations = [Rotation.parse(note) for note in rotation_notes]
-        for before, after in zip(self.rotations, self.rotations[1:], strict=False):
-            if after.old != before.new or after.size < before.size:
-                raise LogKeyError("the log's rotation statements do not form one chain")
-        if not self.rotations:
-            self.periods = [KeyPeriod(key, 0, None, True) for key in self.pinned]
-            return
-        chain = [self.rotations[0].old] + [r.new for r in self.rotations]
-        bounds = [0] + [r.size for r in self.rotations]
-        self.periods = [
-            KeyPeriod(key, bounds[i], bounds[i + 1] if i + 1 < len(bounds) else None, key in pinned)
-            for i, key in enumerate(chain)
-        ]
-
-    @property
-    def current(self) -> VerifierKey:
-        return self.periods[-1].key if self.rotations else self.pinned[0]
-
-    def verify_checkpoint(self, note: str) -> Checkpoint:
-        """The checkpoint in `note`, if a pinned key signed it within that key's period."""
-        for period in self.periods:
-            if not period.pinned:
-                continue
-            try:
-                checkpoint = Checkpoint.verify(note, period.key)
-            except NoteError:
-                continue
-            if not period.covers(checkpoint.size):
-                raise NoteError(
-                    f"checkpoint of size {checkpoint.size} is signed by log key "
-                    f"{_short(period.key)}, which was retired at size {period.last}: only its "
-                    "successor may sign later checkpoints (was the retired key stolen?)"
-                )
-            return checkpoint
-        for period in self.periods:
-            if period.pinned:
-                continue
-            try:
-                checkpoint = Checkpoint.verify(note, period.key)
-            except NoteError:
-                continue
-            raise NoteError(
-                f"checkpoint of size {checkpoint.size} is signed by log key {_short(period.key)}, "
-                f"which took over at size {period.first} in a rotation signed by the key you "
-                "pinned; you have not pinned it: obtain it independently and pin it too "
-                f"(verifier key {period.key.encode()})"
-            )
-        names = ", ".join(_short(key) for key in self.pinned)
-        raise NoteError(f"the checkpoint carries no valid signature by a pinned log key ({names})")
-
-
-def _short(key: VerifierKey) -> str:
-    return f"{key.name}+{key.key_hash.hex()}"
-
-
-def verify_checkpoint(note: str, keys: VerifierKey | LogKeys) -> Checkpoint:
-    """Checkpoint.verify for one key, or for a key history."""
-    if isinstance(keys, LogKeys):
-        return keys.verify_checkpoint(note)
-    return Checkpoint.verify(note, keys)
-
-
-def parse_verifier_keys(text: str) -> list[VerifierKey]:
-    """One verifier key a line (a pinned file may hold the old keys and the new)."""
-    keys = [VerifierKey.parse(line) for line in text.splitlines() if line.strip()]
-    if not keys:
-        raise NoteError("no verifier key in the file")
-    return keys
 
 
 def rotation_notes(tables: Any) -> list[str]:

@@ -17,7 +17,8 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
 from domain.events import SignedEvent
-from ledger.entry import SignedEntry, from_domain_event, to_domain_event
+from ledger.auditor.entry import SignedEntry
+from ledger.entry import from_domain_event, to_domain_event
 
 
 class _NoTranscoder(Transcoder):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from ledger.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended, Ledger
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.entry import EventBody, SignedEntry
+from ledger.auditor.entry import EventBody, SignedEntry
 from ledger.keys import KeyPair
 
 

@@ -14,13 +14,14 @@ any of them.
 The workers are plain child processes (``python -I -c ...``), not `multiprocessing`'s:
 nothing is forked from a process that runs threads (database pools, the HTTP server), and
 a worker does not re-run the parent's ``__main__`` (spawn and forkserver do), so any
-script may append a large batch. A worker runs only the standalone auditor's verifier,
-which imports the standard library and `cryptography`; it reads length-prefixed batches
-on stdin and answers with the positions that fail, in order, and exits when its stdin
-closes (so it never outlives the process that started it). The pool starts lazily, the
-first time a batch is large enough to be worth it (starting costs ~50 ms; a round trip
-~0.1 ms), and is kept for the life of the process. If a worker dies, its batches are
-verified in the caller instead: the verdict never depends on the pool.
+script may append a large batch. A worker runs only the standalone auditor's verifier
+(ledger/auditor/ed25519.py), which imports the standard library and `cryptography`; it
+reads length-prefixed batches on stdin and answers with the positions that fail, in
+order, and exits when its stdin closes (so it never outlives the process that started
+it). The pool starts lazily, the first time a batch is large enough to be worth it
+(starting costs ~50 ms; a round trip ~0.1 ms), and is kept for the life of the process.
+If a worker dies, its batches are verified in the caller instead: the verdict never
+depends on the pool.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ledger.auditor import _verify as verify_ed25519
+from ledger.auditor.ed25519 import verify_signature
 
 #: (raw 32-byte public key, 64-byte signature, signed message)
 Check = tuple[bytes, bytes, bytes]
@@ -53,7 +54,7 @@ def failed_positions(batch: Sequence[Check]) -> list[int]:
     return [
         position
         for position, (public_key, signature, message) in enumerate(batch)
-        if not verify_ed25519(public_key, signature, message)
+        if not verify_signature(public_key, signature, message)
     ]
 
 

@@ -8,13 +8,12 @@ of the log (replayed from the log), and every rule is checked again for the sign
 registered role and agency. Signature checks go to the shared pool of worker processes
 (ledger/sigpool.py), a chunk at a time, while this process reads, parses, hashes and
 replays the rules of the entries that follow: they are the cost that dominates (see
-bench/verify.py). The signed message is cut out of the stored line (the auditor's
-`signing_bytes`) once the line is proven canonical, instead of canonicalising again.
+bench/verify.py). The signed message is cut out of the stored line (`signed_message`)
+once the line is proven canonical, instead of canonicalising again.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,12 +22,12 @@ from uuid import UUID
 
 from domain import Actor, Directory, DomainError, Plan, Role, RuleContext
 from domain.ids import DIRECTORY_ID, PLAN_ID
-from ledger import merkle
-from ledger.auditor import FormatError, signing_bytes
-from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
-from ledger.keys import decode_public_key
-from ledger.logkeys import LogKeys, verify_checkpoint
-from ledger.note import NoteError, VerifierKey
+from ledger.auditor.ed25519 import decode_public_key
+from ledger.auditor.entry import EntryFormatError, SignedEntry, signed_message
+from ledger.auditor.merkle import CompactRange, leaf_hash
+from ledger.auditor.note import NoteError, VerifierKey
+from ledger.auditor.rotation import LogKeys, verify_checkpoint
+from ledger.entry import to_domain_event
 from ledger.service import GENESIS_TYPE, Ledger
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 
@@ -88,10 +87,10 @@ class _Verifier:
         )
         self.state: dict[UUID, Any] = {}
         self.last_time: dict[UUID, datetime] = {}
-        self.tree = merkle.CompactRange()
+        self.tree = CompactRange()
         self.checkpoint_roots: dict[int, bytes] = {}
         self.recomputed: list[tuple[int, int, bytes]] = []
-        self.stored_tree = merkle.CompactRange()
+        self.stored_tree = CompactRange()
 
     def problem(self, leaf_index: int | None, what: str, detail: str) -> None:
         if len(self.report.problems) < self.limit:
@@ -103,7 +102,7 @@ class _Verifier:
         for position, notification in enumerate(self._notifications()):
             self.report.entries += 1
             data = bytes(notification.state)
-            leaf = merkle.leaf_hash(data)
+            leaf = leaf_hash(data)
             stored_leaf = next(stored, None)
             self._check_leaf(position, notification.id, leaf, stored_leaf)
             self.tree.append(leaf)
@@ -283,7 +282,7 @@ class _Verifier:
             self.problem(position, "unknown signer", str(error))
             actor, public_key = None, None
         if public_key is not None:
-            self.signatures.add(public_key, entry.signature, self._message(data, entry), position)
+            self.signatures.add(public_key, entry.signature, signed_message(data, entry), position)
         if actor is not None:
             plan: Plan | None = self.state.get(PLAN_ID)
             try:
@@ -295,16 +294,6 @@ class _Verifier:
             self.state[body.aggregate_id] = event.mutate(state)
         except Exception as error:  # an altered entry can make apply() fail in any way
             self.problem(position, "cannot apply", f"{body.type}: {error}")
-
-    @staticmethod
-    def _message(data: bytes, entry: SignedEntry) -> bytes:
-        """The signed body: the stored line (proven canonical) without its signature
-        member; canonicalised afresh only if the signature's base64 is not the one
-        the ledger writes (the same statement, so the same verdict as before)."""
-        try:
-            return signing_bytes(data, base64.b64encode(entry.signature).decode("ascii"))
-        except FormatError:
-            return entry.body.signing_bytes()
 
     @staticmethod
     def _signer(

@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain import Action, action_aggregate_id
-from ledger.entry import EventBody, SignedEntry, entry_bytes_from_body
+from ledger.auditor.entry import EventBody, SignedEntry, entry_bytes_from_body
 from ledger.errors import SignatureRejected
 from ledger.keys import KeyPair
 from ledger.service import Ledger

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from domain import Action, Status, action_aggregate_id
-from ledger.auditor import MerkleRoot, audit
+from ledger.auditor import audit
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.entry import SignedEntry
+from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.bundle import ExportError, export_bundle, replay_rules
-from ledger.entry import SignedEntry
 from ledger.keys import KeyPair
-from ledger.note import Checkpoint
 from ledger.signer import Signer
 from tests.support.world import World, make_world
 
@@ -73,9 +74,9 @@ def _index(bundle: Path, type_name: str) -> int:
 def _resign(world: World, bundle: Path, *, keep_old: bool = True) -> str:
     """What an operator holding the log key can do: sign a checkpoint over whatever the
     entries now are, and make bundle.json agree."""
-    tree = MerkleRoot()
+    tree = CompactRange()
     for line in _lines(bundle):
-        tree.append(line)
+        tree.append(leaf_hash(line))
     note = Checkpoint(world.ledger.origin(), tree.size, tree.root()).sign(world.log_signer)
     records = (bundle / "checkpoints.jsonl").read_text() if keep_old else ""
     records += json.dumps({"tree_size": tree.size, "note": note}) + "\n"
@@ -122,13 +123,13 @@ def test_an_honest_bundle_verifies_with_evidence_and_rules(world: World, bundle:
 
 
 def test_signing_bytes_cut_from_the_line_equal_the_canonical_body(bundle: Path) -> None:
-    from ledger.auditor import canonical, parse_json, signing_bytes
-    from ledger.entry import SignedEntry
+    from ledger.auditor.canonical import canonical_bytes, parse_json
+    from ledger.auditor.entry import SignedEntry, signing_bytes
 
     for line in _lines(bundle):
         entry = parse_json(line)
         signature = entry.pop("signature")
-        assert signing_bytes(line, signature) == canonical(entry)
+        assert signing_bytes(line, signature) == canonical_bytes(entry)
         assert (
             signing_bytes(line, signature)
             == SignedEntry.from_entry_bytes(line).body.signing_bytes()
@@ -163,7 +164,7 @@ def test_an_unpinned_log_key_is_reported_as_such(bundle: Path) -> None:
 
 def test_a_swapped_log_key_fails_against_the_pinned_one(world: World, bundle: Path) -> None:
     meta = json.loads((bundle / "bundle.json").read_text())
-    from ledger.note import NoteSigner
+    from ledger.auditor.note import NoteSigner
 
     impostor = NoteSigner(world.ledger.origin(), KeyPair.generate())
     meta["log_key"] = impostor.verifier.encode()

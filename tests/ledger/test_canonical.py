@@ -1,8 +1,8 @@
-"""Tests for ledger.canonical against the independent RFC 8785 implementation `rfc8785`.
+"""Tests for ledger.auditor.canonical against the independent RFC 8785 implementation `rfc8785`.
 
 Reference: RFC 8785 (JSON Canonicalization Scheme), https://www.rfc-editor.org/rfc/rfc8785
 and its Python implementation https://github.com/trailofbits/rfc8785.py (package
-`rfc8785`), which shares no code with ledger.canonical.
+`rfc8785`), which shares no code with ledger.auditor.canonical.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_SAFE_INTEGER, CanonicalFormError, canonical_bytes, parse_canonical
+from ledger.auditor.canonical import (
+    MAX_SAFE_INTEGER,
+    CanonicalFormError,
+    canonical_bytes,
+    parse_canonical,
+)
 
 SAFE = 2**53 - 1
 

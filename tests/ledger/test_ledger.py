@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from domain import Action, NotPermitted, Status, action_aggregate_id
-from ledger import merkle
-from ledger.entry import SignedEntry
+from ledger.auditor import merkle
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.entry import SignedEntry
 from ledger.errors import ClockSkew, InvalidEntry, SignatureRejected, VersionConflict
 from ledger.keys import KeyPair
-from ledger.note import Checkpoint
 from ledger.service import Ledger
 from ledger.signer import Signer
 from ledger.verify import verify_ledger

@@ -11,20 +11,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import (
+from ledger.auditor.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     CompactRange,
     ProofError,
-    consistency_proof,
-    inclusion_proof,
     leaf_hash,
     node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from ledger.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    load_compact_range,
     stored_nodes_for_range,
     subtree_hash,
     tree_hash,
-    verify_consistency,
-    verify_inclusion,
 )
 
 # --------------------------------------------------------------------------------------
@@ -340,7 +343,7 @@ def test_kat_stored_nodes_roots_and_compact_ranges() -> None:
         assert stored_nodes_for_range(0, size) == KAT_COMPACT[size]
         assert cr.root().hex() == KAT_ROOTS[size]
         assert tree_hash(size, reader.at(size)).hex() == KAT_ROOTS[size]
-        assert CompactRange.from_reader(size, reader.at(size)).hashes == want
+        assert load_compact_range(size, reader.at(size)).hashes == want
         if size < len(KAT_LEAVES):
             cr.append(leaf_hash(KAT_LEAVES[size]))
 
@@ -645,7 +648,7 @@ def test_compact_range_roots_and_resume() -> None:
         if n < limit:
             scratch.append(leaf_hash(entries[n]))
     for start in range(0, limit + 1, 7):
-        resumed = CompactRange.from_reader(start, reader.at(start))
+        resumed = load_compact_range(start, reader.at(start))
         assert resumed.hashes == snapshots[start].hashes
         for n in range(start, min(start + 40, limit)):
             completed = resumed.append(leaf_hash(entries[n]))
@@ -658,7 +661,7 @@ def test_compact_range_roots_and_resume() -> None:
 def test_compact_range_copies_and_empty() -> None:
     cr = CompactRange()
     assert cr.root() == EMPTY_ROOT
-    assert CompactRange.from_reader(0, DictReader({})).root() == EMPTY_ROOT
+    assert load_compact_range(0, DictReader({})).root() == EMPTY_ROOT
     cr.append(leaf_hash(b"x"))
     cr.hashes.clear()  # a copy: must not affect the range
     assert cr.hashes == [leaf_hash(b"x")]

@@ -1,4 +1,4 @@
-"""Tests for ledger.note: C2SP signed notes, checkpoints and verifier keys.
+"""Tests for ledger.auditor.note and .checkpoint: C2SP signed notes, checkpoints and verifier keys.
 
 Known-answer vectors (all copied verbatim, none made up here):
 
@@ -26,16 +26,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.note import NoteError, NoteSigner, VerifierKey, key_hash, open_note, sign_note
 from ledger.keys import KeyPair
-from ledger.note import (
-    Checkpoint,
-    NoteError,
-    NoteSigner,
-    VerifierKey,
-    key_hash,
-    open_note,
-    sign_note,
-)
 
 # -- golang.org/x/mod/sumdb/note vectors ------------------------------------------------
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

@@ -16,21 +16,20 @@ from fastapi.testclient import TestClient
 
 from api.application.tokens import TokenStore
 from api.http.app import create_app
-from ledger.auditor import WitnessKey, audit, cosigned_by
-from ledger.bundle import export_bundle
-from ledger.config import LedgerConfig
-from ledger.keys import KeyPair
-from ledger.note import Checkpoint, NoteError
-from ledger.witness import (
+from ledger.auditor import audit
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.cosignature import (
     Cosigner,
     CosignerKey,
-    SplitView,
-    WitnessError,
-    WitnessState,
-    check_extends,
+    cosigned_by,
     note_body,
     open_cosignature,
 )
+from ledger.auditor.note import NoteError
+from ledger.bundle import export_bundle
+from ledger.config import LedgerConfig
+from ledger.keys import KeyPair
+from ledger.witness import SplitView, WitnessError, WitnessState, check_extends
 from tests.support.server import running_server
 from tests.support.world import World, make_world
 
@@ -61,7 +60,7 @@ def test_a_cosignature_round_trips_and_binds_key_time_and_checkpoint(world: Worl
     key = CosignerKey.parse(chair.public.encode())
     assert open_cosignature(note_body(note), line, key) == 1_700_000_000
     # The standalone auditor's independent implementation agrees.
-    assert cosigned_by(note + line + "\n", WitnessKey.parse(key.encode())) is True
+    assert cosigned_by(note + line + "\n", CosignerKey.parse(key.encode())) is True
     other = Checkpoint("test.example/ledger", 99, b"\x01" * 32).body()
     with pytest.raises(NoteError, match="does not verify"):
         open_cosignature(other, line, key)
@@ -71,7 +70,7 @@ def test_a_cosignature_round_trips_and_binds_key_time_and_checkpoint(world: Worl
     raw = bytearray(base64.b64decode(blob))
     raw[-1] ^= 1  # one bit of the signature
     forged = f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
-    assert cosigned_by(note + forged + "\n", WitnessKey.parse(key.encode())) is False
+    assert cosigned_by(note + forged + "\n", CosignerKey.parse(key.encode())) is False
 
 
 def test_a_witness_key_is_type_0x04_and_not_a_log_key(world: World) -> None:
@@ -120,7 +119,7 @@ def test_a_larger_checkpoint_of_a_rewritten_history_is_a_split_view(world: World
 
 
 def test_a_checkpoint_not_signed_by_the_pinned_log_key_is_refused(world: World) -> None:
-    from ledger.note import NoteSigner
+    from ledger.auditor.note import NoteSigner
 
     impostor = NoteSigner(world.ledger.origin(), KeyPair.generate())
     fake = Checkpoint(world.ledger.origin(), 3, b"\x01" * 32).sign(impostor)

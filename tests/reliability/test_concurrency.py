@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 
 from domain import Action, action_aggregate_id
-from ledger import merkle
+from ledger.auditor import merkle
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
-from ledger.entry import SignedEntry
 from ledger.errors import VersionConflict
 from ledger.keys import KeyPair
-from ledger.note import Checkpoint
 from ledger.service import Ledger
 from ledger.signer import Signer
 from ledger.verify import verify_ledger

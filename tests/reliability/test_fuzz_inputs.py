@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 
 from domain import Status
 from ledger.auditor import audit
+from ledger.auditor.canonical import CanonicalFormError, canonical_bytes, parse_canonical
+from ledger.auditor.entry import EntryFormatError, SignedEntry
 from ledger.backup_archive import ArchiveReader, BackupError
 from ledger.bundle import export_bundle
-from ledger.canonical import CanonicalFormError, canonical_bytes, parse_canonical
 from ledger.config import LedgerConfig
-from ledger.entry import EntryFormatError, SignedEntry, to_domain_event
+from ledger.entry import to_domain_event
 from tests.support.clock import Clock
 from tests.support.world import make_world
 

@@ -19,11 +19,13 @@ from api.application.tokens import TokenStore
 from api.http.app import create_app
 from domain import Status
 from ledger.auditor import audit
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.note import NoteError, NoteSigner, VerifierKey
+from ledger.auditor.rotation import LogKeys, Rotation
 from ledger.bundle import export_bundle
 from ledger.errors import WrongLogKey
 from ledger.keys import KeyPair
-from ledger.logkeys import LogKeys, Rotation, home_keys, ledger_keys, rotation_notes
-from ledger.note import Checkpoint, NoteError, NoteSigner, VerifierKey
+from ledger.logkeys import home_keys, ledger_keys, rotation_notes
 from ledger.storage import StoredCheckpoint
 from ledger.verify import verify_ledger
 from tests.support.world import ORIGIN, World, make_world

@@ -160,7 +160,7 @@ def _apply(world: World, operation: str, action_id: str, n: int) -> None:
 
 def entry_times(world: World) -> list[Any]:
     """Every entry's signed timestamp, in log order (for time cuts)."""
-    from ledger.entry import SignedEntry
+    from ledger.auditor.entry import SignedEntry
 
     return [SignedEntry.from_entry_bytes(data).body.timestamp for _, data in world.ledger.entries()]
 

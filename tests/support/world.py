@@ -13,9 +13,9 @@ from api.application.commands import Client
 from api.application.setup import initialise
 from domain import PLAN_ID, Plan
 from evidence_store.local import LocalEvidenceStore
+from ledger.auditor.note import NoteSigner, VerifierKey
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
-from ledger.note import NoteSigner, VerifierKey
 from ledger.service import Ledger
 from ledger.signer import Signer
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from api.application.evidence import named_evidence, orphans, verify_evidence
 from evidence_store.base import BlobStatus
+from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
-from ledger.entry import SignedEntry
 from ledger.service import Ledger
 from ledger.verify import verify_ledger
 from tests.support.reliability.client import Tally

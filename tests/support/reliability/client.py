@@ -35,7 +35,7 @@ from uuid import UUID
 import httpx
 
 from domain import Action, action_aggregate_id
-from ledger.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry
 from ledger.keys import KeyPair
 from ledger.signer import Signer
 

@@ -1,4 +1,4 @@
-// RFC 8785 (JCS) canonical JSON, restricted as ledger/canonical.py is: integers only
+// RFC 8785 (JCS) canonical JSON, restricted as ledger/auditor/canonical.py is: integers only
 // (|n| <= 2^53 - 1), no floats, strings must be well-formed Unicode. Object members are
 // sorted by the UTF-16 code units of their names (JavaScript's default string order);
 // strings are escaped exactly as JSON.stringify does, which is what RFC 8785 specifies

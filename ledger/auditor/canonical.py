@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ledger.auditor.errors import FormatError
+
 MAX_SAFE_INTEGER = 2**53 - 1
 
 JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
 
 
-class CanonicalFormError(ValueError):
+class CanonicalFormError(FormatError):
     """The value or the bytes are outside the canonical form the ledger signs."""
 
 
@@ -102,6 +104,18 @@ def _no_duplicate_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def parse_json(data: bytes) -> Any:
+    """Parse strict JSON that need not be canonical (a bundle's metadata files).
+
+    Refuses invalid UTF-8, duplicate member names, floats, NaN and integers outside the
+    I-JSON safe range, as `parse_canonical` does; only the byte-exact form is not required."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CanonicalFormError(f"not UTF-8: {error}") from None
+    return _loads(text, _no_duplicate_names)
+
+
 def parse_canonical(data: bytes) -> Any:
     """Parse bytes that must already be in canonical form, and prove that they are.
 
@@ -111,16 +125,21 @@ def parse_canonical(data: bytes) -> Any:
     """
     if data.isascii():
         return _parse_ascii(data)
+    value = parse_json(data)
+    if canonical_bytes(value) != data:
+        raise CanonicalFormError("bytes are valid JSON but not in canonical (RFC 8785) form")
+    return value
+
+
+def _loads(data: str | bytes, pairs: Any = None) -> Any:
+    """json.loads refusing floats, NaN/Infinity and unsafe integers, with our errors."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise CanonicalFormError(f"not UTF-8: {error}") from None
-    try:
-        value = json.loads(
-            text,
+        return json.loads(
+            data,
             parse_float=_refuse_float,
             parse_constant=_refuse_constant,
-            object_pairs_hook=_no_duplicate_names,
+            parse_int=_checked_int,
+            object_pairs_hook=pairs,
         )
     except CanonicalFormError:
         raise
@@ -129,9 +148,6 @@ def parse_canonical(data: bytes) -> Any:
     except (ValueError, RecursionError) as error:
         # e.g. an integer of more digits than Python will convert, or nesting too deep
         raise CanonicalFormError(f"not acceptable JSON: {type(error).__name__}") from None
-    if canonical_bytes(value) != data:
-        raise CanonicalFormError("bytes are valid JSON but not in canonical (RFC 8785) form")
-    return value
 
 
 def _checked_int(literal: str) -> int:
@@ -149,19 +165,10 @@ def _parse_ascii(data: bytes) -> Any:
     out-of-range integers are refused while parsing; a repeated name collapses when
     parsed, and an escaped character (e.g. \\u00e9) re-serialises raw, so either makes the
     round trip differ and is refused as not canonical."""
+    value = _loads(data)
     try:
-        value = json.loads(
-            data,
-            parse_float=_refuse_float,
-            parse_constant=_refuse_constant,
-            parse_int=_checked_int,
-        )
         again = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         canonical = again.encode("utf-8")
-    except CanonicalFormError:
-        raise
-    except json.JSONDecodeError as error:
-        raise CanonicalFormError(f"not JSON: {error}") from None
     except (ValueError, RecursionError, UnicodeEncodeError) as error:
         raise CanonicalFormError(f"not acceptable JSON: {type(error).__name__}") from None
     if canonical != data:

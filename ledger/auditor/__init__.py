@@ -1,0 +1,58 @@
+"""The standalone auditor: verify an exported bundle without trusting whoever exported it.
+
+This package depends only on the Python standard library and `cryptography`, and imports
+nothing else from this project, so an auditor can read it end to end and run it on a
+machine of their own (``python -m ledger.auditor BUNDLE --log-key FILE``). It is also the
+ledger's one implementation of every format it signs and checks, which the rest of the
+project imports:
+
+- canonical.py: canonical JSON (RFC 8785, integers only) and strict JSON;
+- merkle.py: RFC 9162 hashing, proof verification, the compact range;
+- ed25519.py: public keys, key ids, signature checks;
+- note.py, checkpoint.py, cosignature.py: C2SP signed notes, verifier keys,
+  tlog-checkpoint and tlog-cosignature;
+- rotation.py: log-key rotation statements and the keys valid for each tree size;
+- entry.py: the signed entry and the bytes its signature covers;
+- authority.py: who may sign what;
+- bundle.py, findings.py, signatures.py, audit.py: reading a bundle and auditing it.
+
+The audit re-derives everything from the signed entries:
+
+1. every entry is canonical JSON in the documented format, and its Ed25519 signature
+   verifies over the canonical body, with the key that was registered to its actor and
+   not revoked *at that point in the log* (keys are replayed from the directory events);
+2. the signer's role, and for officers and agency leads their agency, may sign that kind
+   of event (authority.py: who may sign what, never what state it leaves);
+3. per aggregate, versions run 1, 2, 3... and timestamps never go backwards;
+4. the RFC 9162 Merkle root of the first n entries equals the root in every signed
+   checkpoint of size n; the latest checkpoint covers every entry; two checkpoints of the
+   same size with different roots (a split view) are reported;
+5. with a checkpoint the auditor saved on an earlier visit (`since`), the first n entries
+   of today's log still hash to that root: nothing was rewritten since, even if the
+   operator re-signed a rewritten history with the log key;
+6. the evidence manifest names exactly the blobs the entries attach, and (with
+   `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size;
+7. cosignatures by the witnesses the auditor pins (C2SP tlog-cosignature) verify, and
+   two saved checkpoints of one size with different roots are reported as a split view.
+
+The lifecycle rules (which status may follow which) are the project's domain code, which
+`inquiry-ledger verify-bundle --rules` replays on top of this when the project is installed.
+"""
+
+from __future__ import annotations
+
+from ledger.auditor.audit import Auditor, audit
+from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
+from ledger.auditor.errors import FormatError
+from ledger.auditor.findings import AuditReport, Finding, write_report
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "AuditReport",
+    "Auditor",
+    "Bundle",
+    "Finding",
+    "FormatError",
+    "audit",
+    "write_report",
+]
