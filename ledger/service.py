@@ -16,6 +16,12 @@ The lock makes "checked against the directory" and "recorded after it in the log
 the same moment, so a key revoked by a concurrent writer can never be accepted after
 its revocation in log order; eventsourcing's (originator_id, version) uniqueness is
 still the last word on concurrent writes to one aggregate.
+
+Longer than 500 lines because the append path, crash recovery of the tree, checkpoints and
+proofs share one lock, one directory cache and one tree cache that must be dropped
+together when another writer moves the tree; split across modules, "forget every cache
+when the tree moved" would have to be kept in step by hand. What does not share them
+lives elsewhere (storage.py, merkle.py, sigpool.py, auditor/).
 """
 
 from __future__ import annotations
@@ -45,8 +51,13 @@ from domain import (
 )
 from domain.events import SignedEvent
 from ledger import merkle
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.ed25519 import decode_public_key
+from ledger.auditor.entry import EntryFormatError, SignedEntry, entry_bytes_from_body
+from ledger.auditor.merkle import CompactRange, ProofError, leaf_hash
+from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
-from ledger.entry import EntryFormatError, SignedEntry, entry_bytes_from_body, to_domain_event
+from ledger.entry import to_domain_event
 from ledger.errors import (
     ClockSkew,
     InvalidEntry,
@@ -57,9 +68,7 @@ from ledger.errors import (
     VersionConflict,
     WrongLogKey,
 )
-from ledger.keys import decode_public_key
 from ledger.mapper import SignedEntryMapper
-from ledger.note import Checkpoint, NoteSigner
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
 
@@ -136,7 +145,7 @@ class Ledger:
             self._lock = PostgresAppendLock(config.database_url)
         else:
             self._lock = FileAppendLock(config.home / "append.lock")
-        self._compact: merkle.CompactRange | None = None
+        self._compact: CompactRange | None = None
         self._tree_state: tuple[int, int] | None = None
         # Aggregates as they stand at the last integrated entry, kept between appends so a
         # batch does not re-read and re-parse what this process just wrote. Touched only
@@ -194,7 +203,17 @@ class Ledger:
         return self.require_directory().origin
 
     def aggregate_events(self, aggregate_id: UUID) -> list[SignedEvent]:
-        return cast(list[SignedEvent], list(self.app.events.get(aggregate_id)))
+        return list(self.events_of(aggregate_id))
+
+    def events_of(
+        self, aggregate_id: UUID, *, first_version: int = 1, last_version: int | None = None
+    ) -> Iterator[SignedEvent]:
+        """The aggregate's events first_version..last_version (to its latest if None), in
+        version order: one query, each event parsed as it is iterated."""
+        events = self.app.events.get(
+            aggregate_id, gt=first_version - 1 if first_version > 1 else None, lte=last_version
+        )
+        return cast(Iterator[SignedEvent], events)
 
     # -- appending ---------------------------------------------------------------------
 
@@ -442,7 +461,7 @@ class Ledger:
                 self._fresh.clear()
         compact = self._compact
         if compact is None or compact.size != size:
-            compact = merkle.CompactRange.from_reader(size, self.tables)
+            compact = merkle.load_compact_range(size, self.tables)
         next_page: Sequence[Notification] | None = None
         if state_is_current and recorded:
             ids = [notification.id for notification in recorded]
@@ -463,7 +482,7 @@ class Ledger:
             for notification in page:
                 leaves.append((compact.size, notification.id))
                 integrated.append((notification.id, compact.size))
-                nodes.extend(compact.append(merkle.leaf_hash(bytes(notification.state))))
+                nodes.extend(compact.append(leaf_hash(bytes(notification.state))))
                 if notification.id not in own:
                     self._fresh.pop(cast(UUID, notification.originator_id), None)
             self.tables.store_integration(size, leaves, nodes)
@@ -492,7 +511,7 @@ class Ledger:
 
     def _require_size(self, size: int) -> None:
         if size > self.tree_size():
-            raise merkle.ProofError(f"the tree has {self.tree_size()} leaves, not {size}")
+            raise ProofError(f"the tree has {self.tree_size()} leaves, not {size}")
 
     def entries(self, start: int = 0, page_size: int = 1000) -> Iterator[tuple[int, bytes]]:
         """(leaf index, stored entry bytes) in log order, from the event store itself."""
@@ -507,6 +526,36 @@ class Ledger:
                     yield leaf_index, bytes(notification.state)
                 leaf_index += 1
             next_id = page[-1].id + 1
+
+    def leaf_entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(leaf index, stored entry bytes) of the integrated leaves start..end-1, in order:
+        the leaf table maps each leaf to its notification id, and the event store is read
+        by that id range (two indexed reads, whatever the log's length). Stops short at
+        the first leaf that is missing or whose event is not the one the tree names."""
+        leaves = self.tables.leaf_notifications(start, end)
+        if not leaves:
+            return []
+        notifications = self.app.recorder.select_notifications(
+            start=leaves[0][1], limit=len(leaves), stop=leaves[-1][1]
+        )
+        found: list[tuple[int, bytes]] = []
+        for (leaf, notification_id), notification in zip(leaves, notifications, strict=False):
+            if leaf != start + len(found) or notification.id != notification_id:
+                break
+            found.append((leaf, bytes(notification.state)))
+        return found
+
+    @property
+    def database(self) -> LedgerTables:
+        """The log's database, for tables kept beside the log (projections.port): its
+        dialect, `reading()` and `transaction()`. Not the Ledger itself, so a holder of
+        it (a projector, cached per Ledger) does not keep the Ledger alive."""
+        return self.tables
+
+    @property
+    def events_table(self) -> str:
+        """The event store's table (eventsourcing names it per backend and application)."""
+        return str(cast(Any, self.app.recorder).events_table_name)
 
     # -- checkpoints -------------------------------------------------------------------
 

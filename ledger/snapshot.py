@@ -10,11 +10,14 @@ Reading, while writers run:
   backup works wherever the ledger does, and the copy is in the same backend-neutral
   rows as SQLite's: a SQLite backup restores into PostgreSQL and back.
 
-What is copied: the events (with their notification ids, so the log order is exactly
-kept), the signed checkpoints, witness cosignatures, ledger metadata and, when present,
-the API's token hashes and idempotency records. The Merkle tree tables are *not* copied:
-they are derived from the events, and restore rebuilds them and checks the rebuilt roots
-against the signed checkpoints, which is a stronger statement than copying them.
+What is copied: exactly the tables the caller names, those of them that exist (each
+table is declared by the code that owns it, see `ledger.storage.TableSpec`; the
+application assembles the list, so this module knows nothing of the API's tables). The
+event store's table goes under its logical name `events`, with the notification ids, so
+the log order is exactly kept. Backups leave the Merkle tree tables out
+(`Backup.REBUILD`): they are derived from the events, and restore rebuilds them and
+checks the rebuilt roots against the signed checkpoints, which is a stronger statement
+than copying them.
 
 Loading writes every table in one transaction into an empty store, so a failed load
 leaves nothing behind.
@@ -26,9 +29,8 @@ import base64
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -37,76 +39,9 @@ import psycopg
 from psycopg import IsolationLevel, sql
 
 from ledger.config import LedgerConfig
-
-EVENTS = "events"  # the logical name of the event store's table in a backup
+from ledger.storage import EVENTS, LEDGER_TABLES, TableSpec
 
 Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A table in a backup: its columns as (name, kind), kind one of int/text/bytes/uuid."""
-
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    order_by: str
-
-    @property
-    def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
-
-
-EVENTS_SPEC = TableSpec(
-    EVENTS,
-    (
-        ("notification_id", "int"),
-        ("originator_id", "uuid"),
-        ("originator_version", "int"),
-        ("topic", "text"),
-        ("state", "bytes"),
-    ),
-    "notification_id",
-)
-TABLES = [
-    EVENTS_SPEC,
-    TableSpec(
-        "ledger_checkpoints",
-        (("tree_size", "int"), ("root_hash", "bytes"), ("note", "text"), ("created_at", "text")),
-        "tree_size",
-    ),
-    TableSpec(
-        "ledger_cosignatures",
-        (("tree_size", "int"), ("witness_key", "text"), ("line", "text"), ("cosigned_at", "int")),
-        "tree_size, witness_key",
-    ),
-    TableSpec("ledger_meta", (("key", "text"), ("value", "text")), "key"),
-    TableSpec(
-        "api_tokens",
-        (
-            ("token_id", "text"),
-            ("user_id", "text"),
-            ("secret_hash", "text"),
-            ("created_at", "text"),
-            ("expires_at", "text"),
-            ("revoked_at", "text"),
-        ),
-        "token_id",
-    ),
-    TableSpec(
-        "api_commands",
-        (
-            ("command_id", "text"),
-            ("user_id", "text"),
-            ("request_hash", "text"),
-            ("response", "text"),
-            ("created_at", "text"),
-        ),
-        "command_id",
-    ),
-]
-BY_NAME = {spec.name: spec for spec in TABLES}
-#: Tables the rebuild writes; emptied too if a restore has to be undone.
-DERIVED = ["ledger_leaves", "ledger_merkle_nodes"]
 PG_TYPES = {"int": "int8", "text": "text", "bytes": "bytea", "uuid": "uuid"}
 
 
@@ -170,17 +105,26 @@ class Snapshot:
 
 
 @contextmanager
-def snapshot(config: LedgerConfig, events_table: str) -> Iterator[Snapshot]:
+def snapshot(
+    config: LedgerConfig, events_table: str, tables: Sequence[TableSpec]
+) -> Iterator[Snapshot]:
+    """The rows of `tables` (those that exist, in the order given) at one moment."""
     if config.database_url is None:
-        with _sqlite_snapshot(config.sqlite_path, events_table) as taken:
+        with _sqlite_snapshot(config.sqlite_path, events_table, tables) as taken:
             yield taken
     else:
-        with _postgres_snapshot(config.database_url, events_table) as taken:
+        with _postgres_snapshot(config.database_url, events_table, tables) as taken:
             yield taken
+
+
+def _physical(spec: TableSpec, events_table: str) -> str:
+    return events_table if spec.name == EVENTS else spec.name
 
 
 @contextmanager
-def _sqlite_snapshot(path: Path, events_table: str) -> Iterator[Snapshot]:
+def _sqlite_snapshot(
+    path: Path, events_table: str, tables: Sequence[TableSpec]
+) -> Iterator[Snapshot]:
     if not path.exists():
         raise SnapshotError(f"no SQLite ledger at {path}")
     folder = Path(tempfile.mkdtemp(prefix="inquiry-ledger-snapshot-"))  # mode 0700
@@ -205,11 +149,7 @@ def _sqlite_snapshot(path: Path, events_table: str) -> Iterator[Snapshot]:
             columns = ", ".join(spec.column_names)
             yield from copy.execute(f"SELECT {columns} FROM {spec.name} ORDER BY {spec.order_by}")
 
-        present = [
-            spec
-            for spec in TABLES
-            if (events_table if spec.name == EVENTS else spec.name) in existing
-        ]
+        present = [spec for spec in tables if _physical(spec, events_table) in existing]
         try:
             yield Snapshot(present, rows)
         finally:
@@ -219,23 +159,24 @@ def _sqlite_snapshot(path: Path, events_table: str) -> Iterator[Snapshot]:
 
 
 @contextmanager
-def _postgres_snapshot(url: str, events_table: str) -> Iterator[Snapshot]:
+def _postgres_snapshot(
+    url: str, events_table: str, tables: Sequence[TableSpec]
+) -> Iterator[Snapshot]:
     with psycopg.connect(url) as conn:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
             present = [
                 spec
-                for spec in TABLES
+                for spec in tables
                 if conn.execute(
-                    "SELECT to_regclass(%s)",
-                    (events_table if spec.name == EVENTS else spec.name,),
+                    "SELECT to_regclass(%s)", (_physical(spec, events_table),)
                 ).fetchone()
                 != (None,)
             ]
 
             def rows(spec: TableSpec) -> Iterator[Row]:
-                table = events_table if spec.name == EVENTS else spec.name
+                table = _physical(spec, events_table)
                 query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT").format(
                     sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names),
                     sql.Identifier(table),
@@ -252,8 +193,8 @@ def _postgres_snapshot(url: str, events_table: str) -> Iterator[Snapshot]:
 
 
 def is_empty(config: LedgerConfig, events_table: str) -> bool:
-    """True when the store holds no events, checkpoints or metadata (tables may exist)."""
-    names = [events_table, "ledger_checkpoints", "ledger_meta", "ledger_leaves"]
+    """True when none of the ledger's own tables holds a row (the tables may exist)."""
+    names = [_physical(spec, events_table) for spec in LEDGER_TABLES]
     if config.database_url is None:
         if not config.sqlite_path.exists():
             return True
@@ -319,7 +260,7 @@ def _load_postgres(
 ) -> None:
     with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cursor:
         for spec, rows in tables:
-            table = events_table if spec.name == EVENTS else spec.name
+            table = _physical(spec, events_table)
             query = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table),
                 sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names),
@@ -340,15 +281,19 @@ def _load_postgres(
                 )
 
 
-def empty_postgres(url: str, events_table: str) -> None:
-    """Undo a restore that failed its verification: every restored or derived row goes."""
+def empty_postgres(url: str, events_table: str, tables: Sequence[TableSpec]) -> None:
+    """Undo a restore that failed its verification: every row of `tables` (the restored
+    ones and those the restore derived from them) goes."""
     with psycopg.connect(url) as conn, conn.transaction():
-        names = [events_table] + [spec.name for spec in TABLES[1:]] + DERIVED
+        names = [_physical(spec, events_table) for spec in tables]
         present = [
             name
             for name in names
             if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,)
         ]
-        conn.execute(
-            sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(n) for n in present))
-        )
+        if present:
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(
+                    sql.SQL(", ").join(sql.Identifier(n) for n in present)
+                )
+            )

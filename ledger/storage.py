@@ -5,6 +5,11 @@ database) and are written only by the integrator, under the append lock. Every
 completed perfect subtree is stored as (level, index) -> hash, so any inclusion or
 consistency proof is assembled from O(log n) rows without rereading the log (the
 layout of Go's sumdb/tlog "stored hashes", kept as explicit columns).
+
+Every table in this database is declared by the code that owns it, as a `TableSpec`
+(columns, DDL, what a backup does with it): the ledger's own are `LEDGER_TABLES` here,
+the API's and the projection's beside their code; api/application/tables.py lists them
+all for backup and restore (ledger/snapshot.py copies the ones it is given).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import psycopg
 
@@ -38,20 +44,105 @@ class StoredCheckpoint:
     created_at: str
 
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS ledger_merkle_nodes (
-        level INTEGER NOT NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL,
-        PRIMARY KEY (level, idx))""",
-    """CREATE TABLE IF NOT EXISTS ledger_leaves (
-        leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE)""",
-    """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+class Backup(Enum):
+    """What a backup does with a table (ledger/snapshot.py, api/application/backup.py)."""
+
+    #: Its rows are copied into a backup and loaded back on restore.
+    COPY = "copy"
+    #: Derived from the events: restore rebuilds it (and empties it if it has to undo).
+    REBUILD = "rebuild"
+    #: Left out on purpose (web sessions must not be revived; projections are rebuilt on
+    #: demand by their owner).
+    OMIT = "omit"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table of the ledger's database, declared by the code that owns it.
+
+    `columns` are (name, kind), kind one of int/text/bytes/uuid: the rows a backup holds,
+    in a form that restores into SQLite or PostgreSQL alike. `ddl` creates the table (and
+    its indexes) if absent, ``{blob}`` standing for the binary type; the event store's
+    table has none (eventsourcing creates it). `order_by` is the key a copy is read in."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    order_by: str
+    ddl: tuple[str, ...] = ()
+    backup: Backup = Backup.COPY
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def create_statements(self, *, postgres: bool) -> list[str]:
+        blob = "BYTEA" if postgres else "BLOB"
+        return [statement.replace("{blob}", blob) for statement in self.ddl]
+
+
+EVENTS = "events"  # the logical name of the event store's table (its real name: events_table)
+
+#: The event store: eventsourcing's table, read and written by notification id.
+EVENTS_SPEC = TableSpec(
+    EVENTS,
+    (
+        ("notification_id", "int"),
+        ("originator_id", "uuid"),
+        ("originator_version", "int"),
+        ("topic", "text"),
+        ("state", "bytes"),
+    ),
+    "notification_id",
+)
+CHECKPOINTS = TableSpec(
+    "ledger_checkpoints",
+    (("tree_size", "int"), ("root_hash", "bytes"), ("note", "text"), ("created_at", "text")),
+    "tree_size",
+    (
+        """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
         tree_size BIGINT PRIMARY KEY, root_hash {blob} NOT NULL, note TEXT NOT NULL,
         created_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+    ),
+)
+COSIGNATURES = TableSpec(
+    "ledger_cosignatures",
+    (("tree_size", "int"), ("witness_key", "text"), ("line", "text"), ("cosigned_at", "int")),
+    "tree_size, witness_key",
+    (
+        """CREATE TABLE IF NOT EXISTS ledger_cosignatures (
         tree_size BIGINT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL,
         cosigned_at BIGINT NOT NULL, PRIMARY KEY (tree_size, witness_key))""",
-]
+    ),
+)
+META = TableSpec(
+    "ledger_meta",
+    (("key", "text"), ("value", "text")),
+    "key",
+    ("""CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",),
+)
+MERKLE_NODES = TableSpec(
+    "ledger_merkle_nodes",
+    (("level", "int"), ("idx", "int"), ("hash", "bytes")),
+    "level, idx",
+    (
+        """CREATE TABLE IF NOT EXISTS ledger_merkle_nodes (
+        level INTEGER NOT NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL,
+        PRIMARY KEY (level, idx))""",
+    ),
+    Backup.REBUILD,
+)
+LEAVES = TableSpec(
+    "ledger_leaves",
+    (("leaf_index", "int"), ("notification_id", "int")),
+    "leaf_index",
+    (
+        """CREATE TABLE IF NOT EXISTS ledger_leaves (
+        leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE)""",
+    ),
+    Backup.REBUILD,
+)
+#: Every table of the ledger's own, the event store's first.
+LEDGER_TABLES = (EVENTS_SPEC, CHECKPOINTS, COSIGNATURES, META, MERKLE_NODES, LEAVES)
 
 
 class LedgerTables:
@@ -64,6 +155,10 @@ class LedgerTables:
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.p)
+
+    @property
+    def sql_dialect(self) -> Literal["sqlite", "postgresql"]:
+        return "postgresql" if self.postgres else "sqlite"
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
@@ -78,13 +173,22 @@ class LedgerTables:
                 yield cursor
         else:
             with self.datastore.transaction(commit=False) as cursor:
-                yield cursor
+                yield getattr(cursor, "sqlite_cursor", cursor)  # the driver's own cursor
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction, committed when the block ends without error.
+
+        The driver's own cursor (sqlite3 or psycopg; rows readable by column name), so
+        `rowcount` and `executemany` work the same on both backends."""
+        with self.datastore.transaction(commit=True) as cursor:
+            yield getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing wraps SQLite's
 
     def create(self) -> None:
-        blob = "BYTEA" if self.postgres else "BLOB"
         with self.datastore.transaction(commit=True) as cursor:
-            for statement in SCHEMA:
-                cursor.execute(statement.format(blob=blob))
+            for table in LEDGER_TABLES:
+                for statement in table.create_statements(postgres=self.postgres):
+                    cursor.execute(statement)
 
     # -- meta ----------------------------------------------------------------------
 
@@ -241,6 +345,18 @@ class LedgerTables:
                 (int(r["leaf_index"]), int(r["notification_id"]), bytes(r["hash"]))
                 for r in cursor.fetchall()
             ]
+
+    def leaf_notifications(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(leaf index, notification id) of the stored leaves in [start, end), in order."""
+        with self.reading() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT leaf_index, notification_id FROM ledger_leaves "
+                    "WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index"
+                ),
+                (start, end),
+            )
+            return [(int(r["leaf_index"]), int(r["notification_id"])) for r in cursor.fetchall()]
 
     def leaf_index_of(self, notification_id: int) -> int | None:
         with self.reading() as cursor:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from projections.status import PlanStatus, Replay, status_from
 
 if TYPE_CHECKING:
-    from ledger.service import Ledger
+    from projections.port import LogReader
 
 
 def parse_as_of(text: str) -> datetime:
@@ -37,7 +37,7 @@ def as_of_label(as_of: datetime | None, position: int | None) -> str:
 
 
 def status_as_of(
-    ledger: Ledger,
+    ledger: LogReader,
     *,
     as_of: datetime | None = None,
     position: int | None = None,
@@ -65,7 +65,7 @@ def status_as_of(
 
 
 def replay_status(
-    ledger: Ledger,
+    ledger: LogReader,
     *,
     as_of: datetime | None = None,
     position: int | None = None,

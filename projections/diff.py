@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import Action
-from domain.events import SignedEvent
-from ledger.entry import EventBody, SignedEntry, from_domain_event
+from ledger.auditor.entry import EventBody, SignedEntry
+from ledger.entry import from_domain_event
 from projections.status import ActionRow, PlanStatus, Replay, status_from
 from projections.store import to_micros
 
 if TYPE_CHECKING:
-    from ledger.service import Ledger
+    from projections.port import LogReader
 
 #: The fields of an action row a committee cares about (not e.g. last_change).
 COMPARED = (
@@ -117,7 +117,7 @@ def plan_diff(
     return result
 
 
-def diff_as_of(ledger: Ledger, start: datetime, end: datetime) -> PlanDiff:
+def diff_as_of(ledger: LogReader, start: datetime, end: datetime) -> PlanDiff:
     """The same answer as `plan_diff`, from the as-of projection: two indexed as-of
     lookups, then only the entries signed in between (found by time on the projection's
     index, read from the event store aggregate by aggregate)."""
@@ -135,7 +135,7 @@ def diff_as_of(ledger: Ledger, start: datetime, end: datetime) -> PlanDiff:
 
 
 def action_entries_between(
-    ledger: Ledger, start: datetime, end: datetime, *, bound: int | None = None
+    ledger: LogReader, start: datetime, end: datetime, *, bound: int | None = None
 ) -> list[tuple[int, EventBody, str]]:
     """(leaf index, body, action id) of every action entry signed in (start, end] among
     the first `bound` entries (default: all the projection covers), in log order.
@@ -160,8 +160,8 @@ def action_entries_between(
         versions[aggregate_id] = (name, min(low, version), max(high, version))
     out = []
     for aggregate_id, (name, low, high) in versions.items():
-        for event in ledger.app.events.get(UUID(aggregate_id), gt=low - 1, lte=high):
-            body = from_domain_event(cast(SignedEvent, event)).body
+        for event in ledger.events_of(UUID(aggregate_id), first_version=low, last_version=high):
+            body = from_domain_event(event).body
             out.append((leaves[(aggregate_id, body.version)], body, name))
     return sorted(out, key=lambda item: item[0])
 

@@ -21,12 +21,12 @@ import threading
 import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import Action, Directory, Plan, Reminders
-from domain.events import SignedEvent
-from ledger.entry import SignedEntry, to_domain_event
+from ledger.auditor.entry import SignedEntry
+from ledger.entry import to_domain_event
 from projections.status import (
     PlanStatus,
     action_snapshot,
@@ -44,7 +44,7 @@ from projections.store import (
 )
 
 if TYPE_CHECKING:
-    from ledger.service import Ledger
+    from projections.port import LogReader
 
 PAGE = 2000
 log = logging.getLogger("inquiry_ledger.projections")
@@ -84,11 +84,8 @@ def _dumps(obj: Any) -> str:
 class Projector:
     """One per Ledger object (see `projector_for`); safe to share between threads."""
 
-    def __init__(self, ledger: Ledger, *, prefix: str = "asof", page: int = PAGE) -> None:
-        datastore = ledger.tables.datastore
-        self.tables = ProjectionTables(
-            datastore, postgres=ledger.config.uses_postgres, prefix=prefix
-        )
+    def __init__(self, ledger: LogReader, *, prefix: str = "asof", page: int = PAGE) -> None:
+        self.tables = ProjectionTables(ledger.database, prefix=prefix)
         self.tables.create()
         self.page = page
         self._lock = threading.Lock()
@@ -98,7 +95,7 @@ class Projector:
 
     # -- catching up ------------------------------------------------------------------
 
-    def catch_up(self, ledger: Ledger, *, stop: threading.Event | None = None) -> int:
+    def catch_up(self, ledger: LogReader, *, stop: threading.Event | None = None) -> int:
         """Project every integrated entry beyond the mark; return the new mark.
 
         One page per turn of the lock, so threads of one process share a long catch-up
@@ -121,7 +118,7 @@ class Projector:
                     # may be ahead of it. Start again from the stored state.
                     self._forget()
 
-    def catch_up_in_background(self, ledger: Ledger) -> tuple[threading.Thread, threading.Event]:
+    def catch_up_in_background(self, ledger: LogReader) -> tuple[threading.Thread, threading.Event]:
         """Start catching up on a daemon thread (e.g. when a server starts, so the first
         request does not wait for a long log); set the event and join the thread to stop.
         Errors are logged, not raised: any query catches up again by itself."""
@@ -137,7 +134,7 @@ class Projector:
         thread.start()
         return thread, stop
 
-    def rebuild(self, ledger: Ledger) -> int:
+    def rebuild(self, ledger: LogReader) -> int:
         """Forget the projection and build it again from the first entry."""
         with self._lock:
             self.tables.reset()
@@ -149,7 +146,7 @@ class Projector:
         self._shown.clear()
         self._numbers.clear()
 
-    def _project(self, ledger: Ledger, start: int, end: int) -> Batch:
+    def _project(self, ledger: LogReader, start: int, end: int) -> Batch:
         if not self._numbers:
             self._numbers = self.tables.aggregates()
         aggregates: list[NewAggregate] = []
@@ -180,7 +177,7 @@ class Projector:
             changes.append(Change(agg, leaf, to_micros(event.timestamp), version, shown.leaf))
         return Batch(start, end, aggregates, changes, snapshots)
 
-    def _aggregate_before(self, ledger: Ledger, aggregate_id: UUID, version: int) -> Any:
+    def _aggregate_before(self, ledger: LogReader, aggregate_id: UUID, version: int) -> Any:
         """The aggregate at `version - 1` (None before its first entry)."""
         if version == 1:
             return None
@@ -188,8 +185,8 @@ class Projector:
         if cached is not None and cached.version == version - 1:
             return cached
         aggregate: Any = None
-        for stored in ledger.app.events.get(aggregate_id, lte=version - 1):
-            aggregate = cast(SignedEvent, stored).mutate(aggregate)
+        for stored in ledger.events_of(aggregate_id, last_version=version - 1):
+            aggregate = stored.mutate(aggregate)
         if aggregate is None or aggregate.version != version - 1:
             raise ProjectionError(f"aggregate {aggregate_id} has no version {version - 1}")
         return aggregate
@@ -217,7 +214,7 @@ class Projector:
     # -- answering ----------------------------------------------------------------------
 
     def cut(
-        self, ledger: Ledger, *, as_of: datetime | None, position: int | None
+        self, ledger: LogReader, *, as_of: datetime | None, position: int | None
     ) -> tuple[int, list[AtCut]]:
         """(bound, every aggregate inside the cut), after catching up."""
         mark = self.catch_up(ledger)
@@ -227,7 +224,7 @@ class Projector:
 
     def status(
         self,
-        ledger: Ledger,
+        ledger: LogReader,
         *,
         as_of: datetime | None,
         position: int | None,
@@ -249,35 +246,22 @@ class Projector:
         return status_from_snapshots(plan, actions, log_size=size, as_of=label, today=today)
 
 
-def _integrated_entries(ledger: Ledger, start: int, end: int) -> list[tuple[int, bytes]]:
-    """(leaf index, entry bytes) for leaves start..end-1, read by notification id (the
-    Merkle leaf table maps one to the other) rather than by counting from the start."""
-    p = "%s" if ledger.config.uses_postgres else "?"
-    with ledger.tables.reading() as cursor:
-        cursor.execute(
-            "SELECT leaf_index, notification_id FROM ledger_leaves "
-            f"WHERE leaf_index >= {p} AND leaf_index < {p} ORDER BY leaf_index",
-            (start, end),
+def _integrated_entries(ledger: LogReader, start: int, end: int) -> list[tuple[int, bytes]]:
+    """(leaf index, entry bytes) for leaves start..end-1, read by leaf position (the log
+    maps each leaf to its stored entry) rather than by counting from the start."""
+    found = ledger.leaf_entries(start, end)
+    if [leaf for leaf, _ in found] != list(range(start, end)):
+        raise ProjectionError(
+            f"leaves {start}..{end - 1} are not all in the Merkle tree and the event store"
         )
-        leaves = [(int(r["leaf_index"]), int(r["notification_id"])) for r in cursor.fetchall()]
-    if len(leaves) != end - start:
-        raise ProjectionError(f"leaves {start}..{end - 1} are not all in the Merkle tree")
-    if not leaves:
-        return []
-    notifications = ledger.app.recorder.select_notifications(
-        start=leaves[0][1], limit=len(leaves), stop=leaves[-1][1]
-    )
-    ids = [n.id for n in notifications]
-    if ids != [nid for _, nid in leaves]:
-        raise ProjectionError(f"the event store and the Merkle leaves disagree at {start}..{end}")
-    return [(leaf, bytes(n.state)) for (leaf, _), n in zip(leaves, notifications, strict=True)]
+    return found
 
 
 _PROJECTORS: weakref.WeakKeyDictionary[Any, Projector] = weakref.WeakKeyDictionary()
 _PROJECTORS_LOCK = threading.Lock()
 
 
-def projector_for(ledger: Ledger) -> Projector:
+def projector_for(ledger: LogReader) -> Projector:
     """The projector of this Ledger object (created, with its tables, on first use)."""
     with _PROJECTORS_LOCK:
         found = _PROJECTORS.get(ledger)

@@ -16,16 +16,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain import Action, Directory
 from domain.lifecycle import REMOVED_FROM_PLAN
-from ledger.entry import SignedEntry
-from ledger.note import Checkpoint, VerifierKey
-from ledger.service import Ledger
-from ledger.witness import note_body
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.cosignature import note_body
+from ledger.auditor.entry import SignedEntry
+from ledger.auditor.note import VerifierKey
 from projections.diff import action_entries_between
 from projections.status import STATUS_ORDER, PlanStatus
+
+if TYPE_CHECKING:
+    from projections.port import LogReader
 
 #: Entries that record a decision about an action (evidence and comments are not).
 DECISION_TYPES = frozenset(
@@ -182,7 +185,7 @@ def checkpoint_info(
 
 
 def build_report(
-    ledger: Ledger,
+    ledger: LogReader,
     checkpoint: CheckpointInfo,
     *,
     as_of: datetime,
@@ -309,7 +312,7 @@ def _chart_point(point: datetime, status: PlanStatus) -> ChartPoint:
 
 
 def _decision_rows(
-    ledger: Ledger, start: datetime, end: datetime, size: int, directory: Directory | None
+    ledger: LogReader, start: datetime, end: datetime, size: int, directory: Directory | None
 ) -> list[DecisionRow]:
     """Every decision signed in (start, end] among the first `size` entries, in log order."""
     rows = []

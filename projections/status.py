@@ -21,7 +21,8 @@ from domain import Action, Directory, Plan, Status
 from domain.events import SignedEvent
 from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
 from domain.progress import recommendation_status
-from ledger.entry import SignedEntry, to_domain_event
+from ledger.auditor.entry import SignedEntry
+from ledger.entry import to_domain_event
 
 #: Statuses in the order of tables and charts, from not started to closed; merged and
 #: withdrawn actions are out of the plan and are never counted.

@@ -26,14 +26,26 @@ and rows below the mark never change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from projections.port import Cursor, SqlDatabase
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATE_KEY = "log"
+#: The projection's tables, each named ``<prefix>_<table>``. They are derived from the log
+#: (rebuilt on demand, see `Projector.rebuild`), so backups leave them out.
+TABLES = ("state", "aggregates", "changes", "snapshots")
+DEFAULT_PREFIX = "asof"
+
+
+def table_names(prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """The names of one table set (tests and benchmarks build others beside "asof")."""
+    return [f"{prefix}_{table}" for table in TABLES]
 
 
 def to_micros(moment: datetime) -> int:
@@ -90,29 +102,24 @@ class AtCut:
 
 
 class ProjectionTables:
-    """SQL for SQLite and PostgreSQL; `prefix` names the table set (tests build a
-    second set from scratch beside the incremental one and compare them)."""
+    """SQL for SQLite and PostgreSQL, in the log's database (`projections.port`);
+    `prefix` names the table set (tests build a second set from scratch beside the
+    incremental one and compare them)."""
 
-    def __init__(self, datastore: Any, *, postgres: bool, prefix: str = "asof") -> None:
+    def __init__(self, database: SqlDatabase, *, prefix: str = DEFAULT_PREFIX) -> None:
         if not prefix.isidentifier():
             raise ValueError(f"table prefix must be an identifier: {prefix!r}")
-        self.datastore = datastore
-        self.postgres = postgres
+        self.database = database
+        self.postgres = database.sql_dialect == "postgresql"
         self.prefix = prefix
-        self.p = "%s" if postgres else "?"
+        self.p = "%s" if self.postgres else "?"
 
     def _sql(self, statement: str) -> str:
         return statement.replace("{p}", self.prefix).replace("?", self.p)
 
-    @contextmanager
-    def reading(self) -> Iterator[Any]:
-        """A cursor for reads that need no multi-statement snapshot (see ledger.storage)."""
-        if self.postgres:
-            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-                yield cursor
-        else:
-            with self.datastore.transaction(commit=False) as cursor:
-                yield cursor
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor for reads that need no multi-statement snapshot."""
+        return self.database.reading()
 
     def schema(self) -> list[str]:
         # WITHOUT ROWID on SQLite: the table *is* its primary-key b-tree (no second copy).
@@ -138,7 +145,7 @@ class ProjectionTables:
         loser retries once, by which time the tables exist."""
         for attempt in range(2):
             try:
-                with self.datastore.transaction(commit=True) as cursor:
+                with self.database.transaction() as cursor:
                     for statement in self.schema():
                         cursor.execute(statement)
                 return
@@ -189,12 +196,12 @@ class ProjectionTables:
         projector got there first. The compare-and-set is the first statement, so on
         SQLite it takes the write lock before anything is read, and on PostgreSQL a
         concurrent mover blocks here until the other commits, then sees the new mark."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.database.transaction() as cursor:
             cursor.execute(
                 self._sql("UPDATE {p}_state SET high_water=? WHERE key=? AND high_water=?"),
                 (batch.end, STATE_KEY, batch.start),
             )
-            if _rowcount(cursor) != 1:
+            if cursor.rowcount != 1:
                 # Nothing was written; leaving the block commits an empty transaction.
                 return False
             if batch.aggregates:
@@ -215,7 +222,7 @@ class ProjectionTables:
 
     def reset(self) -> None:
         """Forget everything (for a rebuild from scratch), in one transaction."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.database.transaction() as cursor:
             for table in ("changes", "snapshots", "aggregates"):
                 cursor.execute(self._sql(f"DELETE FROM {{p}}_{table}"))
             cursor.execute(self._sql("UPDATE {p}_state SET high_water=0 WHERE key=?"), (STATE_KEY,))
@@ -345,9 +352,3 @@ class ProjectionTables:
                 cursor.execute(self._sql(f"SELECT count(*) AS n FROM {{p}}_{table}"))
                 counts[table] = int(cast(Any, cursor.fetchone())["n"])
         return counts
-
-
-def _rowcount(cursor: Any) -> int:
-    """Rows the last statement changed (eventsourcing wraps SQLite's cursor)."""
-    raw = getattr(cursor, "sqlite_cursor", cursor)
-    return int(raw.rowcount)

@@ -22,10 +22,10 @@ the reference).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import PLAN_ID, Plan, action_aggregate_id
@@ -36,7 +36,7 @@ from projections.projector import projector_for
 from projections.store import to_micros
 
 if TYPE_CHECKING:
-    from ledger.service import Ledger
+    from projections.port import LogReader
 
 #: Payload members never shown in a timeline (see the module docstring).
 HIDDEN = frozenset({"original_name", "storage_key"})
@@ -95,7 +95,7 @@ class _Found:
 
 
 def action_timeline(
-    ledger: Ledger,
+    ledger: LogReader,
     action_id: str,
     *,
     as_of: datetime | None = None,
@@ -115,7 +115,7 @@ def action_timeline(
 
 
 def recommendation_timeline(
-    ledger: Ledger,
+    ledger: LogReader,
     number: int,
     *,
     as_of: datetime | None = None,
@@ -155,7 +155,7 @@ def recommendation_timeline(
     return Timeline(f"recommendation {number}", as_of_label(as_of, position), entries, state, total)
 
 
-def current_lead_agencies(ledger: Ledger) -> dict[str, str]:
+def current_lead_agencies(ledger: LogReader) -> dict[str, str]:
     """Action id -> its lead agency now (what read scoping goes by), from the projection."""
     return {row.action_id: row.lead_agency for row in status_as_of(ledger).actions}
 
@@ -164,7 +164,9 @@ def _when(as_of: datetime | None, position: int | None) -> str:
     return "" if as_of is None and position is None else f" as of {as_of_label(as_of, position)}"
 
 
-def _cut(ledger: Ledger, as_of: datetime | None, position: int | None, limit: int | None) -> _Cut:
+def _cut(
+    ledger: LogReader, as_of: datetime | None, position: int | None, limit: int | None
+) -> _Cut:
     if as_of is not None and as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if position is not None and position < 0:
@@ -177,7 +179,7 @@ def _cut(ledger: Ledger, as_of: datetime | None, position: int | None, limit: in
 
 
 def _find(
-    ledger: Ledger,
+    ledger: LogReader,
     action_id: str,
     cut: _Cut,
     limit: int | None,
@@ -203,7 +205,7 @@ def _find(
     return _Found(action_id, aggregate_id, rows[0][1], rows)
 
 
-def _entries(ledger: Ledger, found: list[_Found], limit: int | None) -> list[TimelineEntry]:
+def _entries(ledger: LogReader, found: list[_Found], limit: int | None) -> list[TimelineEntry]:
     """The latest `limit` entries of these actions together, read from the event store
     by version range (the signed payload is only there), each with the status its
     projected snapshot shows. Only the entries shown are read and parsed."""
@@ -223,10 +225,10 @@ def _entries(ledger: Ledger, found: list[_Found], limit: int | None) -> list[Tim
         by_version = by_action.get(each.action_id)
         if not by_version:
             continue
-        events = ledger.app.events.get(
-            each.aggregate_id, gt=min(by_version) - 1, lte=max(by_version)
+        events = ledger.events_of(
+            each.aggregate_id, first_version=min(by_version), last_version=max(by_version)
         )
-        for event in cast(Iterable[SignedEvent], events):
+        for event in events:
             if event.originator_version not in by_version:
                 continue  # between this action's chosen entries: another's are later
             leaf, state = by_version[event.originator_version]
@@ -246,7 +248,7 @@ def _state(found: _Found) -> dict[str, Any]:
     return {} if snapshot is None else dict(json.loads(snapshot))
 
 
-def _plan_entries(ledger: Ledger, number: int, cut: _Cut) -> list[TimelineEntry]:
+def _plan_entries(ledger: LogReader, number: int, cut: _Cut) -> list[TimelineEntry]:
     """The plan's entry that added the recommendation, if it is inside the cut."""
     tables = projector_for(ledger).tables
     plan = tables.aggregate_number(str(PLAN_ID))
@@ -254,8 +256,8 @@ def _plan_entries(ledger: Ledger, number: int, cut: _Cut) -> list[TimelineEntry]
         return []
     leaves = tables.leaves_of(plan, bound=cut.bound)
     out = []
-    events = ledger.app.events.get(PLAN_ID, lte=max(leaves)) if leaves else []
-    for event in cast(Iterable[SignedEvent], events):
+    events = ledger.events_of(PLAN_ID, last_version=max(leaves)) if leaves else iter(())
+    for event in events:
         leaf = leaves[event.originator_version]
         if cut.ts is not None and to_micros(event.timestamp) > cut.ts:
             break  # a cut is a prefix of every aggregate's history

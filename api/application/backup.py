@@ -2,8 +2,10 @@
 
 What a backup holds (see ledger/backup_archive.py for the file format):
 
-- the event store and the ledger's own tables, from one consistent snapshot taken while
-  writers run (ledger/snapshot.py), in rows that restore into SQLite or PostgreSQL alike;
+- the event store, the ledger's own tables and the API's tokens and answered commands
+  (every table declared `Backup.COPY`, listed in api/application/tables.py), from one
+  consistent snapshot taken while writers run (ledger/snapshot.py), in rows that restore
+  into SQLite or PostgreSQL alike;
 - the home folder's key material, encrypted under the backup passphrase: the log's
   signing key, the evidence key-encryption key (unless it comes from the environment),
   the wrapped evidence data keys and any user keys kept on the server;
@@ -34,28 +36,27 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 
+from api.application.tables import all_tables
 from evidence_store.base import EvidenceError, check_sha256, storage_key
 from evidence_store.config import EvidenceConfig
 from evidence_store.crypto import FileKeyStore
+from ledger.auditor.note import NoteError, NoteSigner
+from ledger.auditor.rotation import LogKeys
 from ledger.backup_archive import ArchiveReader, ArchiveWriter, BackupError
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
-from ledger.logkeys import LogKeys, history_path, home_keys, rotation_notes
-from ledger.note import NoteError, NoteSigner
+from ledger.logkeys import history_path, home_keys, rotation_notes
 from ledger.service import Ledger
 from ledger.snapshot import (
-    BY_NAME,
-    EVENTS,
     SnapshotError,
-    TableSpec,
     decode_row,
     empty_postgres,
     encode_row,
@@ -63,6 +64,7 @@ from ledger.snapshot import (
     load,
     snapshot,
 )
+from ledger.storage import EVENTS, Backup, TableSpec
 from ledger.verify import verify_ledger
 
 PASSPHRASE_ENV = "INQUIRY_LEDGER_BACKUP_PASSPHRASE"
@@ -141,9 +143,18 @@ class _Evidence:
 
 
 def backup(
-    config: LedgerConfig, out: Path, passphrase: bytes, *, with_evidence: bool = False
+    config: LedgerConfig,
+    out: Path,
+    passphrase: bytes,
+    *,
+    with_evidence: bool = False,
+    tables: Sequence[TableSpec] | None = None,
 ) -> BackupSummary:
-    """Write a backup of the ledger at `config` to the new file `out` (mode 0600)."""
+    """Write a backup of the ledger at `config` to the new file `out` (mode 0600).
+
+    `tables` are the database's tables as their owners declare them (by default
+    `all_tables()`); those marked `Backup.COPY` are copied."""
+    copied = _copied(tables)
     evidence_config = EvidenceConfig.from_env(config.home)
     if with_evidence and evidence_config.backend != "local":
         raise BackupError(
@@ -158,12 +169,12 @@ def backup(
         )
     with Ledger(config) as ledger:
         origin = ledger.origin()
-        events_table = _events_table(ledger)
+        events_table = ledger.events_table
     summary = BackupSummary(out)
     writer = ArchiveWriter(out, passphrase)
     try:
         evidence = _Evidence()
-        with snapshot(config, events_table) as snap:
+        with snapshot(config, events_table, copied) as snap:
             for spec in snap.tables:
                 with writer.part(f"db/{spec.name}.jsonl") as part:
                     count = 0
@@ -226,9 +237,13 @@ def backup(
     return summary
 
 
-def _events_table(ledger: Ledger) -> str:
-    """The event store's table (eventsourcing names it per backend and application)."""
-    return str(cast(Any, ledger.app.recorder).events_table_name)
+def _declared(tables: Sequence[TableSpec] | None) -> Sequence[TableSpec]:
+    return all_tables() if tables is None else tables
+
+
+def _copied(tables: Sequence[TableSpec] | None) -> list[TableSpec]:
+    """The tables a backup holds, in the order it writes them (the event store first)."""
+    return [spec for spec in _declared(tables) if spec.backup is Backup.COPY]
 
 
 def _secret_files(home: Path, erased: set[str]) -> dict[str, bytes]:
@@ -250,10 +265,22 @@ def _secret_files(home: Path, erased: set[str]) -> dict[str, bytes]:
 
 
 def restore(
-    config: LedgerConfig, archive: Path, passphrase: bytes, *, since: list[str] | None = None
+    config: LedgerConfig,
+    archive: Path,
+    passphrase: bytes,
+    *,
+    since: list[str] | None = None,
+    tables: Sequence[TableSpec] | None = None,
 ) -> RestoreSummary:
     """Restore the backup `archive` into the empty home and store of `config`, verify it,
-    and re-apply the log's erasures. Raises BackupError, leaving nothing behind."""
+    and re-apply the log's erasures. Raises BackupError, leaving nothing behind.
+
+    `tables` as for `backup`: the `Backup.COPY` ones are created and loaded from the
+    backup, and if the restore has to be undone those and the `Backup.REBUILD` ones
+    (derived by the restore) are emptied again."""
+    declared = _declared(tables)
+    copied = _copied(declared)
+    by_name = {spec.name: spec for spec in copied}
     home = config.home
     if home.exists() and (not home.is_dir() or any(home.iterdir())):
         raise BackupError(f"{home} is not empty: restore only into a new, empty home folder")
@@ -262,8 +289,8 @@ def restore(
         staged = LedgerConfig(home=staging, database_url=config.database_url)
         loaded, events_table = False, ""
         try:
-            events_table = _prepare_store(staged)
-            present = [BY_NAME[n[3:-6]] for n in reader.names("db/") if n[3:-6] in BY_NAME]
+            events_table = _prepare_store(staged, copied)
+            present = [by_name[n[3:-6]] for n in reader.names("db/") if n[3:-6] in by_name]
             if EVENTS not in {spec.name for spec in present}:
                 raise BackupError("the backup holds no events")
             loaded = True
@@ -272,7 +299,8 @@ def restore(
             summary.erasures_reapplied, summary.keys_destroyed = _reapply_erasures(staged)
         except BaseException as error:
             if loaded and config.database_url is not None:
-                empty_postgres(config.database_url, events_table)
+                restored = [spec for spec in declared if spec.backup is not Backup.OMIT]
+                empty_postgres(config.database_url, events_table, restored)
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(error, (SnapshotError, psycopg.Error, sqlite3.Error)):
                 raise BackupError(f"restore failed, nothing restored: {error}") from None
@@ -339,16 +367,14 @@ def _check_log_key(staging: Path, origin: Any) -> None:
         raise BackupError("the backup's log key is not the key its log.vkey publishes")
 
 
-def _prepare_store(staged: LedgerConfig) -> str:
+def _prepare_store(staged: LedgerConfig, tables: Sequence[TableSpec]) -> str:
     """Create the tables (empty) and check the store holds nothing yet."""
-    from api.application.idempotency import SCHEMA as COMMANDS_SCHEMA
-    from api.application.tokens import SCHEMA as TOKENS_SCHEMA
-
-    with Ledger(staged) as ledger:
-        events_table = _events_table(ledger)
-        with ledger.tables.datastore.transaction(commit=True) as cursor:
-            cursor.execute(TOKENS_SCHEMA)
-            cursor.execute(COMMANDS_SCHEMA)
+    with Ledger(staged) as ledger:  # creates the event store and the ledger's own tables
+        events_table = ledger.events_table
+        with ledger.database.transaction() as cursor:
+            for spec in tables:
+                for statement in spec.create_statements(postgres=staged.uses_postgres):
+                    cursor.execute(statement)
     if not is_empty(staged, events_table):
         raise BackupError(
             f"{staged.describe_store()} already holds a ledger: restore only into an empty database"

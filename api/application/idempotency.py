@@ -6,18 +6,33 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.storage import LedgerTables
+from ledger.storage import LedgerTables, TableSpec
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS api_commands (
+#: Answered commands (backed up, so a retry after a restore is still answered, not appended).
+API_COMMANDS = TableSpec(
+    "api_commands",
+    (
+        ("command_id", "text"),
+        ("user_id", "text"),
+        ("request_hash", "text"),
+        ("response", "text"),
+        ("created_at", "text"),
+    ),
+    "command_id",
+    (
+        """CREATE TABLE IF NOT EXISTS api_commands (
     command_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, request_hash TEXT NOT NULL,
-    response TEXT NOT NULL, created_at TEXT NOT NULL)"""
+    response TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    ),
+)
 
 
 class CommandLog:
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.datastore.transaction(commit=True) as cursor:
-            cursor.execute(SCHEMA)
+        with tables.transaction() as cursor:
+            for statement in API_COMMANDS.create_statements(postgres=tables.postgres):
+                cursor.execute(statement)
 
     def find(self, command_id: str) -> tuple[str, str, Any] | None:
         """(user id, request hash, stored response) for a command id already answered."""

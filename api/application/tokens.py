@@ -16,11 +16,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.storage import LedgerTables
+from ledger.storage import LedgerTables, TableSpec
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS api_tokens (
+#: The token hashes (backed up, so restored tokens keep working).
+API_TOKENS = TableSpec(
+    "api_tokens",
+    (
+        ("token_id", "text"),
+        ("user_id", "text"),
+        ("secret_hash", "text"),
+        ("created_at", "text"),
+        ("expires_at", "text"),
+        ("revoked_at", "text"),
+    ),
+    "token_id",
+    (
+        """CREATE TABLE IF NOT EXISTS api_tokens (
     token_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, secret_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT)"""
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT)""",
+    ),
+)
 
 
 class TokenError(ValueError):
@@ -43,8 +58,9 @@ def _hash(secret: str) -> str:
 class TokenStore:
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.datastore.transaction(commit=True) as cursor:
-            cursor.execute(SCHEMA)
+        with tables.transaction() as cursor:
+            for statement in API_TOKENS.create_statements(postgres=tables.postgres):
+                cursor.execute(statement)
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.tables.p)

@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
-from ledger.entry import SignedEntry
 from projections.asof import replay_status, status_as_of
 from projections.projector import Projector, projector_for
 from tests.support import asof_history

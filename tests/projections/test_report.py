@@ -239,8 +239,8 @@ def test_the_checkpoint_is_cited_in_full_and_the_growth_is_reported(history: His
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(history: History) -> None:
+    from ledger.auditor.note import NoteError, NoteSigner
     from ledger.keys import KeyPair
-    from ledger.note import NoteError, NoteSigner
 
     other = NoteSigner("test.example/ledger", KeyPair.generate()).verifier
     with pytest.raises(NoteError):
@@ -385,8 +385,8 @@ def test_cli_report_from_the_genesis_checkpoint_and_without_any(
 def test_cli_report_refuses_a_checkpoint_the_log_key_did_not_sign(
     history: History, cli: Any, tmp_path: Path
 ) -> None:
+    from ledger.auditor.note import NoteSigner
     from ledger.keys import KeyPair
-    from ledger.note import NoteSigner
 
     vkey = history.world.config.log_vkey_path
     vkey.write_text(NoteSigner("test.example/ledger", KeyPair.generate()).verifier.encode())

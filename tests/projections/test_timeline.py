@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.application.tokens import TokenStore
 from api.http.app import create_app
 from domain import Status
-from ledger.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry
 from projections.timeline import UnknownSubject, action_timeline, recommendation_timeline
 from tests.support.world import World, make_world
 

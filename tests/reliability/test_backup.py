@@ -22,7 +22,7 @@ from domain import Status
 from evidence_store.base import ErasedBlob
 from evidence_store.crypto import FileKeyStore
 from evidence_store.local import LocalEvidenceStore
-from ledger import merkle
+from ledger.auditor import merkle
 from ledger.backup_archive import MAC, MANIFEST, ArchiveReader, _derive
 from ledger.config import LedgerConfig
 from ledger.logkeys import home_keys, ledger_keys
@@ -476,7 +476,7 @@ def test_backup_refuses_bad_requests_clearly(
 def test_restore_refuses_a_log_that_differs_from_a_checkpoint_saved_before(
     world: World, tmp_path: Path, env: None, capsys: Any, monkeypatch: Any
 ) -> None:
-    from ledger.note import Checkpoint
+    from ledger.auditor.checkpoint import Checkpoint
 
     # What an auditor would hold if the operator had shown them another history.
     other = Checkpoint(world.log_signer.name, 3, hashlib.sha256(b"another history").digest())
