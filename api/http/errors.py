@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.application.access import AccessDenied
 from api.application.tokens import TokenError
 from domain import InvalidInput, InvalidTransition, NotPermitted
 from evidence_store.base import (
@@ -18,9 +19,10 @@ from evidence_store.base import (
     EvidenceTooLarge,
     MissingBlob,
 )
-from ledger import merkle
-from ledger.canonical import CanonicalFormError
-from ledger.entry import EntryFormatError
+from ledger.auditor import merkle
+from ledger.auditor.canonical import CanonicalFormError
+from ledger.auditor.entry import EntryFormatError
+from ledger.auditor.note import NoteError
 from ledger.errors import (
     ClockSkew,
     InvalidEntry,
@@ -30,15 +32,12 @@ from ledger.errors import (
     SignatureRejected,
     VersionConflict,
 )
-from ledger.note import NoteError
 
 log = logging.getLogger("inquiry_ledger.api")
 
 
-class Forbidden(Exception):
-    def __init__(self, detail: str, code: str = "forbidden") -> None:
-        super().__init__(detail)
-        self.code = code
+class Forbidden(AccessDenied):
+    """A refusal by the HTTP layer itself (the application layer raises AccessDenied)."""
 
 
 class NotFound(Exception):
@@ -61,7 +60,7 @@ def error(status: int, code: str, detail: Any, **extra: Any) -> JSONResponse:
 def _status_for(exc: Exception) -> tuple[int, str, dict[str, Any]]:
     if isinstance(exc, TokenError):
         return 401, "unauthenticated", {}
-    if isinstance(exc, Forbidden):
+    if isinstance(exc, AccessDenied):  # Forbidden and CsrfError included
         return 403, exc.code, {}
     if isinstance(exc, NotFound):
         return 404, exc.code, {}
@@ -109,7 +108,7 @@ def install(app: FastAPI) -> None:
     handled = (
         NoteError,
         TokenError,
-        Forbidden,
+        AccessDenied,
         NotFound,
         Conflict,
         NotPermitted,

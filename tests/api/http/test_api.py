@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.application.tokens import TokenStore
 from api.http.app import create_app
 from domain import Action, Status, action_aggregate_id
-from ledger.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry
 from tests.support.world import World, clear_store_settings, make_world
 
 

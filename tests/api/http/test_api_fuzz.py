@@ -36,7 +36,7 @@ def api_schema(fuzz_world: World) -> Any:
     # The lifespan sets the services up; schemathesis's ASGI transport does not run it.
     from api.application.evidence import ConfiguredEvidence
     from api.application.idempotency import CommandLog
-    from api.http.app import Services
+    from api.http.deps import Services
 
     app.state.services = Services(
         fuzz_world.ledger,

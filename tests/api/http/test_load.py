@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from api.application.tokens import TokenStore
+from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
-from ledger.entry import SignedEntry
 from ledger.keys import KeyPair
 from ledger.service import Ledger
 from ledger.verify import verify_ledger

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from ledger import merkle
-from ledger.note import Checkpoint
+from ledger.auditor import merkle
+from ledger.auditor.checkpoint import Checkpoint
 from tests.support.server import free_port, running_server
 from tests.support.world import World, make_world
 

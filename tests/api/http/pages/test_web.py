@@ -17,7 +17,7 @@ from api.application.tokens import TokenStore
 from api.http.app import create_app
 from api.http.pages.views import Rag, action_rag, worst
 from domain import Action, Status
-from ledger.entry import EventBody, SignedEntry
+from ledger.auditor.entry import EventBody, SignedEntry
 from projections.status import ActionRow
 from tests.support.rawdb import RawEvents
 from tests.support.world import World, clear_store_settings, make_world

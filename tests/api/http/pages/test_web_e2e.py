@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from api.cli.main import main
-from ledger.canonical import canonical_bytes
+from ledger.auditor.canonical import canonical_bytes
 from tests.support.sample_plan import RECOMMENDATIONS
 from tests.support.server import running_server
 

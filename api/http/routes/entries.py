@@ -1,0 +1,92 @@
+"""Writing: entries built and signed by the caller, appended atomically and in order;
+a client-chosen command id makes a retry idempotent."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter
+
+from api.http.deps import CallerDep, Services, ServicesDep, errors_doc
+from api.http.errors import Conflict, Forbidden
+from api.http.routes.schemas import AppendIn, AppendOut, EntryIn
+from domain import Actor
+from ledger.auditor.canonical import canonical_bytes
+from ledger.auditor.entry import EntryFormatError, EventBody, SignedEntry
+from ledger.errors import VersionConflict
+from ledger.recorded import find_recorded
+
+router = APIRouter(tags=["write"])
+
+
+@router.post("/v1/entries", responses=errors_doc(401, 403, 409, 413, 422))
+def append(svc: ServicesDep, who: CallerDep, request: AppendIn) -> AppendOut:
+    """Append entries signed by the caller, atomically and in order."""
+    entries = [parse_entry(e) for e in request.entries]
+    for entry in entries:
+        if entry.body.actor != who.user_id:
+            raise Forbidden(
+                f"{who.user_id} may submit only entries signed as themselves, "
+                f"not as {entry.body.actor}",
+                "not_your_entry",
+            )
+    request_hash = hashlib.sha256(canonical_bytes([e.to_json() for e in entries])).hexdigest()
+    if request.command_id:
+        replay = replayed(svc, request.command_id, who, request_hash)
+        if replay is not None:
+            return replay
+    try:
+        results = svc.ledger.append(entries)
+    except VersionConflict:
+        if request.command_id:  # a concurrent retry of the same command won the race
+            replay = replayed(svc, request.command_id, who, request_hash)
+            if replay is None:  # or it was appended, then the reply was lost (crash)
+                replay = already_recorded(svc, request.command_id, who, request_hash, entries)
+            if replay is not None:
+                return replay
+        raise
+    out = AppendOut.of(results)
+    if request.command_id:
+        svc.commands.remember(request.command_id, who.user_id, request_hash, out.model_dump())
+    return out
+
+
+def replayed(svc: Services, command_id: str, who: Actor, request_hash: str) -> AppendOut | None:
+    found = svc.commands.find(command_id)
+    if found is None:
+        return None
+    user_id, stored_hash, response = found
+    if user_id != who.user_id or stored_hash != request_hash:
+        raise Conflict("this command id was used for a different request", "command_id_reused")
+    out = AppendOut.model_validate(response)
+    out.replayed = True
+    return out
+
+
+def already_recorded(
+    svc: Services, command_id: str, who: Actor, request_hash: str, entries: list[SignedEntry]
+) -> AppendOut | None:
+    """A retried command whose entries are in the log, byte for byte, although its answer
+    was never remembered (the server died between the append and `remember`): answer it
+    as a replay instead of refusing entries that are in fact recorded (ledger/recorded.py).
+    Found by tests/reliability/test_crash.py."""
+    recorded = find_recorded(svc.ledger, entries)
+    if recorded is None:
+        return None
+    out = AppendOut.of(recorded, replayed=True)
+    with contextlib.suppress(IntegrityError):  # a concurrent retry remembered it first
+        svc.commands.remember(command_id, who.user_id, request_hash, out.model_dump())
+    return out
+
+
+def parse_entry(entry: EntryIn) -> SignedEntry:
+    try:
+        signature = base64.b64decode(entry.signature, validate=True)
+    except ValueError:
+        raise EntryFormatError("signature is not valid base64") from None
+    if len(signature) != 64:
+        raise EntryFormatError("an Ed25519 signature is 64 bytes")
+    return SignedEntry(EventBody.from_json(entry.body), signature)

@@ -1,0 +1,72 @@
+"""The plan, its status now or as it stood, what changed between two moments, and an
+aggregate's version (for signing the next entry)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.http.deps import MAX_INDEX, CallerDep, ServicesDep, errors_doc, moment, optional_moment
+from api.http.routes.schemas import DiffOut, PlanOut, StatusOut, VersionOut
+from ledger.auditor.entry import EntryFormatError
+from projections.asof import status_as_of
+from projections.diff import diff_as_of
+
+router = APIRouter(tags=["read"])
+
+
+@router.get(
+    "/v1/plan",
+    response_model=PlanOut,
+    response_model_exclude_unset=True,  # no plan yet: title, agencies, recommendations only
+    responses=errors_doc(401),
+)
+def plan(svc: ServicesDep, who: CallerDep) -> dict[str, Any]:
+    """The plan: agencies and recommendations."""
+    current = svc.ledger.plan()
+    if current is None:
+        return {"title": "", "agencies": {}, "recommendations": []}
+    return {
+        "title": current.title,
+        "source": current.source,
+        "agencies": current.agencies,
+        "recommendations_expected": current.recommendations_expected,
+        "recommendations": [vars(r) for _, r in sorted(current.recommendations.items())],
+    }
+
+
+@router.get("/v1/status", response_model=StatusOut, responses=errors_doc(401, 422))
+def status(
+    svc: ServicesDep,
+    who: CallerDep,
+    as_of: str | None = None,
+    position: int | None = Query(default=None, ge=0, le=MAX_INDEX),
+) -> dict[str, Any]:
+    """Status of every action, recommendation and agency: now, as of a date or
+    date-time (UTC), or as of a log position (the first N entries)."""
+    return status_as_of(svc.ledger, as_of=optional_moment(as_of), position=position).to_json()
+
+
+@router.get("/v1/diff", response_model=DiffOut, responses=errors_doc(401, 422))
+def diff(
+    svc: ServicesDep,
+    who: CallerDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+) -> dict[str, Any]:
+    """What changed between two dates (or date-times, UTC): actions added, every field
+    that changed, and every signed decision in between with its log position."""
+    first, last = moment(start), moment(end)
+    if last <= first:
+        raise EntryFormatError("'to' must be after 'from'")
+    return diff_as_of(svc.ledger, first, last).to_json()
+
+
+@router.get(
+    "/v1/aggregates/{aggregate_id}/version", response_model=VersionOut, responses=errors_doc(401)
+)
+def version(svc: ServicesDep, who: CallerDep, aggregate_id: UUID) -> VersionOut:
+    """The aggregate's current version: a signed entry writes version + 1."""
+    return VersionOut(aggregate_id=str(aggregate_id), version=svc.ledger.version_of(aggregate_id))
