@@ -23,8 +23,8 @@ from domain import (
     action_aggregate_id,
 )
 from domain.lifecycle import LEVEL_OF_ROLE
-from ledger.entry import SignedEntry
-from ledger.keys import encode_public_key
+from ledger.auditor.ed25519 import encode_public_key
+from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended
 from ledger.signer import Signer
 

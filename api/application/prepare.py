@@ -3,8 +3,10 @@
 The browser signs; the server never does. But the exact payload of each event (which
 status it moves from, which evidence a sign-off names, at which level a reviewer
 returns) is the domain's business, so the page asks the server to *prepare* the body
-and then checks and signs it. Bodies are built by `api.application.commands.Client`, the same code
-the CLI signs with, through a port that captures the entry instead of appending it.
+and then checks and signs it. Bodies are built by `api.application.commands.Client`, the
+same code the CLI signs with, through a port that captures the entry instead of appending
+it; which verbs there are, what each asks for and which Client call it makes is the one
+catalogue in `api.application.verbs`, which the CLI's `act` is built from too.
 
 Which forms a user sees is decided the same way: each command is built with harmless
 placeholder inputs and its domain rule is run for the user's registered role and
@@ -15,15 +17,17 @@ rules here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
 from api.application.commands import Client, CommandError
-from domain import Action, Actor, DomainError, InvalidInput, RuleContext, Status
-from ledger.entry import EventBody, SignedEntry, to_domain_event
+from api.application.verbs import FILE, LIST, VERBS, Arg, Form, Verb
+from domain import Action, Actor, DomainError, InvalidInput, RuleContext
+from ledger.auditor.entry import EventBody, SignedEntry
+from ledger.entry import to_domain_event
 from ledger.service import Appended, Ledger
 from ledger.signer import Signer
 
@@ -38,7 +42,7 @@ class Field:
 
     name: str
     label: str
-    kind: str = "text"  # text | textarea | select | date
+    kind: str = "text"  # text | textarea | select | date | file
     required: bool = True
     choices: tuple[str, ...] = ()
     hint: str = ""
@@ -46,13 +50,21 @@ class Field:
 
 @dataclass(frozen=True)
 class WebCommand:
+    """A verb of the catalogue (`api.application.verbs`) as the action page offers it."""
+
     name: str
     label: str
     event_type: str
     fields: tuple[Field, ...]
-    probe: dict[str, Any]
-    build: Callable[[Client, str, dict[str, Any]], Appended]
+    probe: Mapping[str, Any]
+    verb: Verb
     hint: str = ""
+
+    def build(self, client: Client, action_id: str, inputs: dict[str, Any]) -> Appended:
+        """Turn the form's inputs into the verb's arguments, and call it."""
+        return self.verb.call(
+            client, action_id, {a.name: _value(inputs, a) for a in self.verb.args}
+        )
 
 
 def _text(inputs: dict[str, Any], name: str, *, required: bool = True) -> str:
@@ -71,7 +83,8 @@ def _lines(inputs: dict[str, Any], name: str) -> list[str]:
     return [line.strip() for line in _text(inputs, name).splitlines() if line.strip()]
 
 
-def _evidence(inputs: dict[str, Any]) -> dict[str, Any]:
+def _blob(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The record of a blob the browser uploaded before asking (POST /v1/evidence)."""
     size = inputs.get("size")
     if not isinstance(size, int) or isinstance(size, bool):
         raise InvalidInput(RULE, "size must be an integer")
@@ -80,111 +93,33 @@ def _evidence(inputs: dict[str, Any]) -> dict[str, Any]:
         "size": size,
         "media_type": _text(inputs, "media_type"),
         "original_name": _text(inputs, "original_name")[:500],
-        "description": _text(inputs, "description"),
         "storage_key": _text(inputs, "storage_key"),
-        "effective_date": _text(inputs, "effective_date"),
     }
 
 
-REASON = Field("reason", "Reason", "textarea")
-COMMANDS: dict[str, WebCommand] = {
-    c.name: c
-    for c in (
-        WebCommand(
-            "start",
-            "Start work",
-            Action.StatusChanged.TYPE,
-            (),
-            {},
-            lambda c, a, i: c.change_status(a, Status.IN_PROGRESS),
-        ),
-        WebCommand(
-            "submit",
-            "Submit the evidence for sign-off",
-            Action.StatusChanged.TYPE,
-            (),
-            {},
-            lambda c, a, i: c.change_status(a, Status.EVIDENCE_SUBMITTED),
-        ),
-        WebCommand(
-            "attach",
-            "Upload evidence",
-            Action.EvidenceAttached.TYPE,
-            (
-                Field("file", "File", "file"),
-                Field("description", "Description", "textarea"),
-                Field("effective_date", "Date the evidence speaks to", "date"),
-            ),
-            {
-                "sha256": "0" * 64,
-                "size": 1,
-                "media_type": "application/octet-stream",
-                "original_name": "probe",
-                "description": "probe",
-                "storage_key": "probe",
-                "effective_date": "2000-01-01",
-            },
-            lambda c, a, i: c.attach_evidence(a, _evidence(i)),
-        ),
-        WebCommand(
-            "sign_off",
-            "Sign off",
-            Action.SignedOff.TYPE,
-            (Field("statement", "Statement", "textarea", required=False),),
-            {"statement": ""},
-            lambda c, a, i: c.sign_off(a, _text(i, "statement", required=False)),
-            "The sign-off names exactly the evidence listed above.",
-        ),
-        WebCommand(
-            "return",
-            "Return to the agency",
-            Action.Returned.TYPE,
-            (Field("reasons", "Reasons (one a line)", "textarea"),),
-            {"reasons": "probe"},
-            lambda c, a, i: c.return_action(a, _lines(i, "reasons")),
-        ),
-        WebCommand(
-            "rate",
-            "Rate red, amber or green",
-            Action.RagRated.TYPE,
-            (Field("rating", "Rating", "select", choices=("red", "amber", "green")), REASON),
-            {"rating": "amber", "reason": "probe"},
-            lambda c, a, i: c.rate(a, _text(i, "rating"), _text(i, "reason")),
-        ),
-        WebCommand(
-            "block",
-            "Mark as blocked",
-            Action.StatusChanged.TYPE,
-            (REASON,),
-            {"reason": "probe"},
-            lambda c, a, i: c.change_status(a, Status.BLOCKED, _text(i, "reason")),
-        ),
-        WebCommand(
-            "unblock",
-            "Unblock",
-            Action.StatusChanged.TYPE,
-            (REASON,),
-            {"reason": "probe"},
-            lambda c, a, i: c.change_status(a, Status.IN_PROGRESS, _text(i, "reason")),
-        ),
-        WebCommand(
-            "comment",
-            "Comment",
-            Action.CommentAdded.TYPE,
-            (Field("text", "Comment", "textarea"),),
-            {"text": "probe"},
-            lambda c, a, i: c.comment(a, _text(i, "text")),
-        ),
-        WebCommand(
-            "challenge",
-            "Challenge (asks the agency to answer)",
-            Action.CommentAdded.TYPE,
-            (Field("text", "Challenge", "textarea"),),
-            {"text": "probe"},
-            lambda c, a, i: c.comment(a, _text(i, "text"), challenge=True),
-        ),
+def _value(inputs: dict[str, Any], arg: Arg) -> Any:
+    if arg.kind == FILE:
+        return _blob(inputs)
+    if arg.kind == LIST:
+        return _lines(inputs, arg.name)
+    return _text(inputs, arg.name, required=arg.required)
+
+
+def _command(verb: Verb, form: Form) -> WebCommand:
+    fields = tuple(Field(a.name, a.label, a.control, a.required, a.choices) for a in verb.args)
+    return WebCommand(
+        verb.web_name, form.label, verb.event_type, fields, form.probe, verb, form.hint
     )
-}
+
+
+def _forms() -> list[tuple[Verb, Form]]:
+    return sorted(
+        ((v, v.form) for v in VERBS if v.form is not None), key=lambda pair: pair[1].order
+    )
+
+
+#: The commands the action page may offer, in its order, by their web names.
+COMMANDS: dict[str, WebCommand] = {v.web_name: _command(v, form) for v, form in _forms()}
 
 
 @dataclass
@@ -265,7 +200,9 @@ def offered(ledger: Ledger, who: Actor, action_id: str) -> list[WebCommand]:
     found = []
     for command in COMMANDS.values():
         try:
-            body = _build(port, who, PLACEHOLDER_KEY, moment, action_id, command)(command.probe)
+            body = _build(port, who, PLACEHOLDER_KEY, moment, action_id, command)(
+                dict(command.probe)
+            )
             _check(port, who, action_id, body)
         except (DomainError, CommandError):
             continue

@@ -1,8 +1,7 @@
 """Operator commands of the CLI: `backup`, `restore` and `log-key rotate`.
 
 All three work on the ledger's own folder and database, never through a server (the CLI
-refuses them with --server). Kept apart from api/cli.py, which registers them with one
-call to `add_parsers`.
+refuses them with --server).
 """
 
 from __future__ import annotations
@@ -11,15 +10,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.cli.main import EXIT_BAD_INPUT, EXIT_FAILED_CHECK, CliError, _config, _open, _read_text
+from api.application.backup import RestoreVerificationFailed, backup, read_passphrase, restore
+from api.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED_CHECK,
+    CliError,
+    Parsers,
+    Subparsers,
+    config_from,
+    open_ledger,
+    read_text,
+)
+from ledger.auditor.rotation import LogKeyError
 from ledger.backup_archive import BackupError
+from ledger.logkeys import rotate_log_key
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from api.application.backup import backup, read_passphrase
-
-    config = _config(args)
-    _open(config).close()  # the same "not set up" answer as every other command
+    config = config_from(args)
+    open_ledger(config).close()  # the same "not set up" answer as every other command
     try:
         summary = backup(
             config,
@@ -49,10 +58,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from api.application.backup import RestoreVerificationFailed, read_passphrase, restore
-
-    config = _config(args)
-    since = [_read_text(path, "saved checkpoint") for path in args.since or []]
+    config = config_from(args)
+    since = [read_text(path, "saved checkpoint") for path in args.since or []]
     try:
         summary = restore(
             config, Path(args.file), read_passphrase(args.passphrase_file), since=since
@@ -79,10 +86,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_log_key_rotate(args: argparse.Namespace) -> int:
-    from ledger.logkeys import LogKeyError, rotate_log_key
-
-    config = _config(args)
-    with _open(config) as ledger:
+    config = config_from(args)
+    with open_ledger(config) as ledger:
         try:
             result = rotate_log_key(config, ledger)
         except LogKeyError as error:
@@ -100,7 +105,7 @@ def _os_error(error: OSError) -> str:
     return f"{error.filename}: {error.strerror}" if error.filename else str(error)
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_backup(sub: Subparsers) -> None:
     p = sub.add_parser("backup", help="write the whole ledger to one file (keys encrypted)")
     p.add_argument("--out", required=True, help="the backup file to create (mode 0600)")
     p.add_argument("--evidence", action="store_true", help="also copy the local evidence blobs")
@@ -110,6 +115,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.set_defaults(func=cmd_backup)
 
+
+def _add_restore(sub: Subparsers) -> None:
     p = sub.add_parser("restore", help="restore a backup into an empty home and database")
     p.add_argument("file", help="the backup file")
     p.add_argument(
@@ -123,9 +130,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.set_defaults(func=cmd_restore)
 
+
+def _add_log_key(sub: Subparsers) -> None:
     log_key = sub.add_parser("log-key", help="the log's own signing key")
     log_key_sub = log_key.add_subparsers(dest="log_key_cmd", required=True)
     p = log_key_sub.add_parser(
         "rotate", help="retire the log key: a handover checkpoint, then a new key"
     )
     p.set_defaults(func=cmd_log_key_rotate)
+
+
+PARSERS: Parsers = {"backup": _add_backup, "restore": _add_restore, "log-key": _add_log_key}

@@ -16,19 +16,20 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from api.application.contacts import ContactsError, load_contacts
 from api.application.mailer import SmtpConfigError, SmtpSettings
 from api.application.remind import Outcome, RecordingFailed, RemindOptions, remind
-from api.cli.main import (
+from api.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_SET_UP,
     EXIT_REFUSED,
     CliError,
-    _config,
-    _open,
-    _signer,
+    Parsers,
+    Subparsers,
+    config_from,
+    open_ledger,
+    signer_for,
 )
 from domain.errors import DomainError
 from domain.reminders import DEFAULT_ESCALATION_MONTHS, MAX_WITHIN_DAYS, check_escalation_months
@@ -37,7 +38,7 @@ from projections.reminders import REASONS
 EXIT_NOT_DELIVERED = 5
 
 
-def add_remind_parser(sub: Any) -> None:
+def _add_remind(sub: Subparsers) -> None:
     p = sub.add_parser(
         "remind",
         help="email each agency a digest of due and overdue actions (recorded in the ledger)",
@@ -92,7 +93,7 @@ def _options(args: argparse.Namespace) -> RemindOptions:
 
 def cmd_remind(args: argparse.Namespace) -> int:
     options = _options(args)
-    config = _config(args)
+    config = config_from(args)
     contacts_path = Path(args.contacts) if args.contacts else config.home / "contacts.csv"
     smtp = None
     try:
@@ -103,8 +104,8 @@ def cmd_remind(args: argparse.Namespace) -> int:
         raise CliError(str(error), EXIT_NOT_SET_UP) from None
     except ContactsError as error:
         raise CliError(str(error), EXIT_BAD_INPUT) from None
-    signer = None if options.dry_run else _signer(args, config)
-    with _open(config) as ledger:
+    signer = None if options.dry_run else signer_for(args, config)
+    with open_ledger(config) as ledger:
         try:
             outcomes = remind(ledger, options, contacts=contacts, signer=signer, smtp=smtp)
         except RecordingFailed as error:
@@ -143,3 +144,6 @@ def _report(outcomes: list[Outcome], options: RemindOptions) -> int:
 
 def _who(user_id: str, reason: str) -> str:
     return f"{user_id} ({REASONS[reason]})"
+
+
+PARSERS: Parsers = {"remind": _add_remind}

@@ -9,6 +9,7 @@ lost response is answered from the server's record instead of being appended twi
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import httpx
 
 from domain import NotPermitted, Role, Status
 from domain.errors import InvalidInput, InvalidTransition
-from ledger.entry import SignedEntry
+from evidence_store.base import CorruptBlob
+from ledger.auditor.entry import SignedEntry
 from ledger.errors import LedgerError, VersionConflict
 from ledger.service import Appended
 
@@ -321,10 +323,6 @@ class RemoteEvidence:
         return _Stored(stored["sha256"], stored["size"], stored["storage_key"])
 
     def read(self, sha256: str) -> Iterator[bytes]:
-        import hashlib
-
-        from evidence_store.base import CorruptBlob
-
         digest = hashlib.sha256()
         with self.remote.http.stream("GET", f"/v1/evidence/{sha256}") as response:
             if response.status_code >= 400:

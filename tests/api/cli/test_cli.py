@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.support.sample_plan import ACTIONS, setup_plan
 
 
@@ -116,6 +118,24 @@ def test_the_demo_seeds_and_verifies(cli) -> None:
     assert code == 0 and "already seeded" in out
 
 
+@pytest.mark.parametrize("number", ["\u0665", "\u00b2", "\uff13"])
+def test_an_import_refuses_numbers_not_written_in_ascii_digits(
+    cli, tmp_path: Path, number: str
+) -> None:
+    """`str.isdigit` is true of U+0665 and U+FF13 (read as 5, 3) and U+00B2 (int() crashed)."""
+    setup_plan(cli, tmp_path)
+    before = cli("status", "--json")[1]
+    recs = tmp_path / "more.csv"
+    recs.write_text(f"number,title,lead_agencies,source\n{number},A title,Council,report\n")
+    code, _, err = cli("--as", "admin", "import", str(recs))
+    assert code == 2 and "row 2, column number: must be a whole number 1-999" in err
+    actions = tmp_path / "more-actions.csv"
+    actions.write_text(ACTIONS.splitlines()[0] + f"\nR1.9,{number},T,Council,,O,E,\n")
+    code, _, err = cli("--as", "admin", "import", str(actions))
+    assert code == 2 and "column recommendation" in err
+    assert cli("status", "--json")[1] == before
+
+
 def test_tokens_are_managed_by_an_administrator(cli, tmp_path: Path) -> None:
     setup_plan(cli, tmp_path)
     code, out, err = cli("--as", "admin", "tokens", "create", "jo", "--days", "7")
@@ -203,3 +223,12 @@ def test_a_reader_that_goes_away_stops_the_cli_quietly(cli, tmp_path: Path) -> N
     _, err = reader.communicate(timeout=120)
     assert reader.returncode == 141, err.decode(errors="replace")[-2000:]
     assert b"Traceback" not in err
+
+
+def test_a_witness_key_with_a_bad_name_is_refused_before_its_file_is_written(
+    cli, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "witness.key"
+    code, _, err = cli("witness", "new-key", "--name", "bad name", "--out", str(key_file))
+    assert code == 2 and "name" in err
+    assert not key_file.exists()

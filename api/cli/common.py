@@ -1,0 +1,271 @@
+"""What every command of the CLI shares: exit codes, errors, the ledger folder, the signer,
+client mode (--server), and turning what went wrong into a message and an exit status.
+
+Every command works inside INQUIRY_LEDGER_HOME (or --home). Commands that change the
+ledger sign on the caller's side with the caller's private key file (--as USER, --key
+FILE; by default HOME/keys/users/USER.key) and the ledger verifies before it appends.
+
+Exit status: 0 done; 1 verification found a problem; 2 bad input or usage;
+3 refused by the ledger (rule, signature, conflict); 4 not set up.
+
+This module imports no command module; the command modules import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from api.application.commands import Client, CommandError
+from api.application.evidence import ConfiguredEvidence, attach_file
+from domain import DomainError
+from evidence_store.base import EvidenceError
+from ledger.auditor.canonical import CanonicalFormError
+from ledger.auditor.ed25519 import decode_public_key
+from ledger.auditor.entry import EntryFormatError
+from ledger.auditor.note import NoteError, NoteSigner
+from ledger.config import ConfigError, LedgerConfig
+from ledger.errors import LedgerError, NotInitialised
+from ledger.keys import KeyFileError, KeyPair
+from ledger.service import Appended, Ledger
+from ledger.signer import Signer
+from projections.asof import parse_as_of
+
+if TYPE_CHECKING:
+    from api.cli.remote import RemoteLedger
+
+EXIT_FAILED_CHECK = 1
+EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+EXIT_NOT_SET_UP = 4
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool that SIGPIPE stopped
+
+#: `sub` of `parser.add_subparsers()`, which each command module adds its commands to.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+#: A command module's registry: command name -> the function that adds its parser.
+Parsers: TypeAlias = dict[str, Callable[[Subparsers], None]]
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- the ledger folder, the signer -------------------------------------------------------
+
+
+def config_from(args: argparse.Namespace) -> LedgerConfig:
+    env = dict(os.environ)
+    if args.home:
+        env["INQUIRY_LEDGER_HOME"] = args.home
+    return LedgerConfig.from_env(env)
+
+
+def open_ledger(config: LedgerConfig, *, must_exist: bool = True) -> Ledger:
+    if must_exist and not config.uses_postgres and not config.sqlite_path.exists():
+        raise CliError(f"no ledger in {config.home}; run: inquiry-ledger init", EXIT_NOT_SET_UP)
+    ledger = Ledger(config, evidence=ConfiguredEvidence(config.home))
+    if must_exist and ledger.directory() is None:
+        ledger.close()
+        raise CliError(
+            f"no ledger in {config.describe_store()}; run: inquiry-ledger init", EXIT_NOT_SET_UP
+        )
+    return ledger
+
+
+def signer_for(args: argparse.Namespace, config: LedgerConfig) -> Signer:
+    user = args.as_user or os.environ.get("INQUIRY_LEDGER_USER")
+    if not user:
+        raise CliError("say who is signing: --as USER (or INQUIRY_LEDGER_USER)")
+    key_path = Path(args.key or os.environ.get("INQUIRY_LEDGER_KEY") or config.user_key_path(user))
+    return Signer(user, KeyPair.read(key_path))
+
+
+def log_signer(ledger: Ledger, config: LedgerConfig) -> NoteSigner:
+    return NoteSigner(ledger.origin(), KeyPair.read(config.log_key_path))
+
+
+# -- client mode -------------------------------------------------------------------------
+
+#: Commands that also work in client mode (--server); the rest need the ledger's folder.
+REMOTE_COMMANDS = {
+    ("act", None),
+    ("status", None),
+    ("diff", None),
+    ("history", None),
+    ("report", None),
+    ("timeline", None),
+    ("users", "add"),
+    ("users", "list"),
+    ("import", None),
+    ("checkpoint", None),
+    ("keys", "rotate"),
+    ("keys", "revoke"),
+    ("evidence", "add"),
+    ("evidence", "get"),
+    ("verify-bundle", None),  # reads only the bundle given, wherever it came from
+    ("witness", "cosign"),
+    ("export", None),
+    ("witness", "new-key"),
+}
+
+
+def remote_for(args: argparse.Namespace) -> RemoteLedger | None:
+    """The server to talk to, when --server (or INQUIRY_LEDGER_SERVER) is given."""
+    server = args.server or os.environ.get("INQUIRY_LEDGER_SERVER")
+    if not server:
+        return None
+    token = args.token or os.environ.get("INQUIRY_LEDGER_TOKEN")
+    if not token:
+        raise CliError("client mode needs a token: --token TOKEN (or INQUIRY_LEDGER_TOKEN)")
+    from api.cli.remote import RemoteLedger  # httpx: only client mode needs it
+
+    return RemoteLedger(server, token)
+
+
+def refuse_remote_for_local_commands(args: argparse.Namespace) -> None:
+    if not (args.server or os.environ.get("INQUIRY_LEDGER_SERVER")):
+        return
+    sub = getattr(args, f"{args.command}_cmd", None)
+    if (args.command, sub) not in REMOTE_COMMANDS:
+        name = f"{args.command} {sub}" if sub else args.command
+        raise CliError(f"'{name}' works on the server's own ledger folder, not in client mode")
+
+
+def ledger_for(args: argparse.Namespace) -> Any:
+    """The server's ledger in client mode, else the one in the ledger folder."""
+    remote = remote_for(args)
+    return remote if remote is not None else open_ledger(config_from(args))
+
+
+def client_for(args: argparse.Namespace) -> tuple[Any, Client]:
+    """(ledger or remote ledger, a signing client). Signing is always on this side."""
+    config = config_from(args)
+    remote = remote_for(args)
+    ledger = remote if remote is not None else open_ledger(config)
+    return ledger, Client(ledger, signer_for(args, config))
+
+
+def evidence_store(ledger: Any) -> Any:
+    """Where the ledger's evidence blobs are: the configured store, or the server's."""
+    from api.cli.remote import RemoteEvidence, RemoteLedger
+
+    if isinstance(ledger, RemoteLedger):
+        return RemoteEvidence(ledger)
+    assert isinstance(ledger.evidence, ConfiguredEvidence)
+    return ledger.evidence.store
+
+
+# -- arguments and output ----------------------------------------------------------------
+
+
+def moment(text: str) -> datetime:
+    try:
+        return parse_as_of(text)
+    except ValueError:
+        raise CliError(f"not a date or date-time: {text!r} (use YYYY-MM-DD[THH:MM])") from None
+
+
+def read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
+def output_file(path_text: str) -> Path:
+    """A file to write: its folder must exist, and it must not be a folder itself."""
+    out = Path(path_text)
+    if not out.parent.is_dir():
+        raise CliError(f"no folder {out.parent} to write {out.name} in")
+    if out.is_dir():
+        raise CliError(f"{out} is a folder; give a file name")
+    return out
+
+
+def public_key_from(args: argparse.Namespace) -> bytes:
+    """A user's public key: --public-key BASE64, or the public half of a key file."""
+    if args.public_key:
+        try:
+            return decode_public_key(args.public_key)
+        except ValueError as error:
+            raise CliError(f"--public-key: {error}") from None
+    if args.key_file:
+        return KeyPair.read(Path(args.key_file)).public_key
+    raise CliError("give the user's public key: --public-key BASE64 or a key file")
+
+
+def attach_evidence_file(
+    client: Client,
+    action_id: str,
+    file: str,
+    *,
+    description: str,
+    effective_date: str,
+    store: Any = None,
+) -> Appended:
+    """Store a file as evidence (in `store`, by default the ledger's), then sign and
+    append the event that attaches it."""
+    try:
+        return attach_file(
+            client,
+            store if store is not None else evidence_store(client.ledger),
+            action_id,
+            Path(file),
+            description=description,
+            effective_date=effective_date,
+        )
+    except FileNotFoundError:
+        raise CliError(f"no such file: {file}") from None
+    except PermissionError:
+        raise CliError(f"cannot read {file}: permission denied") from None
+
+
+def print_appended(results: Sequence[Any]) -> None:
+    for r in results:
+        print(f"appended entry {r.leaf_index}: {r.type} v{r.version}")
+
+
+# -- running a command -------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; say what went wrong, if anything, and return the exit status."""
+    try:
+        refuse_remote_for_local_commands(args)
+        code: int = args.func(args)
+        return code
+    except BrokenPipeError:
+        # The reader went away (`inquiry-ledger status | head`): stop quietly, like other
+        # Unix tools. Not by restoring SIGPIPE's default action, which would also kill
+        # `serve` (or a long import) when a signature worker process dies mid-write
+        # instead of letting ledger/sigpool.py verify that batch in-process.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except CliError as error:
+        print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return error.code
+    except NotInitialised as error:
+        print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return EXIT_NOT_SET_UP
+    except (DomainError, LedgerError) as error:
+        print(f"inquiry-ledger: refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (
+        KeyFileError,
+        ConfigError,
+        NoteError,
+        EvidenceError,
+        EntryFormatError,
+        CanonicalFormError,
+        CommandError,
+    ) as error:
+        print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT

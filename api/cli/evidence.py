@@ -1,0 +1,118 @@
+"""`evidence add|get|verify|orphans|erase|url`: evidence files, stored apart from the log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from api.application.evidence import fetch, orphans, verify_evidence
+from api.cli.common import (
+    EXIT_FAILED_CHECK,
+    CliError,
+    Parsers,
+    Subparsers,
+    attach_evidence_file,
+    client_for,
+    config_from,
+    evidence_store,
+    open_ledger,
+    print_appended,
+    remote_for,
+)
+
+
+def cmd_evidence_add(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        attached = attach_evidence_file(
+            client,
+            args.action_id,
+            args.file,
+            description=args.description,
+            effective_date=args.effective_date,
+        )
+        print_appended([attached])
+    return 0
+
+
+def cmd_evidence_get(args: argparse.Namespace) -> int:
+    remote = remote_for(args)
+    with remote if remote is not None else open_ledger(config_from(args)) as ledger:
+        size = fetch(evidence_store(ledger), args.sha256, Path(args.out))
+    print(f"wrote {size} bytes to {args.out}; SHA-256 verified")
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    with open_ledger(config_from(args)) as ledger:
+        report = verify_evidence(ledger, evidence_store(ledger))
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    print(f"evidence named by the ledger: {report.named} ({counts or 'none'})")
+    for problem in report.problems:
+        print(f"  PROBLEM {problem}", file=sys.stderr)
+    print("OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else EXIT_FAILED_CHECK
+
+
+def cmd_evidence_orphans(args: argparse.Namespace) -> int:
+    with open_ledger(config_from(args)) as ledger:
+        found = list(orphans(ledger, evidence_store(ledger)))
+    for sha256 in found:
+        print(sha256)
+    print(
+        f"{len(found)} orphan blob(s): stored, named by no ledger entry (never deleted)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_evidence_erase(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        result = client.erase_evidence(args.action_id, args.sha256, args.reason)
+        print_appended([result])
+        evidence_store(ledger).erase(args.sha256)
+        print(f"data key of {args.sha256} destroyed: the blob can no longer be read")
+    return 0
+
+
+def cmd_evidence_url(args: argparse.Namespace) -> int:
+    with open_ledger(config_from(args)) as ledger:
+        store = evidence_store(ledger)
+        if not hasattr(store, "presigned_url"):
+            raise CliError("presigned URLs need the S3 evidence store")
+        print(store.presigned_url(args.sha256, args.expires))
+    return 0
+
+
+def _add_evidence(sub: Subparsers) -> None:
+    evidence = sub.add_parser("evidence", help="evidence files").add_subparsers(
+        dest="evidence_cmd", required=True
+    )
+    p = evidence.add_parser("add", help="upload a file, then sign and append its event")
+    p.add_argument("action_id")
+    p.add_argument("file")
+    p.add_argument("--description", required=True)
+    p.add_argument("--effective-date", required=True, help="the date the evidence speaks to")
+    p.set_defaults(func=cmd_evidence_add)
+    p = evidence.add_parser("get", help="download a blob, verified against its hash")
+    p.add_argument("sha256")
+    p.add_argument("-o", "--out", required=True)
+    p.set_defaults(func=cmd_evidence_get)
+    p = evidence.add_parser("verify", help="re-hash every blob the ledger names")
+    p.set_defaults(func=cmd_evidence_verify)
+    p = evidence.add_parser("orphans", help="list stored blobs no ledger entry names")
+    p.set_defaults(func=cmd_evidence_orphans)
+    p = evidence.add_parser("erase", help="lawful erasure: signed event, then destroy the key")
+    p.add_argument("action_id")
+    p.add_argument("sha256")
+    p.add_argument("--reason", required=True, help="the lawful reason")
+    p.set_defaults(func=cmd_evidence_erase)
+    p = evidence.add_parser("url", help="a time-limited download URL (S3, unencrypted)")
+    p.add_argument("sha256")
+    p.add_argument("--expires", type=int, default=300, help="seconds (default 300)")
+    p.set_defaults(func=cmd_evidence_url)
+
+
+PARSERS: Parsers = {"evidence": _add_evidence}

@@ -1,0 +1,85 @@
+"""`init`, `demo` and `serve`: create a ledger, seed the demonstration, run the HTTP service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from api.application.demo import run_demo
+from api.application.setup import initialise
+from api.cli.common import Parsers, Subparsers, config_from
+from ledger.keys import KeyPair
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    admin_key = KeyPair.read(Path(args.admin_key)) if args.admin_key else None
+    result = initialise(
+        config,
+        origin=args.origin,
+        admin_id=args.admin_id,
+        admin_name=args.admin_name,
+        admin_key=admin_key,
+    )
+    print(f"initialised ledger {result.origin} in {config.describe_store()}")
+    print(f"log verifier key (publish it; auditors pin it): {result.log_vkey}")
+    if result.admin_key_path:
+        print(f"administrator {args.admin_id}'s private key: {result.admin_key_path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.http.app import create_app
+
+    config = config_from(args)
+    # One JSON line per request from our own access log (never tokens or bodies);
+    # uvicorn's access log would repeat each request in another format.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    app_logger = logging.getLogger("inquiry_ledger")
+    app_logger.addHandler(handler)
+    app_logger.setLevel(logging.INFO)
+    app_logger.propagate = False
+    uvicorn.run(
+        create_app(config), host=args.host, port=args.port, log_level="info", access_log=False
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    return run_demo(config, data_file=Path(args.data) if args.data else None)
+
+
+def _add_init(sub: Subparsers) -> None:
+    p = sub.add_parser("init", help="create a ledger, its log key and a first administrator")
+    p.add_argument(
+        "--origin",
+        default="inquiry-ledger.local/plan",
+        help="the log's name in its checkpoints (e.g. council.example/cse-inquiry)",
+    )
+    p.add_argument("--admin-id", default="admin")
+    p.add_argument("--admin-name", default="Ledger administrator")
+    p.add_argument("--admin-key", help="use this private key file instead of generating one")
+    p.set_defaults(func=cmd_init)
+
+
+def _add_serve(sub: Subparsers) -> None:
+    p = sub.add_parser("serve", help="run the HTTP service")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+
+def _add_demo(sub: Subparsers) -> None:
+    p = sub.add_parser("demo", help="seed the Telford plan with a simulated history and show it")
+    p.add_argument(
+        "--data", help="recommendations CSV (default: the Telford list in api/application/data/)"
+    )
+    p.set_defaults(func=cmd_demo)
+
+
+PARSERS: Parsers = {"init": _add_init, "serve": _add_serve, "demo": _add_demo}

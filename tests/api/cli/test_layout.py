@@ -1,0 +1,51 @@
+"""The CLI's layout: small command modules over one public common module.
+
+`api.cli.common` imports no command module, no module imports another's private
+(underscore) names, and every command module's parsers are registered exactly once.
+(Import cycles at any depth are refused by `make lint`: lint-imports' acyclic_siblings.)
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+cli_main = importlib.import_module("api.cli.main")  # `api.cli.main` is also the function
+
+CLI = Path(cli_main.__file__).parent
+PROJECT = ("api", "ledger", "domain", "projections", "evidence_store")
+
+
+def _imports(path: Path) -> list[ast.ImportFrom]:
+    tree = ast.parse(path.read_text())
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PROJECT)
+    ]
+
+
+def test_common_imports_no_command_module() -> None:
+    commands = {f"api.cli.{m.__name__.rsplit('.', 1)[1]}" for m in cli_main.MODULES}
+    imported = {node.module for node in _imports(CLI / "common.py")}
+    assert not imported & commands
+    assert not {m for m in imported if m and m.startswith("api.cli.")} - {"api.cli.remote"}
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    private = [
+        (path.name, node.module, alias.name)
+        for path in sorted(CLI.glob("*.py"))
+        for node in _imports(path)
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+    assert private == []
+
+
+def test_every_command_is_registered_once_in_the_help_order() -> None:
+    assert sorted(cli_main.registry()) == sorted(cli_main.ORDER)
+    assert len(set(cli_main.ORDER)) == len(cli_main.ORDER)
+    modules = {p.stem for p in CLI.glob("*.py")} - {"__init__", "__main__", "common", "main"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in cli_main.MODULES} == modules - {"remote"}
