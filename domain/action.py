@@ -8,6 +8,10 @@ Reviewers return an action to ``in_progress`` with reasons; agencies may mark it
 (``not_implementable``, ``superseded``). The agency's own claim (its sign-off) and the
 chair's independent verdict are kept in separate fields: neither overwrites the other.
 Plan changes (merge, withdraw) close an action without deleting anything.
+
+Longer than 500 lines because each of the aggregate's fourteen events keeps its rule check
+beside the state change it guards (eventsourcing's nested-event style): split across files,
+a rule would sit apart from what it protects. The lifecycle table itself is in lifecycle.py.
 """
 
 from __future__ import annotations

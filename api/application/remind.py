@@ -28,7 +28,8 @@ from api.application.digest_mail import DigestMail, compose
 from api.application.mailer import DeliveryError, SmtpSettings, deliver
 from domain import DomainError, Reminders, RuleContext
 from domain.reminders import check_sender, reminders_aggregate_id
-from ledger.entry import SignedEntry, to_domain_event
+from ledger.auditor.entry import SignedEntry
+from ledger.entry import to_domain_event
 from ledger.errors import LedgerError, VersionConflict
 from ledger.service import Ledger
 from ledger.signer import Signer

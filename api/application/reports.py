@@ -11,8 +11,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from ledger.auditor.note import VerifierKey
 from ledger.config import LedgerConfig
-from ledger.note import VerifierKey
 from ledger.service import Ledger
 from projections.report import ProgressReport, ReportError, build_report, checkpoint_info
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domain import DIRECTORY_ID, Directory
+from ledger.auditor.ed25519 import encode_public_key
+from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
 from ledger.errors import LedgerError
-from ledger.keys import KeyPair, encode_public_key
-from ledger.note import NoteSigner
+from ledger.keys import KeyPair
 from ledger.service import Ledger
 from ledger.signer import Signer
 

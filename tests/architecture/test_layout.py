@@ -62,9 +62,10 @@ def test_test_modules_import_only_the_support_package_of_the_tests() -> None:
                 names = [a.name for a in node.names]
             for name in names:
                 parts = name.split(".")
-                if parts[0] == "tests" and len(parts) > 1 and parts[1] != "support":
-                    if name == "tests.conftest" or any(p.startswith("test_") for p in parts):
-                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+                outside_support = parts[0] == "tests" and len(parts) > 1 and parts[1] != "support"
+                a_test = name == "tests.conftest" or any(p.startswith("test_") for p in parts)
+                if outside_support and a_test:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not wrong, "\n".join(wrong)
 
 

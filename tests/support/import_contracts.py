@@ -42,9 +42,8 @@ class StandaloneContract(Contract):
                 if imported.split(".")[0] in allowed and not _internal(graph, imported):
                     continue
                 for detail in graph.get_import_details(importer=importer, imported=imported):
-                    broken.append(
-                        (importer, imported, int(detail["line_number"]), str(detail["line_contents"]))
-                    )
+                    line, contents = int(detail["line_number"]), str(detail["line_contents"])
+                    broken.append((importer, imported, line, contents))
         return ContractCheck(kept=not broken, metadata={"broken": broken})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
