@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,7 @@ class EvidenceConfig:
 def _int(value: str | None, default: int, name: str) -> int:
     if value is None:
         return default
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", value):  # ASCII: isdigit() accepts U+0665, U+00B2
         raise EvidenceError(f"INQUIRY_LEDGER_{name} must be a whole number")
     return int(value)
 

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from api.application.commands import Client
-from api.application.plan_import import agency_id, import_csv
+from api.application.plan_import import ACTION_COLUMNS, agency_id, import_csv
 from api.application.render import render_status
 from api.application.setup import initialise
 from domain import DomainError, Status
 from evidence_store.local import LocalEvidenceStore
+from ledger.auditor.note import NoteSigner, VerifierKey
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
-from ledger.note import NoteSigner, VerifierKey
 from ledger.service import Ledger
 from ledger.signer import Signer
 from ledger.verify import verify_ledger
@@ -118,18 +118,7 @@ def _write_actions(path: Path, recommendations: dict[int, Any], agencies: dict[s
     rng = random.Random(149)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "action_id",
-                "recommendation",
-                "title",
-                "lead_agency",
-                "lead_officers",
-                "expected_outcome",
-                "evidence_required",
-                "due_date",
-            ]
-        )
+        writer.writerow(ACTION_COLUMNS)
         for number, rec in sorted(recommendations.items()):
             for k, agency in enumerate(rec.lead_agencies, start=1):
                 due = date(2023, 3, 31) + timedelta(days=rng.choice(range(0, 400, 30)))

@@ -23,7 +23,7 @@ from typing import Any
 
 from api.application.spreadsheet import Table, TableError, read_table
 from domain import PLAN_ID, Action, Plan, action_aggregate_id
-from ledger.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended
 from ledger.signer import Signer
 
@@ -38,6 +38,9 @@ ACTION_COLUMNS = (
     "evidence_required",
     "due_date",
 )
+
+#: Digits are ASCII: `str.isdigit` is also true of U+0665 (accepted) and U+00B2 (int() fails).
+ASCII_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def _recommendation_entries(
     seen: set[int] = set()
     for line, row in rows:
         number_text = (row.get("number") or "").strip()
-        if not number_text.isdigit() or not 1 <= int(number_text) <= 999:
+        if not ASCII_NUMBER.fullmatch(number_text) or not 1 <= int(number_text) <= 999:
             errors.append(
                 RowError(line, "number", f"must be a whole number 1-999: {number_text!r}")
             )
@@ -225,7 +228,7 @@ def _action_entries(
             errors.append(RowError(line, "action_id", f"action {action_id} already exists"))
         seen.add(action_id)
         rec_text = (row.get("recommendation") or "").strip()
-        rec = int(rec_text) if rec_text.isdigit() else 0
+        rec = int(rec_text) if ASCII_NUMBER.fullmatch(rec_text) else 0
         if rec not in plan.recommendations:
             errors.append(RowError(line, "recommendation", f"no recommendation {rec_text!r}"))
         elif not action_id.startswith(f"R{rec}."):
