@@ -122,6 +122,37 @@ def test_a_token_cannot_write_without_its_users_signature(http: Any, world: Worl
     assert world.ledger.action("R1.1").status is Status.NOT_STARTED  # type: ignore[union-attr]
 
 
+def test_a_signature_in_non_canonical_base64_is_refused_as_the_auditor_refuses_it(
+    http: Any, world: World
+) -> None:
+    """The server parses entries with the entry format's own parser: a signature whose
+    base64 decodes but does not re-encode to the same text (unused pad bits set) is refused
+    here too, not accepted and stored re-encoded."""
+    entry = signed(world, "council.officer", Action.StatusChanged.TYPE, "R1.1", START)
+    sent = wire(entry)
+    text = sent["signature"]
+    assert text.endswith("==")
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".index(text[-3])
+    sent["signature"] = (
+        text[:-3] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[last | 1] + "=="
+    )
+    assert base64.b64decode(sent["signature"]) == entry.signature  # same bytes, other text
+    response = http.post(
+        "/v1/entries", json={"entries": [sent]}, headers=auth(http, "council.officer")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "invalid_entry",
+        "detail": "signature is not in canonical base64",
+    }
+    sent["body"] = {**sent["body"], "signature": text}
+    response = http.post(
+        "/v1/entries", json={"entries": [sent]}, headers=auth(http, "council.officer")
+    )
+    assert response.status_code == 422 and response.json()["error"] == "invalid_entry"
+    assert world.ledger.action("R1.1").status is Status.NOT_STARTED  # type: ignore[union-attr]
+
+
 def test_role_and_agency_refusals_are_403_with_the_rule(http: Any, world: World) -> None:
     entry = signed(world, "council.officer", Action.StatusChanged.TYPE, "R1.2", START)
     response = http.post(
