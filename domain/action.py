@@ -33,7 +33,6 @@ from domain.lifecycle import (
     LEVEL_OF_ROLE,
     PLAN_EDITORS,
     RAG,
-    REMOVED_FROM_PLAN,
     RETURNS,
     SHA256_HEX,
     SIGN_OFFS,
@@ -87,10 +86,6 @@ class Action(Aggregate):
             for e in self.evidence.values()
             if e.withdrawn_at is None and e.erased_at is None
         )
-
-    @property
-    def counts_towards_plan(self) -> bool:
-        return self.status not in REMOVED_FROM_PLAN
 
     class Event(SignedEvent):
         pass

@@ -50,7 +50,9 @@ class User:
 
 
 def _key_id(public_key: str, rule: str) -> str:
-    """The key id of a base64 public key (the same derivation as ``ledger.keys``)."""
+    """The key id of a base64 public key: the derivation of
+    ``ledger.auditor.ed25519.key_id_for``, which the domain cannot import
+    (tests/ledger/test_strict_formats.py checks that the two agree)."""
     try:
         raw = base64.b64decode(public_key, validate=True)
     except ValueError:

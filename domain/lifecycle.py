@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from domain.roles import Role
+from domain.roles import AGENCY_ROLES, Role
 
 
 class Status(StrEnum):
@@ -38,7 +38,7 @@ AGENCY_WORKING = frozenset(
     {Status.NOT_STARTED, Status.IN_PROGRESS, Status.BLOCKED, Status.EVIDENCE_SUBMITTED}
 )
 
-AGENCY_WORKERS = frozenset({Role.OFFICER, Role.AGENCY_LEAD})
+AGENCY_WORKERS = AGENCY_ROLES  # officers and agency leads, as in domain/roles.py
 PLAN_EDITORS = frozenset({Role.ADMIN, Role.IMPLEMENTATION_GROUP})
 COMMENTERS = frozenset(set(Role) - {Role.SCRUTINY})
 

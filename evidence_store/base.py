@@ -75,7 +75,7 @@ def check_sha256(value: str) -> str:
 
 
 class EvidenceStore(Protocol):
-    """The contract both backends meet (tests/test_evidence_contract.py checks it)."""
+    """The contract both backends meet (tests/evidence_store/test_evidence_contract.py)."""
 
     encrypted: bool
 

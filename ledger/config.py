@@ -96,7 +96,7 @@ class LedgerConfig:
             POSTGRES_PASSWORD=unquote(parts.password or ""),
             # The API serves from up to 40 worker threads, each needing a connection for
             # its reads: with eventsourcing's default 5 + 10 a third of them queued for a
-            # connection under load (py-spy, tests/test_load.py). 10 kept + 30 on demand.
+            # connection under load (py-spy, tests/api/http/test_load.py). 10 kept + 30 on demand.
             POSTGRES_POOL_SIZE="10",
             POSTGRES_MAX_OVERFLOW="30",
             # How long a request waits for a pooled connection. While PostgreSQL is down

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from domain import Action, Directory, Plan, Status
+from domain import Action, Plan, Status
 from domain.events import SignedEvent
 from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
 from domain.progress import recommendation_status
@@ -259,10 +259,6 @@ def status_from_snapshots(
     )
 
 
-def _action_row(action: Action, today: date) -> ActionRow:
-    return _row_from_snapshot(action_snapshot(action), action.modified_on.isoformat(), today)
-
-
 OPEN_EXCLUDED = frozenset(
     s.value for s in {Status.VERIFIED, *CHAIR_OUTCOMES, *REMOVED_FROM_PLAN, Status.ACCEPTED}
 )
@@ -293,8 +289,3 @@ def _row_from_snapshot(snapshot: dict[str, Any], last_change: str, today: date) 
 def _action_sort_key(action_id: str) -> tuple[int, int]:
     head, _, tail = action_id.partition(".")
     return int(head[1:]), int(tail)
-
-
-def directory_from(replay: Replay) -> Directory | None:
-    found = replay.of_type(Directory)
-    return found[0] if found else None

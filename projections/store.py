@@ -275,10 +275,6 @@ class ProjectionTables:
             for r in rows
         ]
 
-    def log_size_at(self, *, bound: int, ts: int | None = None) -> int:
-        """How many entries a cut holds: the sum of every aggregate's version in it."""
-        return sum(row.version for row in self.at_cut(bound=bound, ts=ts))
-
     def history(
         self, agg: int, *, bound: int, ts: int | None = None, limit: int | None = None
     ) -> list[tuple[int, int, str | None]]:

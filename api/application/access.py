@@ -5,9 +5,11 @@ evidence; everyone else (the implementation group, scrutiny, the chair, administ
 reads the whole plan. Auditors (the chair, scrutiny, the implementation group and
 administrators) may also read the whole log, the progress report and the verification.
 
-The JSON API, the web pages and the command line all ask these functions, so the rule
-exists once. Nothing here knows about HTTP: the checks return booleans, or raise
-`AccessDenied`, which each front door turns into its own refusal (403 for the API).
+The JSON API and the web pages ask these functions, so the rule exists once. (The
+command line's local mode runs with the operator's own database access; in client mode it
+reads through the API, so through these same checks.) Nothing here knows about HTTP: the
+checks return booleans, or raise `AccessDenied`, which each front door turns into its own
+refusal (403 for the API).
 """
 
 from __future__ import annotations

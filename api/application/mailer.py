@@ -53,10 +53,6 @@ class SmtpSettings:
     timeout: float = 30.0
     ca_file: str | None = None
 
-    @property
-    def sender_domain(self) -> str:
-        return self.sender.rpartition("@")[2]
-
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmtpSettings:
         host = env.get(PREFIX + "HOST", "").strip()

@@ -138,12 +138,6 @@ def refuse_remote_for_local_commands(args: argparse.Namespace) -> None:
         raise CliError(f"'{name}' works on the server's own ledger folder, not in client mode")
 
 
-def ledger_for(args: argparse.Namespace) -> Any:
-    """The server's ledger in client mode, else the one in the ledger folder."""
-    remote = remote_for(args)
-    return remote if remote is not None else open_ledger(config_from(args))
-
-
 def client_for(args: argparse.Namespace) -> tuple[Any, Client]:
     """(ledger or remote ledger, a signing client). Signing is always on this side."""
     config = config_from(args)

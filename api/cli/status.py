@@ -72,7 +72,7 @@ def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
 
 
 def export_status(args: argparse.Namespace) -> int:
-    """`status --out FILE.csv|FILE.xlsx`: one row per action (see api/spreadsheet_export)."""
+    """`status --out FILE.csv|FILE.xlsx`: one row per action (application.spreadsheet_export)."""
     out = output_file(args.out)
     fmt = EXPORT_FORMATS.get(out.suffix.lower())
     if fmt is None:

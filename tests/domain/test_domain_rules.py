@@ -53,7 +53,7 @@ def public_key(n: int) -> str:
 
 
 def key_id(public: str) -> str:
-    """ledger.keys: first 16 hex digits of SHA-256 over the raw public key."""
+    """As ledger.auditor.ed25519.key_id_for: 16 hex digits of SHA-256 over the raw key."""
     return hashlib.sha256(base64.b64decode(public)).hexdigest()[:16]
 
 

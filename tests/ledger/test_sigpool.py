@@ -2,7 +2,7 @@
 
 The pool may change how fast a verdict arrives, never what it is: every test compares
 the pool's answers with verification in this process, including after a worker dies.
-(The append path that uses it is tested in tests/test_append_path.py.)
+(The append path that uses it is tested in tests/ledger/test_append_path.py.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fuzzing the parsers that read untrusted bytes: the canonical-form parser, the entry
 format, the audit bundle reader (folder and zip), and the backup reader.
 
-tests/test_canonical.py already checks that every canonical value round-trips and that
+tests/ledger/test_canonical.py already checks that every canonical value round-trips and that
 other serialisations of it are refused; these properties add arbitrary bytes and
 structured mutations of valid inputs (flipped, cut or spliced bytes, and canonical JSON
 whose members have the wrong types or are missing), and require that nothing but the
