@@ -153,7 +153,9 @@ class LedgerTables:
         self.postgres = postgres
         self.p = "%s" if postgres else "?"
 
-    def _sql(self, statement: str) -> str:
+    def sql(self, statement: str) -> str:
+        """`statement` with each `?` as this backend's placeholder (SQLite `?`, psycopg `%s`):
+        one spelling of the SQL for both, for the ledger's tables and their owners'."""
         return statement.replace("?", self.p)
 
     @property
@@ -194,14 +196,14 @@ class LedgerTables:
 
     def get_meta(self, key: str) -> str | None:
         with self.reading() as cursor:
-            cursor.execute(self._sql("SELECT value FROM ledger_meta WHERE key=?"), (key,))
+            cursor.execute(self.sql("SELECT value FROM ledger_meta WHERE key=?"), (key,))
             row = cursor.fetchone()
         return None if row is None else str(row["value"])
 
     def set_meta(self, key: str, value: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._sql("DELETE FROM ledger_meta WHERE key=?"), (key,))
-            cursor.execute(self._sql("INSERT INTO ledger_meta VALUES (?, ?)"), (key, value))
+            cursor.execute(self.sql("DELETE FROM ledger_meta WHERE key=?"), (key,))
+            cursor.execute(self.sql("INSERT INTO ledger_meta VALUES (?, ?)"), (key, value))
 
     # -- the tree --------------------------------------------------------------------
 
@@ -229,9 +231,7 @@ class LedgerTables:
             params = [value for node in chunk for value in node]
             with self.reading() as cursor:
                 cursor.execute(
-                    self._sql(
-                        f"SELECT level, idx, hash FROM ledger_merkle_nodes WHERE {condition}"
-                    ),
+                    self.sql(f"SELECT level, idx, hash FROM ledger_merkle_nodes WHERE {condition}"),
                     params,
                 )
                 for row in cursor.fetchall():
@@ -245,7 +245,7 @@ class LedgerTables:
         """Stored hashes of one level with index in [first, last], by index."""
         with self.reading() as cursor:
             cursor.execute(
-                self._sql(
+                self.sql(
                     "SELECT idx, hash FROM ledger_merkle_nodes WHERE level=? AND idx>=? AND idx<=?"
                 ),
                 (level, first, last),
@@ -274,8 +274,8 @@ class LedgerTables:
         flush per append was a tenth to a fifth of an append's time."""
         if leaves and leaves[0][0] != old_size:
             raise ValueError("leaves must continue the tree")
-        leaf_sql = self._sql("INSERT INTO ledger_leaves VALUES (?, ?)")
-        node_sql = self._sql("INSERT INTO ledger_merkle_nodes VALUES (?, ?, ?)")
+        leaf_sql = self.sql("INSERT INTO ledger_leaves VALUES (?, ?)")
+        node_sql = self.sql("INSERT INTO ledger_merkle_nodes VALUES (?, ?, ?)")
         if self.postgres:
             # One statement (atomic on its own, in autocommit): one round trip, where a
             # BEGIN/INSERT/INSERT/COMMIT transaction costs four (measured 0.55 ms vs
@@ -334,7 +334,7 @@ class LedgerTables:
     def _leaves(self, condition: str, params: tuple[int, ...]) -> list[tuple[int, int, bytes]]:
         with self.reading() as cursor:
             cursor.execute(
-                self._sql(
+                self.sql(
                     "SELECT l.leaf_index, l.notification_id, n.hash FROM ledger_leaves l "
                     "JOIN ledger_merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
                     + condition
@@ -350,7 +350,7 @@ class LedgerTables:
         """(leaf index, notification id) of the stored leaves in [start, end), in order."""
         with self.reading() as cursor:
             cursor.execute(
-                self._sql(
+                self.sql(
                     "SELECT leaf_index, notification_id FROM ledger_leaves "
                     "WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index"
                 ),
@@ -361,7 +361,7 @@ class LedgerTables:
     def leaf_index_of(self, notification_id: int) -> int | None:
         with self.reading() as cursor:
             cursor.execute(
-                self._sql("SELECT leaf_index FROM ledger_leaves WHERE notification_id=?"),
+                self.sql("SELECT leaf_index FROM ledger_leaves WHERE notification_id=?"),
                 (notification_id,),
             )
             row = cursor.fetchone()
@@ -372,7 +372,7 @@ class LedgerTables:
     def insert_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?)"),
+                self.sql("INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?)"),
                 (
                     checkpoint.tree_size,
                     checkpoint.root_hash,
@@ -397,11 +397,11 @@ class LedgerTables:
     def insert_cosignature(self, tree_size: int, witness_key: str, line: str, at: int) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("DELETE FROM ledger_cosignatures WHERE tree_size=? AND witness_key=?"),
+                self.sql("DELETE FROM ledger_cosignatures WHERE tree_size=? AND witness_key=?"),
                 (tree_size, witness_key),
             )
             cursor.execute(
-                self._sql("INSERT INTO ledger_cosignatures VALUES (?, ?, ?, ?)"),
+                self.sql("INSERT INTO ledger_cosignatures VALUES (?, ?, ?, ?)"),
                 (tree_size, witness_key, line, at),
             )
 
@@ -412,7 +412,7 @@ class LedgerTables:
                 cursor.execute("SELECT * FROM ledger_cosignatures ORDER BY tree_size, witness_key")
             else:
                 cursor.execute(
-                    self._sql(
+                    self.sql(
                         "SELECT * FROM ledger_cosignatures WHERE tree_size=? ORDER BY witness_key"
                     ),
                     (tree_size,),

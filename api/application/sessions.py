@@ -71,9 +71,6 @@ class WebSessions:
             for statement in WEB_SESSIONS.create_statements(postgres=tables.postgres):
                 cursor.execute(statement)
 
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", self.tables.p)
-
     def start(self, tokens: TokenStore, token: str, now: datetime) -> tuple[str, Session]:
         """Check the token and open a session; return (raw session id, session)."""
         user_id = tokens.authenticate(token, now=now)
@@ -85,10 +82,10 @@ class WebSessions:
         session_id = secrets.token_urlsafe(32)
         with self.tables.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("DELETE FROM web_sessions WHERE expires_at < ?"), (now.isoformat(),)
+                self.tables.sql("DELETE FROM web_sessions WHERE expires_at < ?"), (now.isoformat(),)
             )
             cursor.execute(
-                self._sql("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)"),
+                self.tables.sql("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)"),
                 (_hash(session_id), token_id, user_id, now.isoformat(), expires.isoformat()),
             )
         return session_id, Session(user_id, token_id, csrf_for(session_id), expires)
@@ -98,7 +95,7 @@ class WebSessions:
         token has since been revoked or has expired."""
         with self.tables.reading() as cursor:
             cursor.execute(
-                self._sql(
+                self.tables.sql(
                     "SELECT s.user_id, s.token_id, s.expires_at, t.revoked_at, t.expires_at "
                     "AS token_expires FROM web_sessions s JOIN api_tokens t "
                     "ON t.token_id = s.token_id WHERE s.session_hash = ?"
@@ -118,13 +115,14 @@ class WebSessions:
     def end(self, session_id: str) -> None:
         with self.tables.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("DELETE FROM web_sessions WHERE session_hash = ?"), (_hash(session_id),)
+                self.tables.sql("DELETE FROM web_sessions WHERE session_hash = ?"),
+                (_hash(session_id),),
             )
 
     def _token_expiry(self, token_id: str) -> datetime | None:
         with self.tables.reading() as cursor:
             cursor.execute(
-                self._sql("SELECT expires_at FROM api_tokens WHERE token_id = ?"), (token_id,)
+                self.tables.sql("SELECT expires_at FROM api_tokens WHERE token_id = ?"), (token_id,)
             )
             row = cursor.fetchone()
         return None if row is None else datetime.fromisoformat(row["expires_at"])

@@ -62,16 +62,13 @@ class TokenStore:
             for statement in API_TOKENS.create_statements(postgres=tables.postgres):
                 cursor.execute(statement)
 
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", self.tables.p)
-
     def create(self, user_id: str, lifetime: timedelta, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
         token_id = secrets.token_hex(8)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         with self.tables.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, NULL)"),
+                self.tables.sql("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, NULL)"),
                 (token_id, user_id, _hash(secret), now.isoformat(), (now + lifetime).isoformat()),
             )
         return f"il_{token_id}_{secret}"
@@ -80,13 +77,13 @@ class TokenStore:
         now = now or datetime.now(UTC)
         with self.tables.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._sql("SELECT revoked_at FROM api_tokens WHERE token_id=?"), (token_id,)
+                self.tables.sql("SELECT revoked_at FROM api_tokens WHERE token_id=?"), (token_id,)
             )
             row = cursor.fetchone()
             if row is None or row["revoked_at"] is not None:
                 return False
             cursor.execute(
-                self._sql("UPDATE api_tokens SET revoked_at=? WHERE token_id=?"),
+                self.tables.sql("UPDATE api_tokens SET revoked_at=? WHERE token_id=?"),
                 (now.isoformat(), token_id),
             )
             return True
@@ -104,7 +101,9 @@ class TokenStore:
         if len(parts) != 3 or parts[0] != "il" or not parts[1] or not parts[2]:
             raise TokenError("malformed token")
         with self.tables.reading() as cursor:
-            cursor.execute(self._sql("SELECT * FROM api_tokens WHERE token_id=?"), (parts[1],))
+            cursor.execute(
+                self.tables.sql("SELECT * FROM api_tokens WHERE token_id=?"), (parts[1],)
+            )
             row = cursor.fetchone()
         if row is None or not hmac.compare_digest(str(row["secret_hash"]), _hash(parts[2])):
             raise TokenError("unknown token")
