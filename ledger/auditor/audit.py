@@ -19,6 +19,7 @@ from uuid import UUID
 from ledger.auditor.authority import allowed_roles, scoped_to_agency
 from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
 from ledger.auditor.canonical import parse_json
+from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.cosignature import CosignerKey, cosigned_by
 from ledger.auditor.ed25519 import decode_public_key, key_id_for, verify_signature
 from ledger.auditor.entry import (
@@ -169,15 +170,12 @@ class Auditor:
             if checkpoint.origin != self.report.origin:
                 self.problem(None, "checkpoint", f"checkpoint for another log {checkpoint.origin}")
                 continue
-            seen = roots.get(checkpoint.size)
-            if seen is not None and seen != checkpoint.root_hash:
-                self.problem(
-                    None,
-                    "split view",
-                    f"two signed checkpoints of size {checkpoint.size} with different roots: "
-                    "the log has shown different histories to different readers",
-                )
-            roots[checkpoint.size] = checkpoint.root_hash
+            self._remember_root(
+                roots,
+                checkpoint,
+                f"two signed checkpoints of size {checkpoint.size} with different roots: "
+                "the log has shown different histories to different readers",
+            )
             self.report.checkpoints_verified += 1
             for witness in witnesses:
                 verdict = cosigned_by(str(record["note"]), witness)
@@ -194,6 +192,16 @@ class Auditor:
         self.report.latest_checkpoint = max(roots) if roots else None
         return roots
 
+    def _remember_root(
+        self, roots: dict[int, bytes], checkpoint: Checkpoint, split_view: str
+    ) -> None:
+        """Record a verified checkpoint's root by size; a second, different root for one
+        size is a split view, reported with `split_view`."""
+        seen = roots.get(checkpoint.size)
+        if seen is not None and seen != checkpoint.root_hash:
+            self.problem(None, "split view", split_view)
+        roots[checkpoint.size] = checkpoint.root_hash
+
     def _since(self, key: LogKeys) -> dict[int, bytes]:
         """Sizes and roots of the checkpoints the auditor (or witnesses) saved earlier.
 
@@ -206,15 +214,12 @@ class Auditor:
             except FormatError as error:
                 self.problem(None, "saved checkpoint", f"cannot be checked: {error}")
                 continue
-            seen = saved.get(checkpoint.size)
-            if seen is not None and seen != checkpoint.root_hash:
-                self.problem(
-                    None,
-                    "split view",
-                    f"two saved checkpoints of size {checkpoint.size}, both signed by the log "
-                    "key, have different roots: the log showed two histories",
-                )
-            saved[checkpoint.size] = checkpoint.root_hash
+            self._remember_root(
+                saved,
+                checkpoint,
+                f"two saved checkpoints of size {checkpoint.size}, both signed by the log "
+                "key, have different roots: the log showed two histories",
+            )
         if saved:
             self.report.since_checkpoint = max(saved)
             self.report.checks.append(
