@@ -154,7 +154,7 @@ class Action(Aggregate):
 
         def check(self, state: Action, ctx: RuleContext) -> None:
             rule = "action.assign_officer"
-            require_role(ctx, {Role.AGENCY_LEAD, Role.ADMIN}, rule, "assign officers")
+            require_role(ctx, {Role.AGENCY_LEAD}, rule, "assign officers")
             require_own_agency(ctx, state.lead_agency, rule, "assign officers")
             _require_open(state, rule)
             user = ctx.directory.users.get(self.officer) if ctx.directory else None

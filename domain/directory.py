@@ -15,10 +15,16 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.charter import (
+    Charter,
+    parse_appointers,
+    parse_off_page_roles,
+    require_appointer,
+)
 from domain.errors import InvalidInput, InvalidTransition, NotPermitted
 from domain.events import SignedEvent
 from domain.roles import AGENCY_ROLES, Actor, Role
-from domain.rules import RuleContext, require_identifier, require_role, require_text
+from domain.rules import RuleContext, require_identifier, require_text
 
 
 @dataclass
@@ -41,6 +47,7 @@ class User:
     role: Role
     agency: str | None
     keys: dict[str, KeyRecord] = field(default_factory=dict)
+    appointed_by: str | None = None  # who registered them; None for the genesis and the chair
 
     def actor(self) -> Actor:
         return Actor(self.user_id, self.role, self.agency)
@@ -67,6 +74,7 @@ class Directory(Aggregate):
 
     def __init__(self) -> None:
         self.origin = ""
+        self.charter: Charter | None = None
         self.users: dict[str, User] = {}
         self.key_owner: dict[str, str] = {}
 
@@ -98,6 +106,17 @@ class Directory(Aggregate):
     def _check_new_key(self, public_key: str, rule: str) -> None:
         if _key_id(public_key, rule) in self.key_owner:
             raise InvalidInput(rule, "this public key is already registered")
+
+    def _require_keyholder_authority(
+        self, ctx: RuleContext, user: User, rule: str, doing: str
+    ) -> None:
+        """A key is changed by its holder, or by whoever may appoint its holder (a lost
+        key); the chair's only by the chair, since nobody appoints the chair."""
+        if ctx.actor.user_id == user.user_id:
+            return
+        if user.role is Role.CHAIR:
+            raise NotPermitted(rule, f"only the chair may {doing} the chair's key")
+        require_appointer(self.charter, ctx.actor, user.role, user.agency, rule)
 
     # -- events --------------------------------------------------------------------
 
@@ -134,6 +153,48 @@ class Directory(Aggregate):
             directory.users[admin.user_id] = admin
             directory._register_key(admin, self.public_key, self.timestamp, "ledger.genesis")
 
+    class CharterAdopted(Event):
+        """The chair's appointment of themself: the root of every authority in the log.
+
+        Signed by the key it registers, which the chair made on their own machine and
+        publishes for auditors to pin (``verify-bundle --trust``). The operator can append
+        a charter of its own, but nothing rooted in it passes an audit that pins the
+        chair's key. One charter per ledger."""
+
+        TYPE = "directory.charter_adopted"
+        chair_id: str
+        name: str
+        public_key: str
+        title: str
+        appointers: dict[str, str]
+        off_page_roles: list[str]
+
+        def check(self, state: Directory, ctx: RuleContext) -> None:
+            rule = "directory.charter"
+            if state.charter is not None:
+                raise InvalidTransition(rule, "a charter was already adopted")
+            require_identifier(self.chair_id, "chair_id", rule)
+            require_text(self.name, "name", rule, max_length=200)
+            require_text(self.title, "title", rule, max_length=500)
+            if self.chair_id in state.users:
+                raise InvalidTransition(rule, f"user {self.chair_id!r} already exists")
+            if self.actor != self.chair_id or self.key_id != _key_id(self.public_key, rule):
+                raise NotPermitted(rule, "the charter must be signed by the chair key it names")
+            parse_appointers(self.appointers, rule)
+            parse_off_page_roles(self.off_page_roles, rule)
+            state._check_new_key(self.public_key, rule)
+
+        def apply(self, directory: Directory) -> None:
+            directory.charter = Charter(
+                self.chair_id,
+                self.title,
+                parse_appointers(self.appointers, ""),
+                parse_off_page_roles(self.off_page_roles, ""),
+            )
+            chair = User(self.chair_id, self.name, Role.CHAIR, None)
+            directory.users[chair.user_id] = chair
+            directory._register_key(chair, self.public_key, self.timestamp, "")
+
     class UserRegistered(Event):
         TYPE = "directory.user_registered"
         user_id: str
@@ -144,7 +205,6 @@ class Directory(Aggregate):
 
         def check(self, state: Directory, ctx: RuleContext) -> None:
             rule = "directory.register_user"
-            require_role(ctx, {Role.ADMIN}, rule, "register users")
             require_identifier(self.user_id, "user_id", rule)
             require_text(self.name, "name", rule, max_length=200)
             if self.user_id in state.users:
@@ -154,6 +214,7 @@ class Directory(Aggregate):
             except ValueError:
                 names = ", ".join(r.value for r in Role)
                 raise InvalidInput(rule, f"unknown role {self.role!r}; one of: {names}") from None
+            require_appointer(state.charter, ctx.actor, role, self.agency, rule)
             if role in AGENCY_ROLES:
                 if not self.agency:
                     raise InvalidInput(rule, f"a user with role {role.value} needs an agency")
@@ -167,7 +228,7 @@ class Directory(Aggregate):
             state._check_new_key(self.public_key, rule)
 
         def apply(self, directory: Directory) -> None:
-            user = User(self.user_id, self.name, Role(self.role), self.agency)
+            user = User(self.user_id, self.name, Role(self.role), self.agency, {}, self.actor)
             directory.users[user.user_id] = user
             directory._register_key(user, self.public_key, self.timestamp, "")
 
@@ -181,10 +242,10 @@ class Directory(Aggregate):
 
         def check(self, state: Directory, ctx: RuleContext) -> None:
             rule = "directory.rotate_key"
-            if ctx.actor.user_id != self.user_id:
-                require_role(ctx, {Role.ADMIN}, rule, "rotate another user's key")
-            if self.user_id not in state.users:
+            user = state.users.get(self.user_id)
+            if user is None:
                 raise InvalidInput(rule, f"no registered user {self.user_id!r}")
+            state._require_keyholder_authority(ctx, user, rule, "rotate")
             require_text(self.reason, "reason", rule)
             state._check_new_key(self.new_public_key, rule)
 
@@ -203,11 +264,10 @@ class Directory(Aggregate):
 
         def check(self, state: Directory, ctx: RuleContext) -> None:
             rule = "directory.revoke_key"
-            if ctx.actor.user_id != self.user_id:
-                require_role(ctx, {Role.ADMIN}, rule, "revoke another user's key")
             user = state.users.get(self.user_id)
             if user is None:
                 raise InvalidInput(rule, f"no registered user {self.user_id!r}")
+            state._require_keyholder_authority(ctx, user, rule, "revoke")
             key = user.keys.get(self.revoked_key_id)
             if key is None or not key.active:
                 raise InvalidTransition(

@@ -27,6 +27,7 @@ ENVELOPE_FIELDS = frozenset(
         "actor",
         "key_id",
         "signature",
+        "log_origin",
     }
 )
 
@@ -39,6 +40,7 @@ class SignedEvent(Aggregate.Event):
     actor: str
     key_id: str
     signature: str
+    log_origin: str  # the log the actor signed it for: the body's "origin" (format v2)
 
     TYPE: ClassVar[str] = ""
 

@@ -39,7 +39,9 @@ AGENCY_WORKING = frozenset(
 )
 
 AGENCY_WORKERS = AGENCY_ROLES  # officers and agency leads, as in domain/roles.py
-PLAN_EDITORS = frozenset({Role.ADMIN, Role.IMPLEMENTATION_GROUP})
+#: The implementation group owns the plan. Not the administrator: which actions exist and
+#: which agency leads each decide whose officers may sign for what (see domain/charter.py).
+PLAN_EDITORS = frozenset({Role.IMPLEMENTATION_GROUP})
 COMMENTERS = frozenset(set(Role) - {Role.SCRUTINY})
 
 

@@ -9,7 +9,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput, InvalidTransition
 from domain.events import SignedEvent
-from domain.roles import Role
+from domain.lifecycle import PLAN_EDITORS
 from domain.rules import (
     RuleContext,
     require_identifier,
@@ -49,7 +49,7 @@ class Plan(Aggregate):
 
         def check(self, state: Any, ctx: RuleContext) -> None:
             rule = "plan.import"
-            require_role(ctx, {Role.ADMIN}, rule, "import the plan")
+            require_role(ctx, PLAN_EDITORS, rule, "import the plan")
             if state is not None:
                 raise InvalidTransition(rule, "the plan has already been imported")
             require_text(self.title, "title", rule, max_length=500)
@@ -84,7 +84,7 @@ class Plan(Aggregate):
 
         def check(self, state: Plan, ctx: RuleContext) -> None:
             rule = "plan.add_recommendation"
-            require_role(ctx, {Role.ADMIN}, rule, "add recommendations")
+            require_role(ctx, PLAN_EDITORS, rule, "add recommendations")
             if (
                 not isinstance(self.number, int)
                 or isinstance(self.number, bool)

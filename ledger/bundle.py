@@ -7,7 +7,8 @@ Layout (a folder, or the same names inside a .zip)::
                             leaf hashes (canonical JSON, so never a raw newline), one a line
     checkpoints.jsonl       every signed checkpoint: {"tree_size": N, "note": "..."}
     keys.json               every user and key with the leaf that registered, rotated or
-                            revoked it (an index for people; the auditor re-derives it)
+                            revoked it (an index for people; the auditor re-derives it
+                            from the entries and reports any difference)
     evidence/manifest.jsonl one line per attached blob: sha256, size, media type, action,
                             the leaf that attached it, and whether it was later erased
     evidence/blobs/SHA256   with --evidence: each blob's content (never an erased one)
@@ -24,6 +25,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,9 +33,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
-from ledger.auditor.ed25519 import decode_public_key, key_id_for
-from ledger.auditor.entry import EntryFormatError, SignedEntry
+from ledger.auditor.entry import SignedEntry
+from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import Finding
+from ledger.auditor.keyindex import KEYS_FILE, KeyIndex
 from ledger.service import Ledger
 
 #: Reads a blob's verified content in chunks (the evidence store's `read`).
@@ -134,21 +137,30 @@ def export_bundle(
     *,
     blobs: BlobReader | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sign_checkpoint: Callable[[], object] | None = None,
 ) -> ExportSummary:
     """Write the bundle to `out` (a folder, or a .zip when the name ends in .zip).
 
     Written beside the destination and moved into place at the end, so a failed export
-    never leaves a partial bundle that could be mistaken for a whole one. Refuses when
-    the latest signed checkpoint does not cover the whole log: run `checkpoint` first."""
+    never leaves a partial bundle that could be mistaken for a whole one. A bundle ends
+    at its newest checkpoint, which must cover the whole log: when the log has grown past
+    it, `sign_checkpoint` (given by a caller that holds the log key, or may ask the server
+    for a checkpoint) signs a fresh one first; without it, or if the log grew again in
+    between, the export refuses rather than ship entries no checkpoint covers."""
     log = LedgerSource(source) if isinstance(source, Ledger) else source
     if out.exists():
         raise ExportError(f"{out} already exists; choose a new name")
     size = log.tree_size()
     checkpoints = log.checkpoint_notes()
+    if (not checkpoints or checkpoints[-1][0] != size) and sign_checkpoint is not None:
+        sign_checkpoint()
+        size = log.tree_size()
+        checkpoints = log.checkpoint_notes()
     if not checkpoints or checkpoints[-1][0] != size:
         raise ExportError(
             f"the latest signed checkpoint does not cover all {size} entries; "
-            "run: inquiry-ledger checkpoint"
+            "run: inquiry-ledger checkpoint (a server signs one by itself within its "
+            "checkpoint interval)"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -175,7 +187,7 @@ def _write(
     blobs: BlobReader | None,
     exported_at: datetime,
 ) -> ExportSummary:
-    keys = _KeyIndex()
+    keys = KeyIndex()
     evidence: dict[str, dict[str, Any]] = {}
     count = 0
     with (folder / "entries.jsonl").open("wb") as handle:
@@ -185,14 +197,14 @@ def _write(
             handle.write(data + b"\n")
             count += 1
             entry = SignedEntry.from_entry_bytes(data)
-            keys.see(leaf_index, entry)
+            keys.see(leaf_index, entry.body)
             _see_evidence(leaf_index, entry, evidence)
     if count != size:
         raise ExportError(f"the tree has {size} leaves but the log gave {count} entries")
     with (folder / "checkpoints.jsonl").open("w") as handle:
         for tree_size, note in checkpoints:
             handle.write(json.dumps({"tree_size": tree_size, "note": note}, sort_keys=True) + "\n")
-    (folder / "keys.json").write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
+    (folder / KEYS_FILE).write_text(json.dumps(keys.users, indent=2, sort_keys=True) + "\n")
     rotations_of = getattr(log, "log_key_rotations", None)  # optional in a LogSource
     rotations: list[str] = rotations_of() if rotations_of is not None else []
     if rotations:  # log-key rotations, signed by the old and the new key (auditor/rotation.py)
@@ -218,48 +230,6 @@ def _write(
     (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     (folder / "README.md").write_text(AUDITOR_README)
     return ExportSummary(folder, count, len(checkpoints), len(evidence), blob_count)
-
-
-class _KeyIndex:
-    def __init__(self) -> None:
-        self.users: dict[str, dict[str, Any]] = {}
-
-    def see(self, leaf_index: int, entry: SignedEntry) -> None:
-        body, payload = entry.body, entry.body.payload
-        if body.type == "ledger.created":
-            self._user(payload["admin_id"], "admin", None, leaf_index)
-            self._key(payload["admin_id"], body.key_id, payload["public_key"], leaf_index)
-        elif body.type == "directory.user_registered":
-            user = payload["user_id"]
-            self._user(user, payload["role"], payload.get("agency"), leaf_index)
-            self._key(user, _key_id(payload["public_key"]), payload["public_key"], leaf_index)
-        elif body.type == "directory.key_rotated":
-            user = payload["user_id"]
-            for key in self.users[user]["keys"].values():
-                key.setdefault("revoked_at_leaf", leaf_index)
-            key_text = payload["new_public_key"]
-            self._key(user, _key_id(key_text), key_text, leaf_index)
-        elif body.type == "directory.key_revoked":
-            key = self.users[payload["user_id"]]["keys"][payload["revoked_key_id"]]
-            key.setdefault("revoked_at_leaf", leaf_index)
-
-    def _user(self, user: str, role: str, agency: str | None, leaf_index: int) -> None:
-        self.users[user] = {
-            "role": role,
-            "agency": agency,
-            "registered_at_leaf": leaf_index,
-            "keys": {},
-        }
-
-    def _key(self, user: str, key_id: str, public_key: str, leaf_index: int) -> None:
-        self.users[user]["keys"][key_id] = {
-            "public_key": public_key,
-            "registered_at_leaf": leaf_index,
-        }
-
-
-def _key_id(public_key: str) -> str:
-    return key_id_for(decode_public_key(public_key))
 
 
 def _see_evidence(leaf_index: int, entry: SignedEntry, evidence: dict[str, dict[str, Any]]) -> None:
@@ -296,57 +266,113 @@ def _files(folder: Path) -> Iterator[Path]:
             yield Path(root) / name
 
 
+#: The auditor's findings that mean an entry takes no effect (ledger/auditor/audit.py):
+#: the rules replay does not apply it either, and says so.
+REJECTED_BY_AUDIT = frozenset({"malformed entry", "unknown signer", "revoked key", "bad signature"})
+
+
 def replay_rules(path: Path, report: Any) -> None:
     """Replay the project's own lifecycle rules over the bundle's entries, adding each
     broken rule to `report` (an `auditor.AuditReport`).
 
     The standalone auditor checks who may sign what; this adds what state each entry may
     follow (a sign-off before evidence was submitted, a return from the wrong status...).
-    It trusts the auditor for signatures and keys, and is skipped for entries the auditor
-    already rejected, so each fault is reported once."""
-    from domain import Directory, DomainError, Plan, RuleContext
-    from domain.ids import DIRECTORY_ID, PLAN_ID
-    from ledger.entry import to_domain_event
-    from ledger.service import GENESIS_TYPE
-
-    rejected = {p.leaf_index for p in report.problems}
-    state: dict[Any, Any] = {}
-    bundle = Bundle(path)
-    checked = 0
+    It fails closed: every entry is parsed, mapped to its domain event, its signer found
+    in the directory replayed so far and its rule checked, and any entry for which one of
+    these cannot be done is a problem at its leaf ("not replayed"), as is an entry the
+    auditor rejected (it takes no effect here either). The check line says how many
+    entries of how many were replayed, so a skipped entry can never pass unseen."""
+    rejected: dict[int, str] = {}
+    for problem in report.problems:
+        if problem.leaf_index is not None and problem.check in REJECTED_BY_AUDIT:
+            rejected.setdefault(problem.leaf_index, problem.check)
+    replay = _RulesReplay(report, rejected)
     try:
-        for position, line in enumerate(bundle.lines("entries.jsonl")):
-            try:
-                entry = SignedEntry.from_entry_bytes(line)
-                event = to_domain_event(entry)
-            except (EntryFormatError, TypeError):
-                continue  # the auditor reported it
-            body = entry.body
-            aggregate = state.get(body.aggregate_id)
-            directory: Directory | None = state.get(DIRECTORY_ID)
-            plan: Plan | None = state.get(PLAN_ID)
-            if position not in rejected:
-                try:
-                    if body.type == GENESIS_TYPE:
-                        from domain import Actor, Role
-
-                        actor = Actor(body.actor, Role.ADMIN, None)
-                    elif directory is None:
-                        continue
-                    else:
-                        actor = directory.users[body.actor].actor()
-                    event.check(aggregate, RuleContext(actor, directory, plan))
-                    checked += 1
-                except DomainError as error:
-                    report.problems.append(
-                        Finding(position, "rule broken", f"{body.type} by {body.actor}: {error}")
-                    )
-                except KeyError:
-                    continue
-            try:
-                state[body.aggregate_id] = event.mutate(aggregate)
-            except Exception as error:  # an entry the rules refused may not apply at all
-                report.problems.append(Finding(position, "cannot apply", f"{body.type}: {error}"))
-    finally:
-        bundle.close()
-    report.checks.append(f"the lifecycle rules hold for every entry ({checked} replayed)")
+        bundle = Bundle(path)
+        try:
+            for position, line in enumerate(bundle.lines("entries.jsonl")):
+                replay.entry(position, line)
+        finally:
+            bundle.close()
+    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        report.problems.append(
+            Finding(None, "not replayed", f"entries.jsonl cannot be read to the end: {error}")
+        )
+    report.checks.append(
+        f"the lifecycle rules hold for every entry (replayed {replay.replayed} of {replay.total})"
+    )
     report.problems.sort(key=lambda p: (p.leaf_index is None, p.leaf_index or 0))
+
+
+class _RulesReplay:
+    """The state of the domain's aggregates, entry by entry (`replay_rules`)."""
+
+    def __init__(self, report: Any, rejected: dict[int, str]) -> None:
+        self.report = report
+        self.rejected = rejected
+        self.state: dict[Any, Any] = {}
+        self.total = 0
+        self.replayed = 0
+
+    def problem(self, position: int, check: str, detail: str) -> None:
+        self.report.problems.append(Finding(position, check, detail))
+
+    def entry(self, position: int, line: bytes) -> None:
+        from domain import DomainError, RuleContext
+        from domain.ids import DIRECTORY_ID, PLAN_ID
+        from ledger.entry import to_domain_event
+
+        self.total += 1
+        if position in self.rejected:
+            why = self.rejected[position]
+            self.problem(position, "not replayed", f"the audit found a {why}: it takes no effect")
+            return
+        try:
+            entry = SignedEntry.from_entry_bytes(line)
+            event = to_domain_event(entry)
+        except FormatError as error:
+            self.problem(position, "not replayed", f"cannot be parsed as an event: {error}")
+            return
+        except TypeError as error:
+            self.problem(position, "not replayed", f"not a domain event: {error}")
+            return
+        body = entry.body
+        aggregate = self.state.get(body.aggregate_id)
+        directory = self.state.get(DIRECTORY_ID)
+        try:
+            actor = self._actor(body, directory)
+        except (DomainError, LookupError) as error:
+            self.problem(position, "not replayed", f"{body.type}: unknown signer: {error}")
+            return
+        try:
+            event.check(aggregate, RuleContext(actor, directory, self.state.get(PLAN_ID)))
+        except DomainError as error:
+            self.problem(position, "rule broken", f"{body.type} by {body.actor}: {error}")
+        except Exception as error:  # an entry no rule can evaluate is not a rule that holds
+            self.problem(
+                position, "not replayed", f"{body.type}: the rule cannot be checked: {error!r}"
+            )
+            return
+        try:
+            self.state[body.aggregate_id] = event.mutate(aggregate)
+        except Exception as error:  # an entry the rules refused may not apply at all
+            self.problem(position, "cannot apply", f"{body.type}: {error}")
+            return
+        self.replayed += 1
+
+    @staticmethod
+    def _actor(body: Any, directory: Any) -> Any:
+        """Who signed, as the directory replayed so far knows them: the self-signed genesis
+        and charter name their signer (their rules check the key), every other entry's
+        key must be registered to its actor and not revoked (Directory.resolve)."""
+        from domain import Actor, Role
+        from ledger.service import CHARTER_TYPE, GENESIS_TYPE
+
+        if body.type == GENESIS_TYPE:
+            return Actor(body.actor, Role.ADMIN, None)
+        if directory is None:
+            raise LookupError("the log has no genesis entry before it")
+        if body.type == CHARTER_TYPE:
+            return Actor(body.actor, Role.CHAIR, None)
+        actor, _key = directory.resolve(body.actor, body.key_id)
+        return actor

@@ -4,6 +4,21 @@ INQUIRY_LEDGER_HOME          folder of the embedded default (SQLite file, eviden
                              default ./.inquiry-ledger
 INQUIRY_LEDGER_DATABASE_URL  postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME selects
                              PostgreSQL; unset means the SQLite file in the home folder
+INQUIRY_LEDGER_MAX_FORWARD_SKEW   seconds an entry may be dated ahead of the ledger's
+                             clock; default 5
+INQUIRY_LEDGER_MAX_BACKWARD_SKEW  seconds an entry may be dated behind it; default 300
+INQUIRY_LEDGER_CHECKPOINT_INTERVAL  seconds within which `serve` signs a checkpoint once
+                             the log has grown (api/application/checkpoints.py); 0 turns
+                             it off; default 10
+
+Why the two bounds differ: the forward bound is how far ahead of the moment anyone may
+date an entry, and so how far one signer can push the earliest timestamp everybody's
+next entry on that aggregate must carry (signers date max(now, that floor), which the
+ledger always accepts); it is kept to what honest clocks disagree by. The backward bound
+is how long a body prepared for signing stays recordable (the web page, and off-page:
+download, sign on one's own machine, paste back); an entry dated up to it in the past
+still can never go before its aggregate's previous entry or a witnessed checkpoint, so
+it reorders nothing and blocks nobody.
 """
 
 from __future__ import annotations
@@ -11,10 +26,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_HOME = ".inquiry-ledger"
+DEFAULT_FORWARD_SKEW = timedelta(seconds=5)
+DEFAULT_BACKWARD_SKEW = timedelta(minutes=5)
+DEFAULT_CHECKPOINT_INTERVAL = timedelta(seconds=10)
 
 
 class ConfigError(ValueError):
@@ -25,13 +44,27 @@ class ConfigError(ValueError):
 class LedgerConfig:
     home: Path
     database_url: str | None = None
+    max_forward_skew: timedelta = DEFAULT_FORWARD_SKEW
+    max_backward_skew: timedelta = DEFAULT_BACKWARD_SKEW
+    #: Within this long of the log growing, the server signs a checkpoint; zero: never.
+    checkpoint_interval: timedelta = DEFAULT_CHECKPOINT_INTERVAL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
         env = os.environ if environ is None else environ
         home = Path(env.get("INQUIRY_LEDGER_HOME") or DEFAULT_HOME)
         url = env.get("INQUIRY_LEDGER_DATABASE_URL") or None
-        config = cls(home=home, database_url=url)
+        config = cls(
+            home=home,
+            database_url=url,
+            max_forward_skew=_seconds(env, "INQUIRY_LEDGER_MAX_FORWARD_SKEW", DEFAULT_FORWARD_SKEW),
+            max_backward_skew=_seconds(
+                env, "INQUIRY_LEDGER_MAX_BACKWARD_SKEW", DEFAULT_BACKWARD_SKEW
+            ),
+            checkpoint_interval=_seconds(
+                env, "INQUIRY_LEDGER_CHECKPOINT_INTERVAL", DEFAULT_CHECKPOINT_INTERVAL
+            ),
+        )
         config.eventsourcing_env()  # validate early
         return config
 
@@ -105,3 +138,17 @@ class LedgerConfig:
             POSTGRES_CONNECT_TIMEOUT="3",
         )
         return env
+
+
+def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A non-negative number of seconds from the environment (unset or empty: `default`)."""
+    text = env.get(name) or ""
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 <= seconds <= 86_400:
+        raise ConfigError(f"{name} must be between 0 and 86400 seconds")
+    return timedelta(seconds=seconds)

@@ -41,6 +41,7 @@ def to_domain_event(entry: SignedEntry) -> SignedEvent:
             actor=body.actor,
             key_id=body.key_id,
             signature=base64.b64encode(entry.signature).decode("ascii"),
+            log_origin=body.origin,
             **kwargs,
         ),
     )
@@ -55,6 +56,7 @@ def from_domain_event(event: SignedEvent) -> SignedEntry:
         actor=event.actor,
         key_id=event.key_id,
         payload=event.payload(),
+        origin=event.log_origin,
     )
     return SignedEntry(body, base64.b64decode(event.signature))
 

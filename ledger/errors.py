@@ -23,6 +23,13 @@ class ClockSkew(LedgerError):
     code = "clock_skew"
 
 
+class CosignedTooLate(LedgerError):
+    """A cosignature's time is later than an entry the log recorded after that checkpoint:
+    storing it would make the log break its own dating rule (ledger/timestamps.py)."""
+
+    code = "cosigned_too_late"
+
+
 class VersionConflict(LedgerError):
     """Someone else appended to the aggregate first; re-read it and sign again."""
 

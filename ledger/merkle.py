@@ -119,6 +119,28 @@ def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
     only while the walk is still on the tree's right edge, which happens at most once, so
     the proof reads O(log n) nodes in total, in one read_hashes call.
     """
+    return _hash_ranges(_audit_path(index, size), reader)
+
+
+def proven_leaves(
+    indexes: Sequence[int], size: int, reader: HashReader
+) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
+    """The root of D[size] and, for each of `indexes`, its leaf hash and PATH(index,
+    D[size]), in ONE read_hashes call: a batch of receipts (ledger/receipt.py) costs one
+    round trip, and neighbouring leaves share most siblings, which are read once."""
+    paths = [_audit_path(index, size) for index in indexes]
+    ranges = [(0, size)] + [(i, i + 1) for i in indexes] + [r for path in paths for r in path]
+    hashes = _hash_ranges(ranges, reader)
+    root, leaves, pos = hashes[0], hashes[1 : 1 + len(indexes)], 1 + len(indexes)
+    proven: list[tuple[bytes, list[bytes]]] = []
+    for leaf, path in zip(leaves, paths, strict=True):
+        proven.append((leaf, hashes[pos : pos + len(path)]))
+        pos += len(path)
+    return root, proven
+
+
+def _audit_path(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges of PATH(index, D[size]), leaf-adjacent sibling first."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} out of range for tree size {size}")
     siblings: list[tuple[int, int]] = []
@@ -132,7 +154,7 @@ def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
             siblings.append((lo, lo + k))
             lo += k
     siblings.reverse()
-    return _hash_ranges(siblings, reader)
+    return siblings
 
 
 def consistency_proof(old_size: int, new_size: int, reader: HashReader) -> list[bytes]:

@@ -53,13 +53,14 @@ from domain.events import SignedEvent
 from ledger import merkle
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.ed25519 import decode_public_key
-from ledger.auditor.entry import EntryFormatError, SignedEntry, entry_bytes_from_body
+from ledger.auditor.entry import EntryFormatError, EventBody, SignedEntry, entry_bytes_from_body
 from ledger.auditor.merkle import CompactRange, ProofError, leaf_hash
 from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
 from ledger.entry import to_domain_event
 from ledger.errors import (
     ClockSkew,
+    CosignedTooLate,
     InvalidEntry,
     LedgerError,
     MissingEvidence,
@@ -71,8 +72,10 @@ from ledger.errors import (
 from ledger.mapper import SignedEntryMapper
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
+from ledger.timestamps import NextEntry, TimestampRule, floor, witnessed_moment
 
 GENESIS_TYPE = Directory.Created.TYPE
+CHARTER_TYPE = Directory.CharterAdopted.TYPE
 INTEGRATION_PAGE = 1000
 
 #: A registered key's raw bytes, decoded once per key rather than once per entry.
@@ -81,6 +84,18 @@ _raw_public_key = functools.lru_cache(maxsize=4096)(decode_public_key)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def next_entry_of(aggregate: Any | None, witnessed: datetime | None) -> NextEntry:
+    """What the entry after `aggregate` as it stands must say (ledger/timestamps.py)."""
+    if aggregate is None:
+        return NextEntry(1, None, witnessed)
+    previous: datetime = aggregate.modified_on
+    return NextEntry(int(aggregate.version) + 1, previous, floor(previous, witnessed))
+
+
+def _moment_or_none(seconds: int | None) -> datetime | None:
+    return None if seconds is None else witnessed_moment(seconds)
 
 
 class BlobIndex(Protocol):
@@ -127,13 +142,12 @@ class Ledger:
         config: LedgerConfig,
         *,
         clock: Callable[[], datetime] = utc_now,
-        max_clock_skew: timedelta = timedelta(minutes=5),
         evidence: BlobIndex | None = None,
     ) -> None:
         self.config = config
         self.evidence = evidence
         self.clock = clock
-        self.max_clock_skew = max_clock_skew
+        self.timestamps = TimestampRule(config.max_forward_skew, config.max_backward_skew)
         if not config.uses_postgres:
             config.home.mkdir(parents=True, exist_ok=True)
         self.app = LedgerApplication(env=config.eventsourcing_env())
@@ -152,6 +166,21 @@ class Ledger:
         # under the append lock; any entry integrated from another writer evicts its
         # aggregate, so a stale copy can never be used.
         self._fresh: dict[UUID, Any] = {}
+        # The newest time a witness cosigned a checkpoint at: no entry appended from now
+        # on may be dated before it. Re-read with the tree state before every batch, so
+        # the append path asks nothing more per entry (ledger/timestamps.py).
+        self._witnessed = _moment_or_none(self.tables.log_state()[2])
+
+    @property
+    def witnessed(self) -> datetime | None:
+        """The newest time a witness cosigned a checkpoint of this log at, if any."""
+        return self._witnessed
+
+    @property
+    def max_clock_skew(self) -> timedelta:
+        """How long a prepared body stays recordable: the backward bound (the off-page
+        signing window shown to users)."""
+        return self.timestamps.backward
 
     def close(self) -> None:
         if isinstance(self._lock, PostgresAppendLock):
@@ -187,6 +216,12 @@ class Ledger:
     def version_of(self, aggregate_id: UUID) -> int:
         aggregate = self.get(aggregate_id)
         return 0 if aggregate is None else int(aggregate.version)
+
+    def next_entry(self, aggregate_id: UUID) -> NextEntry:
+        """The next entry's version and the earliest timestamp it may carry: a signer
+        dates it max(now, not_before), which this ledger accepts however far the
+        previous entry was dated ahead (ledger/timestamps.py)."""
+        return next_entry_of(self.get(aggregate_id), self._witnessed)
 
     def require_directory(self) -> Directory:
         directory = self.directory()
@@ -335,17 +370,13 @@ class Ledger:
             raise InvalidEntry(str(error)) from None
         except TypeError as error:
             raise InvalidEntry(f"{body.type}: {error}") from None
-        if abs(body.timestamp - now) > self.max_clock_skew:
-            raise ClockSkew(
-                f"entry timestamp {body.timestamp.isoformat()} is more than "
-                f"{self.max_clock_skew} from the ledger's clock {now.isoformat()}"
-            )
+        self._check_origin(body, current(DIRECTORY_ID))
         aggregate = current(body.aggregate_id)
         current_version = 0 if aggregate is None else aggregate.version
         if body.version != current_version + 1:
             raise VersionConflict(body.aggregate_id, current_version)
-        if aggregate is not None and body.timestamp < aggregate.modified_on:
-            raise ClockSkew("entry timestamp is earlier than the aggregate's last entry")
+        previous = None if aggregate is None else aggregate.modified_on
+        self.timestamps.check(body.timestamp, now, previous, self._witnessed)
         directory = current(DIRECTORY_ID)
         actor, public_key = self._signer(entry, directory)
         try:
@@ -354,11 +385,30 @@ class Ledger:
             raise InvalidEntry(str(error)) from None
         signatures.add(public_key, entry.signature, message)
         signed.append(entry)
+        if isinstance(event, Directory.Event):
+            self._check_public_keys(body.type, body.payload)
         ctx = RuleContext(actor=actor, directory=directory, plan=current(PLAN_ID))
         event.check(aggregate, ctx)
         self._check_aggregate_type(body.aggregate_id, event)
         state[body.aggregate_id] = event.mutate(aggregate)
         return event, message
+
+    #: Payload members of the directory's events that carry a public key (genesis,
+    #: charter, registration: public_key; rotation: new_public_key).
+    KEY_MEMBERS = ("public_key", "new_public_key")
+
+    @classmethod
+    def _check_public_keys(cls, type_name: str, payload: dict[str, Any]) -> None:
+        """Every key a directory event introduces is one the auditor accepts: canonical
+        base64 of a canonical point, not of small order (ledger/auditor/ed25519.py; the
+        identity key would let anyone sign as its holder). The domain, which cannot
+        import the trusted base, checks only its length."""
+        for name in cls.KEY_MEMBERS:
+            if name in payload:
+                try:
+                    decode_public_key(payload[name])
+                except ValueError as error:
+                    raise InvalidEntry(f"{type_name} {name}: {error}") from None
 
     #: Batches at least this large verify their signatures on the process pool; below
     #: it a round trip to the workers costs more than it saves (one entry: ~60 us).
@@ -375,6 +425,16 @@ class Ledger:
                 f"v{body.version} does not verify"
             )
 
+    @staticmethod
+    def _check_origin(body: EventBody, directory: Directory | None) -> None:
+        """An entry names the log it was signed for: this one (the genesis names the
+        origin it founds). One signed for a training copy is refused here."""
+        origin = directory.origin if directory is not None else body.payload.get("origin")
+        if body.origin != origin:
+            raise InvalidEntry(
+                f"the entry was signed for the log {body.origin!r}, not this one ({origin!r})"
+            )
+
     def _signer(self, entry: SignedEntry, directory: Directory | None) -> tuple[Actor, bytes]:
         body = entry.body
         if body.type == GENESIS_TYPE:
@@ -387,6 +447,12 @@ class Ledger:
             return Actor(body.actor, Role.ADMIN, None), public_key
         if directory is None:
             raise NotInitialised("the ledger has no genesis entry yet; run: inquiry-ledger init")
+        if body.type == CHARTER_TYPE:  # self-signed like the genesis; its rule checks the key
+            try:
+                public_key = decode_public_key(str(body.payload.get("public_key")))
+            except ValueError as error:
+                raise InvalidEntry(f"charter public key: {error}") from None
+            return Actor(body.actor, Role.CHAIR, None), public_key
         actor, key = directory.resolve(body.actor, body.key_id)
         return actor, _raw_public_key(key.public_key)
 
@@ -452,7 +518,8 @@ class Ledger:
         if state_is_current and self._tree_state is not None:
             size, last_notification = self._tree_state
         else:
-            size, last_notification = self.tables.tree_state()
+            size, last_notification, witnessed = self.tables.log_state()
+            self._witnessed = _moment_or_none(witnessed)
             if (size, last_notification) != self._tree_state:
                 # Another writer appended and integrated since this process last did: the
                 # loop below never sees its entries, so nothing cached may be trusted (a
@@ -567,15 +634,7 @@ class Ledger:
             latest = self.tables.latest_checkpoint()
             if latest is not None and latest.tree_size == size:
                 return latest
-            origin = self.origin()
-            if signer.name != origin:
-                raise ValueError(f"the log key is named {signer.name}, the log is {origin}")
-            named = self.tables.get_meta("log_vkey")
-            if named is not None and named.strip() != signer.verifier.encode():
-                raise WrongLogKey(
-                    "this is not the log key the ledger names (was it rotated? see "
-                    "inquiry-ledger log-key rotate); no checkpoint signed"
-                )
+            origin = self.require_log_signer(signer)
             assert self._compact is not None
             root = self._compact.root()
             note = Checkpoint(origin, size, root).sign(signer)
@@ -583,5 +642,64 @@ class Ledger:
             self.tables.insert_checkpoint(stored)
             return stored
 
+    def require_log_signer(self, signer: NoteSigner) -> str:
+        """The log's origin, if `signer` is the log key this ledger names: never another
+        log's key, nor one a rotation retired (ledger/logkeys.py). Checkpoints that are
+        not stored (receipts, ledger/receipt.py) are held to the same rule."""
+        origin = self.origin()
+        if signer.name != origin:
+            raise ValueError(f"the log key is named {signer.name}, the log is {origin}")
+        named = self.tables.get_meta("log_vkey")
+        if named is not None and named.strip() != signer.verifier.encode():
+            raise WrongLogKey(
+                "this is not the log key the ledger names (was it rotated? see "
+                "inquiry-ledger log-key rotate); no checkpoint signed"
+            )
+        return origin
+
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.tables.latest_checkpoint()
+
+    def record_cosignature(self, tree_size: int, witness_key: str, line: str, at: int) -> None:
+        """Store a witness's cosignature (already verified) of the checkpoint of
+        `tree_size`, made at `at` (seconds, the witness's clock).
+
+        From then on no entry may be dated before `at` (ledger/timestamps.py), and the
+        auditor reports any entry at or after a witnessed checkpoint that is
+        (ledger/auditor/dating.py). So it is refused if it would make either untrue or
+        block the log: a time beyond the forward bound of the ledger's clock (every
+        signer would have to wait for it), or a checkpoint the log has since grown past
+        with an entry dated before `at` (cosign a checkpoint that covers it)."""
+        moment = witnessed_moment(at)
+        with self.append_lock():
+            self._integrate()
+            now = self.clock()
+            if moment > now + self.timestamps.forward:
+                raise ClockSkew(
+                    f"the cosignature's time {moment.isoformat()} is ahead of the ledger's "
+                    f"clock {now.isoformat()} by more than {self.timestamps.forward}: "
+                    "check the witness's clock"
+                )
+            for leaf_index, stamp in self._timestamps_from(tree_size):
+                if stamp < moment:
+                    raise CosignedTooLate(
+                        f"entry {leaf_index}, after the checkpoint of size {tree_size}, is "
+                        f"dated {stamp.isoformat()}, before this cosignature's time "
+                        f"{moment.isoformat()}: cosign a checkpoint that covers it (an "
+                        "administrator signs a new one)"
+                    )
+            self.tables.insert_cosignature(tree_size, witness_key, line, at)
+            if self._witnessed is None or moment > self._witnessed:
+                self._witnessed = moment
+
+    def _timestamps_from(self, start: int) -> Iterator[tuple[int, datetime]]:
+        """(leaf index, timestamp) of every integrated entry from `start` on, a page at a
+        time (stops being read as soon as the caller stops)."""
+        size = self.tree_size()
+        while start < size:
+            page = self.leaf_entries(start, min(size, start + INTEGRATION_PAGE))
+            if not page:
+                return
+            for leaf_index, data in page:
+                yield leaf_index, SignedEntry.from_entry_bytes(data).body.timestamp
+            start = page[-1][0] + 1

@@ -1,7 +1,10 @@
 """The actor's side: build an event body, sign it with the actor's private key.
 
 Nothing here needs the ledger's trust: the signer reads the aggregate's current
-version (to say which version it is writing), and the ledger re-checks everything.
+version (to say which version it is writing) and the earliest timestamp its next entry
+may carry, and the ledger re-checks everything. It dates an entry max(now, not_before):
+if someone dated the previous entry ahead of the clock, the next one is dated just after
+it rather than refused for going backwards (ledger/timestamps.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from uuid import UUID
 
 from ledger.auditor.entry import EventBody, SignedEntry
 from ledger.keys import KeyPair
+from ledger.timestamps import date_entry
 
 
 def _utc_now() -> datetime:
@@ -24,18 +28,28 @@ def _utc_now() -> datetime:
 class Signer:
     user_id: str
     key: KeyPair
+    origin: str  # the log this signer signs for: it is inside every signed body
     clock: Callable[[], datetime] = field(default=_utc_now)
 
     def sign(
-        self, type_name: str, aggregate_id: UUID, version: int, payload: dict[str, Any]
+        self,
+        type_name: str,
+        aggregate_id: UUID,
+        version: int,
+        payload: dict[str, Any],
+        *,
+        not_before: datetime | None = None,
     ) -> SignedEntry:
+        """Sign the entry `version` of `aggregate_id`, dated max(now, not_before)
+        (`not_before`: Ledger.next_entry, or GET /v1/aggregates/{id}/version)."""
         body = EventBody(
             type=type_name,
             aggregate_id=aggregate_id,
             version=version,
-            timestamp=self.clock(),
+            timestamp=date_entry(self.clock(), not_before),
             actor=self.user_id,
             key_id=self.key.key_id,
             payload=payload,
+            origin=self.origin,
         )
         return SignedEntry.sign(body, self.key)

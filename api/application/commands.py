@@ -7,7 +7,8 @@ all. Keeping this apart from the CLI lets the HTTP client reuse it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -22,11 +23,18 @@ from domain import (
     Status,
     action_aggregate_id,
 )
+from domain.charter import DEFAULT_APPOINTERS
 from domain.lifecycle import LEVEL_OF_ROLE
 from ledger.auditor.ed25519 import encode_public_key
 from ledger.auditor.entry import SignedEntry
-from ledger.service import Appended
+from ledger.auditor.note import NoteSigner
+from ledger.errors import LedgerError
+from ledger.receipt import with_receipts
+from ledger.service import Appended, Ledger
 from ledger.signer import Signer
+from ledger.timestamps import NextEntry
+
+log = logging.getLogger("inquiry_ledger.commands")
 
 
 class CommandError(ValueError):
@@ -36,25 +44,61 @@ class CommandError(ValueError):
 class LedgerPort(Protocol):
     """What a client needs of a ledger: the in-process `Ledger` or `api.cli.remote.RemoteLedger`."""
 
-    def version_of(self, aggregate_id: UUID) -> int: ...
+    def next_entry(self, aggregate_id: UUID) -> NextEntry: ...
     def append(self, entries: Sequence[SignedEntry]) -> list[Appended]: ...
     def role_of(self, user_id: str) -> Role | None: ...
     def action(self, action_id: str) -> Any: ...
 
 
+#: Turns an append's results into results with receipts (ledger.receipt.Receipted).
+ReceiptIssuer = Callable[[Sequence[Appended]], Sequence[Appended]]
+
+
+def local_receipts(ledger: Ledger, log_signer: NoteSigner) -> ReceiptIssuer:
+    """Receipts signed here, for a caller that holds the log key (the CLI's local mode).
+    Over HTTP the server issues them, and `RemoteLedger.append` returns them.
+
+    The entries are appended by then, so a receipt that cannot be signed (the log key
+    was rotated meanwhile) leaves the results without one rather than reporting the
+    append as failed."""
+
+    def issue(appended: Sequence[Appended]) -> Sequence[Appended]:
+        try:
+            return with_receipts(ledger, log_signer, appended)
+        except (LedgerError, ValueError) as error:
+            log.warning("appended, but no receipt could be signed: %s", error)
+            return appended
+
+    return issue
+
+
 @dataclass
 class Client:
-    """A signer acting on a ledger, in-process or over HTTP: it signs on its own side."""
+    """A signer acting on a ledger, in-process or over HTTP: it signs on its own side.
+
+    With `receipts`, every append answers with a receipt (ledger/receipt.py): the
+    command layer issues them, not `Ledger.append`, so bulk writers (the demo, import,
+    benchmarks) that build a Client without it pay nothing."""
 
     ledger: LedgerPort
     signer: Signer
+    receipts: ReceiptIssuer | None = None
 
     def entry(self, type_name: str, aggregate_id: UUID, payload: dict[str, Any]) -> SignedEntry:
-        version = self.ledger.version_of(aggregate_id) + 1
-        return self.signer.sign(type_name, aggregate_id, version, payload)
+        """The next entry of the aggregate, dated no earlier than the ledger allows: a
+        predecessor dated ahead of the clock never makes this one go backwards."""
+        following = self.ledger.next_entry(aggregate_id)
+        return self.signer.sign(
+            type_name, aggregate_id, following.version, payload, not_before=following.not_before
+        )
+
+    def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
+        """Append, and issue the receipts if this client issues them."""
+        results = self.ledger.append(entries)
+        return list(self.receipts(results)) if self.receipts is not None else results
 
     def submit(self, type_name: str, aggregate_id: UUID, payload: dict[str, Any]) -> Appended:
-        return self.ledger.append([self.entry(type_name, aggregate_id, payload)])[0]
+        return self.append([self.entry(type_name, aggregate_id, payload)])[0]
 
     def role(self) -> Role:
         role = self.ledger.role_of(self.signer.user_id)
@@ -70,6 +114,29 @@ class Client:
         return action
 
     # -- directory -------------------------------------------------------------------
+
+    def adopt_charter(
+        self,
+        name: str,
+        title: str,
+        *,
+        appointers: dict[str, str] | None = None,
+        off_page_roles: list[str] | None = None,
+    ) -> Appended:
+        """The chair's self-signed charter: this client's signer becomes the chair, with
+        the key it signs with (made on the chair's own machine)."""
+        return self.submit(
+            Directory.CharterAdopted.TYPE,
+            DIRECTORY_ID,
+            {
+                "chair_id": self.signer.user_id,
+                "name": name,
+                "public_key": encode_public_key(self.signer.key.public_key),
+                "title": title,
+                "appointers": dict(appointers or DEFAULT_APPOINTERS),
+                "off_page_roles": list(off_page_roles if off_page_roles is not None else []),
+            },
+        )
 
     def register_user(
         self, user_id: str, name: str, role: str, agency: str | None, public_key: bytes

@@ -27,6 +27,7 @@ from api.application.render import render_status
 from api.application.setup import initialise
 from domain import DomainError, Status
 from evidence_store.local import LocalEvidenceStore
+from ledger.auditor.ed25519 import encode_public_key
 from ledger.auditor.note import NoteSigner, VerifierKey
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
@@ -88,15 +89,65 @@ def run_demo(config: LedgerConfig, data_file: Path | None = None) -> int:
         return _show(ledger, config)
 
 
+SIMULATED_KEYS_NOTE = """SIMULATED USERS OF THE DEMO: NOT HOW A REAL LEDGER KEEPS KEYS.
+
+The demo plays every user (administrator, chair, implementation group, agency leads,
+officers, scrutiny), so their private keys are kept here, in the server's folder. On a
+real ledger each user makes their key on their own machine (inquiry-ledger keys new) and
+the server holds no user's private key; the chair's key in particular never reaches the
+operator, which is what lets an auditor pin it (verify-bundle --trust trust.keys).
+"""
+
+
+def _simulated_key(config: LedgerConfig, user_id: str) -> KeyPair:
+    """A simulated user's key, kept (labelled as such) in the demo's home folder."""
+    path = config.user_key_path(user_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note = path.parent / "SIMULATED-USERS-README.txt"
+    if not note.exists():
+        note.write_text(SIMULATED_KEYS_NOTE)
+    if path.exists():
+        return KeyPair.read(path)
+    key = KeyPair.generate()
+    key.write(path)
+    return key
+
+
 def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Path) -> None:
     initialise(
-        config, origin=ORIGIN, admin_id="admin", admin_name="Ledger administrator", ledger=ledger
+        config,
+        origin=ORIGIN,
+        admin_id="admin",
+        admin_name="Ledger administrator",
+        admin_key=_simulated_key(config, "admin"),
+        ledger=ledger,
     )
-    admin = Signer("admin", KeyPair.read(config.user_key_path("admin")), clock=clock)
+    cast = Cast()
+    chair = _join(ledger, config, clock, cast, "chair")
+    clock.now += timedelta(minutes=2)
+    chair.adopt_charter(
+        "Independent inquiry chair",
+        "Independent Inquiry into CSE in Telford: implementation and independent verification",
+        off_page_roles=["chair"],
+    )
+    (config.home / "trust.keys").write_text(
+        "# the roots of authority an auditor pins: the chair's charter key\n"
+        + encode_public_key(chair.signer.key.public_key)
+        + "\n"
+    )
+    clock.now += timedelta(minutes=1)
+    sig = _join(ledger, config, clock, cast, "sig")
+    chair.register_user(
+        "sig",
+        "Strategic Implementation Group",
+        "implementation_group",
+        None,
+        sig.signer.key.public_key,
+    )
     clock.now += timedelta(minutes=5)
     import_csv(
         ledger,
-        admin,
+        sig.signer,
         data,
         title="Independent Inquiry into CSE in Telford: implementation plan",
         source="Telford & Wrekin Council, Full Council 10 Nov 2022; PCC assurance and "
@@ -108,8 +159,8 @@ def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Pat
     actions_csv = config.home / "demo-actions.csv"
     _write_actions(actions_csv, plan.recommendations, plan.agencies)
     clock.now += timedelta(minutes=5)
-    import_csv(ledger, admin, actions_csv)
-    cast = _register_cast(ledger, config, clock, admin, sorted(plan.agencies))
+    import_csv(ledger, sig.signer, actions_csv)
+    _register_cast(ledger, config, clock, cast, sorted(plan.agencies))
     _simulate(ledger, config, clock, cast)
 
 
@@ -137,34 +188,50 @@ def _write_actions(path: Path, recommendations: dict[int, Any], agencies: dict[s
                 )
 
 
+def _join(
+    ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast: Cast, user_id: str
+) -> Client:
+    """A simulated person with their own key (registered by whoever appoints them)."""
+    key = _simulated_key(config, user_id)
+    cast.clients[user_id] = Client(ledger, Signer(user_id, key, ORIGIN, clock=clock))
+    return cast.clients[user_id]
+
+
 def _register_cast(
     ledger: Ledger,
     config: LedgerConfig,
     clock: SimulatedClock,
-    admin: Signer,
+    cast: Cast,
     agencies: list[str],
-) -> Cast:
-    cast = Cast()
-    admin_client = Client(ledger, admin)
-    people: list[tuple[str, str, str, str | None]] = []
+) -> None:
+    """The appointments the charter asks for: the chair appoints each agency's lead and
+    scrutiny; each lead registers their own agency's officer."""
+    chair = cast["chair"]
     for agency in agencies:
         short = agency_id(agency)
-        people.append((f"{short}.officer", f"Officer, {agency}", "officer", agency))
-        people.append((f"{short}.lead", f"Agency lead, {agency}", "agency_lead", agency))
-    people += [
-        ("sig", "Strategic Implementation Group", "implementation_group", None),
-        ("chair", "Independent inquiry chair", "chair", None),
-        ("scrutiny", "Scrutiny committee", "scrutiny", None),
-    ]
-    for user_id, name, role, member_of in people:
         clock.now += timedelta(minutes=1)
-        path = config.user_key_path(user_id)
-        key = KeyPair.read(path) if path.exists() else KeyPair.generate()
-        if not path.exists():
-            key.write(path)
-        admin_client.register_user(user_id, name, role, member_of, key.public_key)
-        cast.clients[user_id] = Client(ledger, Signer(user_id, key, clock=clock))
-    return cast
+        lead = _join(ledger, config, clock, cast, f"{short}.lead")
+        chair.register_user(
+            f"{short}.lead",
+            f"Agency lead, {agency}",
+            "agency_lead",
+            agency,
+            lead.signer.key.public_key,
+        )
+        clock.now += timedelta(minutes=1)
+        officer = _join(ledger, config, clock, cast, f"{short}.officer")
+        lead.register_user(
+            f"{short}.officer",
+            f"Officer, {agency}",
+            "officer",
+            agency,
+            officer.signer.key.public_key,
+        )
+    clock.now += timedelta(minutes=1)
+    scrutiny = _join(ledger, config, clock, cast, "scrutiny")
+    chair.register_user(
+        "scrutiny", "Scrutiny committee", "scrutiny", None, scrutiny.signer.key.public_key
+    )
 
 
 def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast: Cast) -> None:
@@ -214,7 +281,7 @@ def _rotate_key(
     new_key = KeyPair.generate()
     new_key.write(path)
     cast[user].rotate_key(user, new_key.public_key, "new laptop issued; routine rotation")
-    cast.clients[user] = Client(ledger, Signer(user, new_key, clock=clock))
+    cast.clients[user] = Client(ledger, Signer(user, new_key, ORIGIN, clock=clock))
 
 
 def _step(
@@ -353,4 +420,9 @@ def _show(ledger: Ledger, config: LedgerConfig) -> int:
     print(f"Try: {program} --home {config.home} status --as-of 2023-07-13 --actions")
     print(f"     {program} --home {config.home} history R10.1")
     print(f"     {program} --home {config.home} verify")
+    print(
+        f"     {program} --home {config.home} export --out bundle.zip && {program} "
+        f"verify-bundle bundle.zip --log-key {config.log_vkey_path} "
+        f"--trust {config.home / 'trust.keys'}"
+    )
     return 0 if report.ok else 1

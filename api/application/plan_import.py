@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from domain import PLAN_ID, Action, Plan, action_aggregate_id
 from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended
 from ledger.signer import Signer
+from ledger.timestamps import floor
 
 RECOMMENDATION_COLUMNS = ("number", "title", "lead_agencies")
 ACTION_COLUMNS = (
@@ -184,8 +185,15 @@ def _recommendation_entries(
         errors.append(RowError(2, "number", "the file has no rows"))
     if errors:
         raise ImportRejected(errors)
-    entries = []
-    version = ledger.version_of(PLAN_ID)
+    entries: list[SignedEntry] = []
+    following = ledger.next_entry(PLAN_ID)
+    version = following.version - 1
+
+    def not_before() -> datetime | None:
+        """Each entry just after the one before it in the batch, if that one had to be
+        dated ahead of the clock (ledger/timestamps.py)."""
+        return floor(entries[-1].body.timestamp, None) if entries else following.not_before
+
     if plan is None:
         version += 1
         agencies = [{"id": k, "name": v} for k, v in sorted(new_agencies.items())]
@@ -200,11 +208,16 @@ def _recommendation_entries(
                     "agencies": agencies,
                     "recommendations_expected": expected,
                 },
+                not_before=not_before(),
             )
         )
     for payload in parsed:
         version += 1
-        entries.append(signer.sign(Plan.RecommendationAdded.TYPE, PLAN_ID, version, payload))
+        entries.append(
+            signer.sign(
+                Plan.RecommendationAdded.TYPE, PLAN_ID, version, payload, not_before=not_before()
+            )
+        )
     return entries
 
 

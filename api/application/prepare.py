@@ -28,8 +28,9 @@ from api.application.verbs import FILE, LIST, VERBS, Arg, Form, Verb
 from domain import Action, Actor, DomainError, InvalidInput, RuleContext
 from ledger.auditor.entry import EventBody, SignedEntry
 from ledger.entry import to_domain_event
-from ledger.service import Appended, Ledger
+from ledger.service import Appended, Ledger, next_entry_of
 from ledger.signer import Signer
+from ledger.timestamps import NextEntry, date_entry
 
 RULE = "web.prepare"
 MAX_FIELD = 5000
@@ -132,11 +133,11 @@ class _Capture:
     _actions: dict[str, Action | None] = field(default_factory=dict)
     _context: RuleContext | None = None
 
-    def version_of(self, aggregate_id: UUID) -> int:
+    def next_entry(self, aggregate_id: UUID) -> NextEntry:
         for action in self._actions.values():
             if action is not None and action.id == aggregate_id:
-                return int(action.version)
-        return self.ledger.version_of(aggregate_id)
+                return next_entry_of(action, self.ledger.witnessed)
+        return self.ledger.next_entry(aggregate_id)
 
     def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
         self.entries.extend(entries)
@@ -163,12 +164,28 @@ class _Unsigned:
     user_id: str
     key_id: str
     moment: datetime
+    origin: str
 
     def sign(
-        self, type_name: str, aggregate_id: UUID, version: int, payload: dict[str, Any]
+        self,
+        type_name: str,
+        aggregate_id: UUID,
+        version: int,
+        payload: dict[str, Any],
+        *,
+        not_before: datetime | None = None,
     ) -> SignedEntry:
+        """Dated as `Signer` dates: max(the moment, the aggregate's floor), so a page
+        prepares a body the ledger accepts even after a future-dated predecessor."""
         body = EventBody(
-            type_name, aggregate_id, version, self.moment, self.user_id, self.key_id, payload
+            type_name,
+            aggregate_id,
+            version,
+            date_entry(self.moment, not_before),
+            self.user_id,
+            self.key_id,
+            payload,
+            self.origin,
         )
         return SignedEntry(body, bytes(64))
 
@@ -178,7 +195,7 @@ def _build(
 ) -> Callable[[dict[str, Any]], EventBody]:
     def build(inputs: dict[str, Any]) -> EventBody:
         port.entries.clear()
-        signer = cast(Signer, _Unsigned(who.user_id, key_id, moment))
+        signer = cast(Signer, _Unsigned(who.user_id, key_id, moment, port.ledger.origin()))
         command.build(Client(port, signer), action_id, inputs)
         return port.entries[0].body
 

@@ -189,8 +189,13 @@ def _payload(
 
 def _sign(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> SignedEntry:
     aggregate_id = reminders_aggregate_id(payload["agency"])
+    following = ledger.next_entry(aggregate_id)
     return signer.sign(
-        Reminders.DigestSent.TYPE, aggregate_id, ledger.version_of(aggregate_id) + 1, payload
+        Reminders.DigestSent.TYPE,
+        aggregate_id,
+        following.version,
+        payload,
+        not_before=following.not_before,
     )
 
 

@@ -11,7 +11,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from ledger.auditor.note import VerifierKey
+from api.application.checkpoints import newest_checkpoint
+from ledger.auditor.note import NoteSigner, VerifierKey
 from ledger.config import LedgerConfig
 from ledger.service import Ledger
 from projections.report import ProgressReport, ReportError, build_report, checkpoint_info
@@ -33,10 +34,14 @@ def progress_report(
     *,
     as_of: datetime,
     since: datetime | None = None,
+    signer: NoteSigner | None = None,
 ) -> ProgressReport:
-    """The report from the latest signed checkpoint (its signature checked against the
-    log's verifier key when this ledger has one)."""
-    stored = ledger.latest_checkpoint()
+    """The report from the newest signed checkpoint (its signature checked against the
+    log's verifier key when this ledger has one). With the log key (`signer`: the server,
+    or the CLI in local mode), a fresh checkpoint is signed first when the log has grown
+    past the latest, so the report covers the whole log instead of citing an old tree;
+    without it the report says how many entries came after the checkpoint it used."""
+    stored = newest_checkpoint(ledger, signer)
     if stored is None:
         raise ReportError(
             "the log has no signed checkpoint yet: run inquiry-ledger checkpoint "

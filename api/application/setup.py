@@ -1,4 +1,9 @@
-"""Creating a ledger: its log key, its genesis entry and its first checkpoint."""
+"""Creating a ledger: its log key, its genesis entry and its first checkpoint.
+
+The first administrator's key is made on their side (``inquiry-ledger keys new``) and only
+read here to sign the genesis: the server keeps no user's private key. Nor does the
+administrator hold any authority over the inquiry's process: that comes from the chair's
+charter (domain/charter.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +28,6 @@ class AlreadyInitialised(LedgerError):
 class InitResult:
     origin: str
     log_vkey: str
-    admin_key_path: Path | None
 
 
 def _load_or_create(path: Path) -> KeyPair:
@@ -40,7 +44,7 @@ def initialise(
     origin: str,
     admin_id: str,
     admin_name: str,
-    admin_key: KeyPair | None = None,
+    admin_key: KeyPair,
     ledger: Ledger | None = None,
 ) -> InitResult:
     """Create the ledger. Safe to re-run after a failure part-way: keys already written
@@ -51,11 +55,7 @@ def initialise(
         if ledger.directory() is not None:
             raise AlreadyInitialised(f"a ledger already exists in {config.describe_store()}")
         log_signer = NoteSigner(origin, _load_or_create(config.log_key_path))
-        admin_key_path = None
-        if admin_key is None:
-            admin_key_path = config.user_key_path(admin_id)
-            admin_key = _load_or_create(admin_key_path)
-        signer = Signer(admin_id, admin_key, clock=ledger.clock)
+        signer = Signer(admin_id, admin_key, origin, clock=ledger.clock)
         genesis = signer.sign(
             Directory.Created.TYPE,
             DIRECTORY_ID,
@@ -73,7 +73,7 @@ def initialise(
         config.log_vkey_path.write_text(vkey + "\n")
         ledger.tables.set_meta("log_vkey", vkey)
         ledger.sign_checkpoint(log_signer)
-        return InitResult(origin, vkey, admin_key_path)
+        return InitResult(origin, vkey)
     finally:
         if own:
             ledger.close()

@@ -19,7 +19,7 @@ from ledger.service import Appended
 def cmd_act(args: argparse.Namespace) -> int:
     ledger, client = client_for(args)
     with ledger:
-        print_appended([perform(client, args)])
+        print_appended([perform(client, args)], args)
     return 0
 
 

@@ -21,14 +21,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from api.application.commands import Client, CommandError
+from api.application.checkpoints import held_log_signer
+from api.application.commands import Client, CommandError, ReceiptIssuer, local_receipts
 from api.application.evidence import ConfiguredEvidence, attach_file
+from api.application.receipts import ReceiptBook, receipts_path
 from domain import DomainError
 from evidence_store.base import EvidenceError
 from ledger.auditor.canonical import CanonicalFormError
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError
 from ledger.auditor.note import NoteError, NoteSigner
+from ledger.auditor.receipt import ReceiptError
 from ledger.config import ConfigError, LedgerConfig
 from ledger.errors import LedgerError, NotInitialised
 from ledger.keys import KeyFileError, KeyPair
@@ -79,12 +82,13 @@ def open_ledger(config: LedgerConfig, *, must_exist: bool = True) -> Ledger:
     return ledger
 
 
-def signer_for(args: argparse.Namespace, config: LedgerConfig) -> Signer:
+def signer_for(args: argparse.Namespace, config: LedgerConfig, origin: str) -> Signer:
+    """The caller's signer for the log `origin` (every body names the log it is for)."""
     user = args.as_user or os.environ.get("INQUIRY_LEDGER_USER")
     if not user:
         raise CliError("say who is signing: --as USER (or INQUIRY_LEDGER_USER)")
     key_path = Path(args.key or os.environ.get("INQUIRY_LEDGER_KEY") or config.user_key_path(user))
-    return Signer(user, KeyPair.read(key_path))
+    return Signer(user, KeyPair.read(key_path), origin)
 
 
 def log_signer(ledger: Ledger, config: LedgerConfig) -> NoteSigner:
@@ -102,6 +106,7 @@ REMOTE_COMMANDS = {
     ("report", None),
     ("timeline", None),
     ("users", "add"),
+    ("charter", "adopt"),
     ("users", "list"),
     ("import", None),
     ("checkpoint", None),
@@ -113,6 +118,8 @@ REMOTE_COMMANDS = {
     ("witness", "cosign"),
     ("export", None),
     ("witness", "new-key"),
+    ("receipts", "list"),
+    ("receipts", "check"),
 }
 
 
@@ -143,7 +150,25 @@ def client_for(args: argparse.Namespace) -> tuple[Any, Client]:
     config = config_from(args)
     remote = remote_for(args)
     ledger = remote if remote is not None else open_ledger(config)
-    return ledger, Client(ledger, signer_for(args, config))
+    try:
+        origin = ledger.origin()
+    except BaseException:
+        ledger.close()
+        raise
+    receipts = _local_receipts(ledger, config) if isinstance(ledger, Ledger) else None
+    return ledger, Client(ledger, signer_for(args, config, origin), receipts)
+
+
+def _local_receipts(ledger: Ledger, config: LedgerConfig) -> ReceiptIssuer | None:
+    """Receipts signed on this side when this side holds the log key (local mode); in
+    client mode the server issues them. Without a readable log key: no receipts."""
+    signer = held_log_signer(ledger, config)
+    return None if signer is None else local_receipts(ledger, signer)
+
+
+def receipt_book(args: argparse.Namespace, origin: str) -> ReceiptBook:
+    """The caller's receipts file for the log `origin` (api/application/receipts.py)."""
+    return ReceiptBook(receipts_path(config_from(args).home, origin))
 
 
 def evidence_store(ledger: Any) -> Any:
@@ -221,9 +246,18 @@ def attach_evidence_file(
         raise CliError(f"cannot read {file}: permission denied") from None
 
 
-def print_appended(results: Sequence[Any]) -> None:
+def print_appended(results: Sequence[Any], args: argparse.Namespace | None = None) -> None:
+    """Say what was appended; with `args`, keep every receipt in the caller's receipts
+    file, on this side, where the operator cannot take it back."""
     for r in results:
         print(f"appended entry {r.leaf_index}: {r.type} v{r.version}")
+    receipted = [r for r in results if getattr(r, "receipt", None) is not None]
+    if args is None or not receipted:
+        return
+    checkpoint = receipted[-1].receipt.claimed_checkpoint()
+    book = receipt_book(args, checkpoint.origin)
+    book.keep(receipted)
+    print(f"receipt under checkpoint {checkpoint.size} kept in {book.path}")
 
 
 # -- running a command -------------------------------------------------------------------
@@ -252,6 +286,9 @@ def run(args: argparse.Namespace) -> int:
     except (DomainError, LedgerError) as error:
         print(f"inquiry-ledger: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except ReceiptError as error:  # a server's receipt that does not prove the append
+        print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return EXIT_FAILED_CHECK
     except (
         KeyFileError,
         ConfigError,

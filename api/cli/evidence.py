@@ -32,7 +32,7 @@ def cmd_evidence_add(args: argparse.Namespace) -> int:
             description=args.description,
             effective_date=args.effective_date,
         )
-        print_appended([attached])
+        print_appended([attached], args)
     return 0
 
 
@@ -71,7 +71,7 @@ def cmd_evidence_erase(args: argparse.Namespace) -> int:
     ledger, client = client_for(args)
     with ledger:
         result = client.erase_evidence(args.action_id, args.sha256, args.reason)
-        print_appended([result])
+        print_appended([result], args)
         evidence_store(ledger).erase(args.sha256)
         print(f"data key of {args.sha256} destroyed: the blob can no longer be read")
     return 0

@@ -33,14 +33,14 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     ledger, client = client_for(args)
     with ledger:
         public_key = public_key_from(args)
-        print_appended([client.rotate_key(args.user_id, public_key, args.reason)])
+        print_appended([client.rotate_key(args.user_id, public_key, args.reason)], args)
     return 0
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     ledger, client = client_for(args)
     with ledger:
-        print_appended([client.revoke_key(args.user_id, args.key_id, args.reason)])
+        print_appended([client.revoke_key(args.user_id, args.key_id, args.reason)], args)
     return 0
 
 

@@ -25,7 +25,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             results = import_csv(
                 ledger,
-                signer_for(args, config),
+                signer_for(args, config, ledger.origin()),
                 Path(args.file),
                 title=args.title,
                 source=args.source,

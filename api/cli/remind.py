@@ -104,8 +104,8 @@ def cmd_remind(args: argparse.Namespace) -> int:
         raise CliError(str(error), EXIT_NOT_SET_UP) from None
     except ContactsError as error:
         raise CliError(str(error), EXIT_BAD_INPUT) from None
-    signer = None if options.dry_run else signer_for(args, config)
     with open_ledger(config) as ledger:
+        signer = None if options.dry_run else signer_for(args, config, ledger.origin())
         try:
             outcomes = remind(ledger, options, contacts=contacts, signer=signer, smtp=smtp)
         except RecordingFailed as error:

@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 from uuid import UUID
 
@@ -21,9 +22,12 @@ import httpx
 from domain import NotPermitted, Role, Status
 from domain.errors import InvalidInput, InvalidTransition
 from evidence_store.base import CorruptBlob
-from ledger.auditor.entry import SignedEntry
+from ledger.auditor.entry import SignedEntry, parse_timestamp
+from ledger.auditor.receipt import Receipt, ReceiptError, check_inclusion
 from ledger.errors import LedgerError, VersionConflict
+from ledger.receipt import Receipted
 from ledger.service import Appended
+from ledger.timestamps import NextEntry, floor
 
 
 class RemoteError(LedgerError):
@@ -75,6 +79,7 @@ class RemoteLedger:
             transport=transport,
             headers={"Authorization": f"Bearer {token}"},
         )
+        self._origin: str | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -108,7 +113,17 @@ class RemoteLedger:
     # -- what api.application.commands.Client needs -------------------------------------
 
     def version_of(self, aggregate_id: UUID) -> int:
-        return int(self._check(self.http.get(f"/v1/aggregates/{aggregate_id}/version"))["version"])
+        return self.next_entry(aggregate_id).version - 1
+
+    def next_entry(self, aggregate_id: UUID) -> NextEntry:
+        """The next version and the earliest timestamp the server accepts for it (one
+        request); from a server that does not say, just after the latest entry."""
+        found = self._check(self.http.get(f"/v1/aggregates/{aggregate_id}/version"))
+        previous = _moment(found.get("timestamp"))
+        not_before = _moment(found.get("not_before"))
+        if not_before is None and previous is not None:
+            not_before = floor(previous, None)
+        return NextEntry(int(found["version"]) + 1, previous, not_before)
 
     def role_of(self, user_id: str) -> Role | None:
         me = self.me()
@@ -137,16 +152,8 @@ class RemoteLedger:
             response = self.http.post("/v1/entries", json=request)
         except httpx.TransportError:
             response = self.http.post("/v1/entries", json=request)  # same command id: safe
-        return [
-            Appended(
-                a["leaf_index"],
-                a["notification_id"],
-                a["type"],
-                UUID(a["aggregate_id"]),
-                a["version"],
-            )
-            for a in self._check(response)["appended"]
-        ]
+        answered = self._check(response)["appended"]
+        return [_receipted(a, entry) for a, entry in zip(answered, entries, strict=True)]
 
     # -- the rest of the CLI -----------------------------------------------------------------
 
@@ -215,6 +222,13 @@ class RemoteLedger:
         found: list[dict[str, Any]] = self._check(self.http.get("/v1/users"))
         return found
 
+    def origin(self) -> str:
+        """The log's origin, the first line of its checkpoint: what our bodies are
+        signed for. A server that names another log only gets entries it cannot use."""
+        if self._origin is None:
+            self._origin = self.latest_checkpoint_note().split("\n", 1)[0]
+        return self._origin
+
     def latest_checkpoint_note(self) -> str:
         response = self.http.get("/v1/checkpoint")
         if response.status_code >= 400:
@@ -257,6 +271,40 @@ class RemoteLedger:
         return response.content, dict(response.headers)
 
 
+def _moment(text: Any) -> datetime | None:
+    return None if text is None else parse_timestamp(text)
+
+
+def _receipted(answer: dict[str, Any], entry: SignedEntry) -> Receipted:
+    """One appended entry as the server answered, with its receipt checked on arrival:
+    the leaf must be this entry's bytes and the proof must place it in the checkpoint's
+    tree (the log key's signature is checked by `receipts check`, with the pinned key).
+    A receipt that does not prove the append is refused (ReceiptError), not kept."""
+    receipt = None
+    if answer.get("receipt") is not None:
+        receipt = Receipt.from_json(answer["receipt"])
+        if receipt.leaf_index != answer["leaf_index"]:
+            raise ReceiptError(
+                f"the server appended entry {answer['leaf_index']} but its receipt is for "
+                f"leaf {receipt.leaf_index}"
+            )
+        try:
+            check_inclusion(receipt, entry.entry_bytes())
+        except ReceiptError as error:
+            raise ReceiptError(
+                f"the server appended entry {answer['leaf_index']} but its receipt does not "
+                f"prove it: {error}"
+            ) from None
+    return Receipted(
+        answer["leaf_index"],
+        answer["notification_id"],
+        answer["type"],
+        UUID(answer["aggregate_id"]),
+        answer["version"],
+        receipt,
+    )
+
+
 class RemoteSource:
     """The log read through the API, for `export --server` (ledger.bundle.LogSource)."""
 
@@ -276,6 +324,17 @@ class RemoteSource:
             )
             self._size = int(found["tree_size"])
         return self._size
+
+    def request_checkpoint(self) -> bool:
+        """Ask the server to sign a checkpoint now (the chair, the implementation group
+        and admins may); False if this caller may not, and wait for its regular one."""
+        response = self.remote.http.post("/v1/checkpoint")
+        if response.status_code == 403:
+            return False
+        if response.status_code >= 400:
+            self.remote._check(response)
+        self._size = None  # the size the new checkpoint covers is read again
+        return True
 
     def entries(self) -> Iterator[tuple[int, bytes]]:
         start = 0

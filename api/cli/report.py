@@ -1,10 +1,12 @@
-"""`inquiry-ledger report`: the progress report (HTML or PDF) from a signed checkpoint,
-locally or through a server (--server), written completely or not at all."""
+"""`inquiry-ledger report`: the progress report (HTML or PDF) from the newest signed
+checkpoint (signed first if the log has grown and the log key is at hand: locally, or on
+the server), locally or through a server (--server), written completely or not at all."""
 
 from __future__ import annotations
 
 import argparse
 
+from api.application.checkpoints import held_log_signer
 from api.application.reports import progress_report, report_format, write_atomically
 from api.cli.common import (
     EXIT_FAILED_CHECK,
@@ -12,7 +14,6 @@ from api.cli.common import (
     Parsers,
     Subparsers,
     config_from,
-    log_signer,
     moment,
     open_ledger,
     output_file,
@@ -33,12 +34,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if since is not None and since >= as_of:
         raise CliError("--since must be before --as-of")
     remote = remote_for(args)
-    if remote is not None:
-        if args.checkpoint:
-            raise CliError(
-                "--checkpoint signs with the log's key, which only the server holds: "
-                "ask an administrator (inquiry-ledger checkpoint) or run report there"
-            )
+    if remote is not None:  # the server signs a fresh checkpoint first if the log grew
         params = {"as_of": args.as_of, "format": fmt}
         if args.since:
             params["since"] = args.since
@@ -48,10 +44,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         config = config_from(args)
         with open_ledger(config) as ledger:
-            if args.checkpoint:
-                ledger.sign_checkpoint(log_signer(ledger, config))
+            signer = held_log_signer(ledger, config)  # a fresh checkpoint if the log grew
+            if args.checkpoint and signer is None:
+                raise CliError(f"--checkpoint needs the log key {config.log_key_path}")
             try:
-                built = progress_report(ledger, config, as_of=as_of, since=since)
+                built = progress_report(ledger, config, as_of=as_of, since=since, signer=signer)
             except ReportError as error:
                 raise CliError(str(error)) from None
             except NoteError as error:
@@ -67,8 +64,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"built from the signed checkpoint of size {size} (the log holds {log_size} entries)")
     if size != log_size:
         print(
-            "note: the log has grown since that checkpoint; the report says so "
-            "(sign a fresh one with: inquiry-ledger checkpoint, or report --checkpoint)"
+            "note: the log has grown since that checkpoint (no log key here to sign a "
+            "fresh one); the report says so"
         )
     return 0
 
@@ -79,7 +76,10 @@ def _add_report(sub: Subparsers) -> None:
     p.add_argument("--out", required=True, help="FILE.html or FILE.pdf")
     p.add_argument("--since", help="the previous report's date (default: 6 months before)")
     p.add_argument(
-        "--checkpoint", action="store_true", help="sign a fresh checkpoint first (on the server)"
+        "--checkpoint",
+        action="store_true",
+        help="insist on a fresh checkpoint (already the default wherever the log key is: "
+        "locally with HOME/keys/log.key, and on the server)",
     )
     p.set_defaults(func=cmd_report)
 

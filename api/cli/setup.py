@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from api.application.demo import run_demo
 from api.application.setup import initialise
-from api.cli.common import Parsers, Subparsers, config_from
+from api.cli.common import CliError, Parsers, Subparsers, config_from
 from ledger.keys import KeyPair
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     config = config_from(args)
-    admin_key = KeyPair.read(Path(args.admin_key)) if args.admin_key else None
+    if not args.admin_key:
+        raise CliError(
+            "init needs the first administrator's key, made on their side: "
+            "inquiry-ledger keys new --out ~/admin.key, then init --admin-key ~/admin.key "
+            "(it is read to sign the genesis entry and never copied: the server keeps no "
+            "user's private key)"
+        )
+    admin_key = KeyPair.read(Path(args.admin_key))
     result = initialise(
         config,
         origin=args.origin,
@@ -24,8 +33,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     print(f"initialised ledger {result.origin} in {config.describe_store()}")
     print(f"log verifier key (publish it; auditors pin it): {result.log_vkey}")
-    if result.admin_key_path:
-        print(f"administrator {args.admin_id}'s private key: {result.admin_key_path}")
+    print(
+        "next: the chair adopts the charter with a key made on their own machine "
+        "(inquiry-ledger charter adopt --as CHAIR --key CHAIR.key ...)"
+    )
     return 0
 
 
@@ -35,6 +46,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.http.app import create_app
 
     config = config_from(args)
+    if args.checkpoint_interval is not None:
+        if not 0 <= args.checkpoint_interval <= 86_400:
+            raise CliError("--checkpoint-interval is between 0 and 86400 seconds")
+        interval = timedelta(seconds=args.checkpoint_interval)
+        config = dataclasses.replace(config, checkpoint_interval=interval)
     # One JSON line per request from our own access log (never tokens or bodies);
     # uvicorn's access log would repeat each request in another format.
     handler = logging.StreamHandler()
@@ -63,7 +79,12 @@ def _add_init(sub: Subparsers) -> None:
     )
     p.add_argument("--admin-id", default="admin")
     p.add_argument("--admin-name", default="Ledger administrator")
-    p.add_argument("--admin-key", help="use this private key file instead of generating one")
+    p.add_argument(
+        "--admin-key",
+        required=False,
+        help="the first administrator's private key file (from `keys new`, kept on their "
+        "side; read to sign the genesis, never copied)",
+    )
     p.set_defaults(func=cmd_init)
 
 
@@ -71,6 +92,13 @@ def _add_serve(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        metavar="SECONDS",
+        help="sign a checkpoint within this long of the log growing; 0: never "
+        "(default $INQUIRY_LEDGER_CHECKPOINT_INTERVAL or 10)",
+    )
     p.set_defaults(func=cmd_serve)
 
 

@@ -28,7 +28,7 @@ from ledger.service import Ledger
 def _require_admin(args: argparse.Namespace, ledger: Ledger, config: LedgerConfig) -> str:
     """Token management needs an administrator holding an active admin key: prove it by
     signing a fresh challenge, checked against the directory."""
-    signer = signer_for(args, config)
+    signer = signer_for(args, config, ledger.origin())
     directory = ledger.require_directory()
     try:
         actor, key = directory.resolve(signer.user_id, signer.key.key_id)

@@ -23,7 +23,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         result = client.register_user(
             args.user_id, args.name, args.role, args.agency, public_key_from(args)
         )
-        print_appended([result])
+        print_appended([result], args)
     return 0
 
 

@@ -4,11 +4,13 @@ checkpoints, and the audit bundle an outsider verifies on their own."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from api.application.checkpoints import held_log_signer
 from api.cli.common import (
     EXIT_FAILED_CHECK,
     EXIT_NOT_SET_UP,
@@ -22,8 +24,14 @@ from api.cli.common import (
     read_text,
     remote_for,
 )
-from ledger.auditor import audit
-from ledger.auditor.findings import problem_lines, summary_lines, verdict_line, write_report
+from ledger.auditor.findings import (
+    directory_lines,
+    problem_lines,
+    summary_lines,
+    verdict_line,
+    write_report,
+)
+from ledger.auditor.options import OptionError, add_audit_options, audit_from_options
 from ledger.auditor.rotation import LogKeyError, parse_verifier_keys
 from ledger.bundle import ExportError, export_bundle, replay_rules
 from ledger.logkeys import home_keys, ledger_keys
@@ -99,8 +107,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         vkey = read_text(args.log_key, "log verifier key")
         with remote:
             reader = RemoteEvidence(remote).read if args.evidence else None
+            source = RemoteSource(remote)
             try:
-                summary = export_bundle(RemoteSource(remote), vkey, Path(args.out), blobs=reader)
+                summary = export_bundle(
+                    source,
+                    vkey,
+                    Path(args.out),
+                    blobs=reader,
+                    sign_checkpoint=source.request_checkpoint,
+                )
             except ExportError as error:
                 raise CliError(str(error)) from None
         _print_export(summary)
@@ -115,8 +130,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         ) from None
     with open_ledger(config) as ledger:
         blobs = evidence_store(ledger).read if args.evidence else None
+        signer = held_log_signer(ledger, config)  # a fresh checkpoint if the log grew
+        sign = None if signer is None else functools.partial(ledger.sign_checkpoint, signer)
         try:
-            summary = export_bundle(ledger, vkey, Path(args.out), blobs=blobs)
+            summary = export_bundle(ledger, vkey, Path(args.out), blobs=blobs, sign_checkpoint=sign)
         except ExportError as error:
             raise CliError(str(error)) from None
     _print_export(summary)
@@ -135,16 +152,14 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
     bundle = Path(args.bundle)
     if not bundle.exists():
         raise CliError(f"no bundle at {bundle}")
-    log_key = read_text(args.log_key, "log verifier key") if args.log_key else None
-    since = [read_text(path, "saved checkpoint") for path in args.since or []]
-    witnesses = [read_text(path, "witness key").strip() for path in args.witness_key or []]
-    report = audit(
-        bundle, log_key=log_key, since=since, witness_keys=witnesses, evidence=args.evidence
-    )
+    try:
+        report = audit_from_options(args)
+    except OptionError as error:
+        raise CliError(str(error)) from None
     if args.rules and report.entries:
         replay_rules(bundle, report)
     page = write_report(report, Path(args.report))
-    print("\n".join(summary_lines(report)))
+    print("\n".join(summary_lines(report) + directory_lines(report)))
     for line in problem_lines(report):
         print(line, file=sys.stderr)
     print(f"report: {page}")
@@ -177,20 +192,7 @@ def _add_export(sub: Subparsers) -> None:
 
 def _add_verify_bundle(sub: Subparsers) -> None:
     p = sub.add_parser("verify-bundle", help="verify an audit bundle independently")
-    p.add_argument("bundle", help="the bundle folder or .zip")
-    p.add_argument("--log-key", help="the log's verifier key file you pinned (recommended)")
-    p.add_argument(
-        "--since",
-        action="append",
-        help="a checkpoint note saved earlier (repeatable: yours, other witnesses'): "
-        "prove no rewrite, and no split view between them",
-    )
-    p.add_argument(
-        "--witness-key",
-        action="append",
-        help="a witness key file to check cosignatures against (repeatable)",
-    )
-    p.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
+    add_audit_options(p)
     p.add_argument(
         "--rules", action="store_true", help="also replay the lifecycle rules (domain code)"
     )

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from api.application.checkpoints import RegularCheckpoints
 from api.application.evidence import ConfiguredEvidence
 from api.application.idempotency import CommandLog
 from api.application.tokens import TokenStore
@@ -72,9 +73,16 @@ def create_app(
         )
         # Bring the as-of projection up to date now, not in the first status request.
         catching_up, stop_catching_up = projector_for(the_ledger).catch_up_in_background(the_ledger)
+        # Sign a checkpoint within the interval of the log growing (0: never).
+        interval = config.checkpoint_interval.total_seconds()
+        checkpoints = RegularCheckpoints(the_ledger, config, interval) if interval > 0 else None
+        if checkpoints is not None:
+            checkpoints.start()
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.stop()
             stop_catching_up.set()
             catching_up.join()
             if ledger is None:

@@ -13,7 +13,9 @@ project imports:
   tlog-checkpoint and tlog-cosignature;
 - rotation.py: log-key rotation statements and the keys valid for each tree size;
 - entry.py: the signed entry and the bytes its signature covers;
+- receipt.py: the receipt of an append (leaf, signed checkpoint, inclusion proof);
 - authority.py: who may sign what;
+- keyindex.py: the bundle's keys.json, written by the exporter and checked by the audit;
 - bundle.py, findings.py, signatures.py, audit.py: reading a bundle and auditing it.
 
 The audit re-derives everything from the signed entries:
@@ -33,10 +35,14 @@ The audit re-derives everything from the signed entries:
 6. the evidence manifest names exactly the blobs the entries attach, and (with
    `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size;
 7. cosignatures by the witnesses the auditor pins (C2SP tlog-cosignature) verify, and
-   two saved checkpoints of one size with different roots are reported as a split view.
+   two saved checkpoints of one size with different roots are reported as a split view;
+8. keys.json, the directory as people read it, lists exactly the users, roles, keys and
+   leaves of the directory replayed in step 1.
 
 The lifecycle rules (which status may follow which) are the project's domain code, which
-`inquiry-ledger verify-bundle --rules` replays on top of this when the project is installed.
+`inquiry-ledger verify-bundle --rules` replays on top of this when the project is installed;
+it fails closed: an entry it cannot parse, map to a domain event or attribute to a signer
+the directory knows is a problem, and it reports how many entries of how many it replayed.
 """
 
 from __future__ import annotations

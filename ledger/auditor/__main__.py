@@ -1,5 +1,6 @@
-"""``python -m ledger.auditor BUNDLE --log-key FILE``: the audit with nothing else of the
-project installed (the standard library and `cryptography`). Exits 1 on any problem."""
+"""``python -m ledger.auditor BUNDLE --log-key FILE --trust FILE``: the audit with nothing
+else of the project installed (the standard library and `cryptography`). Exits 0 only
+when nothing is wrong AND both the log key and the roots of authority were pinned."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ledger.auditor.audit import audit
-from ledger.auditor.findings import problem_lines, summary_lines, verdict_line, write_report
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as error:
-        raise SystemExit(f"cannot read the {what} {path}: {error.strerror}") from None
+from ledger.auditor.findings import (
+    directory_lines,
+    problem_lines,
+    summary_lines,
+    verdict_line,
+    write_report,
+)
+from ledger.auditor.options import OptionError, add_audit_options, audit_from_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,33 +23,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ledger.auditor",
         description="Verify an inquiry-ledger audit bundle independently.",
     )
-    parser.add_argument("bundle", help="the bundle folder or .zip")
-    parser.add_argument("--log-key", help="the log's verifier key file you pinned (recommended)")
-    parser.add_argument(
-        "--since",
-        action="append",
-        help="a checkpoint note saved earlier (repeatable): prove no rewrite, no split view",
-    )
-    parser.add_argument(
-        "--witness-key",
-        action="append",
-        help="a witness key file to check cosignatures against (repeatable)",
-    )
-    parser.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
+    add_audit_options(parser)
     parser.add_argument("--report", help="folder for the JSON and HTML report")
     args = parser.parse_args(argv)
-    bundle = Path(args.bundle)
-    if not bundle.exists():
-        print(f"no bundle at {bundle}", file=sys.stderr)
+    if not Path(args.bundle).exists():
+        print(f"no bundle at {args.bundle}", file=sys.stderr)
         return 2
-    report = audit(
-        bundle,
-        log_key=_read(args.log_key, "log verifier key") if args.log_key else None,
-        since=[_read(path, "saved checkpoint") for path in args.since or []],
-        witness_keys=[_read(path, "witness key").strip() for path in args.witness_key or []],
-        evidence=args.evidence,
-    )
-    print("\n".join(summary_lines(report)))
+    try:
+        report = audit_from_options(args)
+    except OptionError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print("\n".join(summary_lines(report) + directory_lines(report)))
     for line in problem_lines(report):
         print(line, file=sys.stderr)
     if args.report:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from ledger.auditor.authority import allowed_roles, scoped_to_agency
+from ledger.auditor.authority import CHARTER_TYPE, SELF_SIGNED, allowed_roles, scoped_to_agency
 from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
 from ledger.auditor.canonical import parse_json
 from ledger.auditor.checkpoint import Checkpoint
-from ledger.auditor.cosignature import CosignerKey, cosigned_by
+from ledger.auditor.cosignature import CosignerKey, cosigned_by, cosigned_time
+from ledger.auditor.dating import WitnessDating
 from ledger.auditor.ed25519 import decode_public_key, key_id_for, verify_signature
 from ledger.auditor.entry import (
     GENESIS_TYPE,
@@ -31,8 +32,10 @@ from ledger.auditor.entry import (
 )
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, Finding
+from ledger.auditor.keyindex import keys_file_problems
 from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.auditor.note import VerifierKey
+from ledger.auditor.roots import Roots, parse_trust
 from ledger.auditor.rotation import LogKeyError, LogKeys, Rotation, parse_verifier_keys
 from ledger.auditor.signatures import SignatureChecks
 
@@ -41,6 +44,7 @@ from ledger.auditor.signatures import SignatureChecks
 #: batches by worker processes while the main process reads on.
 CHECKED_AT_ONCE = {
     GENESIS_TYPE,
+    CHARTER_TYPE,
     "directory.user_registered",
     "directory.key_rotated",
     "directory.key_revoked",
@@ -67,6 +71,8 @@ class Auditor:
         since: list[str] | None = None,
         witness_keys: list[str] | None = None,
         evidence: bool = False,
+        trust: str | None = None,
+        witnesses_required: int | None = None,
         limit: int = 1000,
     ) -> None:
         self.bundle = bundle
@@ -75,9 +81,11 @@ class Auditor:
         self.since_notes = since or []
         self.witness_keys = witness_keys or []
         self.check_blobs = evidence
+        self.trust_text = trust
+        self.witnesses_required = witnesses_required
         self.limit = limit
         self.keys: dict[str, _Key] = {}
-        self.users: dict[str, tuple[str, str | None]] = {}  # user -> (role, agency)
+        self.roots = Roots(None)
         self.lead_agency: dict[UUID, str] = {}  # action aggregate id -> agency
         # aggregate -> (version, timestamp) of its latest entry
         self.versions: dict[UUID, tuple[int, datetime | None]] = {}
@@ -95,6 +103,10 @@ class Auditor:
                 raise FormatError(f"bundle.json does not declare {BUNDLE_FORMAT}")
             key = self._log_key(meta)
             witnesses = [CosignerKey.parse(text) for text in self.witness_keys]
+            if self.trust_text is not None:
+                self.roots = Roots(parse_trust(self.trust_text))
+                count = len(self.roots.trusted or ())
+                self.report.trust_source = f"{count} root key(s) pinned by the auditor"
         except LogKeyError as error:  # the rotation statements do not form one chain
             self.problem(None, "log key rotation", str(error))
             return self.report
@@ -103,13 +115,18 @@ class Auditor:
             return self.report
         self.report.origin = str(meta.get("origin", ""))
         roots = self._checkpoints(key, witnesses)
+        self._rotation_roots(key, roots)
         since = self._since(key)
         self.signatures = SignatureChecks()
         self._entries(roots, since)
         for finding in self.signatures.finish():
             self.problem(finding.leaf_index, finding.check, finding.detail)
         self._coverage(roots, meta)
+        self._witnessed(witnesses)
         self._evidence()
+        self._pins()
+        self.report.directory_changes = self.roots.changes
+        self._keys_file()
         self.report.problems.sort(key=lambda p: (p.leaf_index is None, p.leaf_index or 0))
         return self.report
 
@@ -153,8 +170,12 @@ class Auditor:
 
     def _checkpoints(self, key: LogKeys, witnesses: list[CosignerKey]) -> dict[int, bytes]:
         self.report.checks.append("every checkpoint note is signed by the log key")
+        self.dating = WitnessDating()  # fed the pinned witnesses' times, then each entry
         if witnesses:
             self.report.checks.append("every cosignature by a pinned witness verifies")
+            self.report.checks.append(
+                "no entry after a checkpoint a pinned witness cosigned is dated before it"
+            )
         self.report.witnessed = {w.name: 0 for w in witnesses}
         roots: dict[int, bytes] = {}
         if not self.bundle.exists("checkpoints.jsonl"):
@@ -189,8 +210,57 @@ class Auditor:
                 elif verdict:
                     best = max(self.report.witnessed[witness.name], checkpoint.size)
                     self.report.witnessed[witness.name] = best
+                    at = cosigned_time(str(record["note"]), witness)
+                    if at is not None:
+                        self.dating.witnessed(checkpoint.size, at, witness.name)
         self.report.latest_checkpoint = max(roots) if roots else None
         return roots
+
+    def _rotation_roots(self, key: LogKeys, roots: dict[int, bytes]) -> None:
+        """A rotation statement names the tree it hands over at: the entries must hash to
+        its root at its size, like any checkpoint's (else the handover was made on a
+        history this bundle does not hold)."""
+        for rotation in key.rotations:
+            handover = Checkpoint(rotation.origin, rotation.size, rotation.root_hash)
+            self._remember_root(
+                roots,
+                handover,
+                f"the log key rotation at size {rotation.size} names a root that differs "
+                "from the signed checkpoint of that size",
+            )
+
+    def _witnessed(self, witnesses: list[CosignerKey]) -> None:
+        """Each pinned witness must have cosigned, or at least `witnesses_required` of
+        them (k of n): a witness key that cosigned nothing proves nothing, so a bundle
+        without its cosignature fails rather than passing quietly."""
+        if not witnesses:
+            return
+        needed = self.witnesses_required or len(witnesses)
+        if not 1 <= needed <= len(witnesses):
+            self.problem(None, "witness", f"--witnesses {needed} of {len(witnesses)} pinned")
+            return
+        self.report.witnesses_required = needed
+        sizes = sorted(self.report.witnessed.values(), reverse=True)
+        self.report.witnessed_size = sizes[needed - 1] if sizes[needed - 1] > 0 else None
+        missing = sorted(name for name, size in self.report.witnessed.items() if size == 0)
+        if self.report.witnessed_size is None:
+            self.problem(
+                None,
+                "not witnessed",
+                f"{needed} of the {len(witnesses)} pinned witnesses must have cosigned a "
+                f"checkpoint; no valid cosignature by {', '.join(missing)}",
+            )
+
+    def _pins(self) -> None:
+        """What the auditor did not pin: without it the verdict is never a bare OK."""
+        if self.pinned_key is None:
+            self.report.unpinned.append(
+                "the log key (--log-key): the checkpoints could be signed by anyone"
+            )
+        if not self.roots.pinned:
+            self.report.unpinned.append(
+                "the roots of authority (--trust): a chair the operator registered would pass"
+            )
 
     def _remember_root(
         self, roots: dict[int, bytes], checkpoint: Checkpoint, split_view: str
@@ -278,7 +348,17 @@ class Auditor:
             self.problem(position, "malformed entry", str(error))
             return
         body = entry.body
+        if body.origin != self.report.origin:
+            self.problem(
+                position,
+                "another log",
+                f"the entry was signed for the log {body.origin!r}, not {self.report.origin!r}",
+            )
+            return
         self._sequence(position, body)
+        backdated = self.dating.check(position, body.timestamp)
+        if backdated is not None:
+            self.problem(position, "dated before a witness", backdated)
         public_key = self._signing_key(position, body)
         if public_key is None:
             return  # reported; an entry nobody valid signed changes nothing (keys least)
@@ -316,17 +396,22 @@ class Auditor:
 
     def _signing_key(self, position: int, body: EventBody) -> bytes | None:
         actor, key_id = body.actor, body.key_id
-        if body.type == GENESIS_TYPE:
-            if position != 0:
-                self.problem(position, "unknown signer", "a genesis entry after the first")
+        if body.type in SELF_SIGNED:
+            what = "genesis" if body.type == GENESIS_TYPE else "charter"
+            if (body.type == GENESIS_TYPE) != (position == 0):
+                self.problem(position, "unknown signer", "the genesis is the first entry only")
+                return None
+            if body.type == CHARTER_TYPE and self.roots.appointers is not None:
+                self.problem(position, "unknown signer", "a second charter")
                 return None
             try:
                 public_key = decode_public_key(body.payload.get("public_key"))
             except FormatError as error:
-                self.problem(position, "unknown signer", f"genesis key: {error}")
+                self.problem(position, "unknown signer", f"{what} key: {error}")
                 return None
-            if key_id != key_id_for(public_key) or actor != body.payload.get("admin_id"):
-                self.problem(position, "unknown signer", "the genesis is not self-signed")
+            named = body.payload.get("admin_id" if what == "genesis" else "chair_id")
+            if key_id != key_id_for(public_key) or actor != named:
+                self.problem(position, "unknown signer", f"the {what} is not self-signed")
                 return None
             return public_key
         key = self.keys.get(key_id)
@@ -344,11 +429,21 @@ class Auditor:
 
     def _authority(self, position: int, body: EventBody) -> bool:
         kind, actor = body.type, body.actor
-        if kind == GENESIS_TYPE:
+        unrooted = self.roots.unrooted(body)
+        if unrooted is not None:
+            self.problem(position, "authority not rooted", unrooted)
+            return False
+        if kind in SELF_SIGNED:
             self.report.authority_checked += 1
             return True
-        role, agency = self.users.get(actor, ("", None))
-        allowed = allowed_roles(kind, actor, body.payload)
+        role, agency = self.roots.role_of(actor)
+        allowed = allowed_roles(
+            kind,
+            actor,
+            body.payload,
+            appointers=self.roots.appointers,
+            subject_role=self.roots.subject_role(body),
+        )
         if role not in allowed:
             self.problem(
                 position,
@@ -356,6 +451,17 @@ class Auditor:
                 f"{actor} ({role}) may not sign {kind}; allowed: {', '.join(sorted(allowed))}",
             )
             return False
+        if role == "agency_lead" and kind.startswith("directory.") and actor != body.payload.get(
+            "user_id"
+        ):
+            subject_agency = self._subject_agency(body)
+            if subject_agency != agency:
+                self.problem(
+                    position,
+                    "not authorised",
+                    f"{actor} (agency lead of {agency}) signed {kind} for {subject_agency}",
+                )
+                return False
         lead = self.lead_agency.get(body.aggregate_id)
         if scoped_to_agency(kind, role) and lead != agency:
             self.problem(
@@ -367,16 +473,25 @@ class Auditor:
         self.report.authority_checked += 1
         return True
 
+    def _subject_agency(self, body: EventBody) -> str | None:
+        """The agency of the user a directory entry registers or changes the key of."""
+        if body.type == "directory.user_registered":
+            agency = body.payload.get("agency")
+            return agency if isinstance(agency, str) else None
+        return self.roots.role_of(str(body.payload.get("user_id")))[1]
+
     def _apply(self, position: int, body: EventBody) -> None:
         """Keep the few facts the checks need: keys, users, lead agencies, evidence."""
         kind, payload, aggregate = body.type, body.payload, body.aggregate_id
         try:
+            if kind.startswith("directory.") or kind == GENESIS_TYPE:
+                self.roots.apply(position, body)
             if kind == GENESIS_TYPE:
                 self._add_key(payload["admin_id"], payload["public_key"])
-                self.users[payload["admin_id"]] = ("admin", None)
+            elif kind == CHARTER_TYPE:
+                self._add_key(payload["chair_id"], payload["public_key"])
             elif kind == "directory.user_registered":
                 self._add_key(payload["user_id"], payload["public_key"])
-                self.users[payload["user_id"]] = (payload["role"], payload.get("agency"))
             elif kind == "directory.key_rotated":
                 for key in self.keys.values():
                     if key.user == payload["user_id"] and key.revoked_at is None:
@@ -398,6 +513,13 @@ class Auditor:
     def _add_key(self, user: str, public_key_text: str) -> None:
         public_key = decode_public_key(public_key_text)
         self.keys[key_id_for(public_key)] = _Key(user, public_key)
+
+    def _keys_file(self) -> None:
+        """keys.json must be the directory this audit replayed (auditor/keyindex.py)."""
+        self.report.checks.append("keys.json lists exactly the users and keys the log registers")
+        keys = {key_id: (key.user, key.revoked_at) for key_id, key in self.keys.items()}
+        for leaf_index, detail in keys_file_problems(self.bundle, keys):
+            self.problem(leaf_index, "keys.json", detail)
 
     def _coverage(self, roots: dict[int, bytes], meta: dict[str, Any]) -> None:
         latest = self.report.latest_checkpoint
@@ -461,6 +583,8 @@ def audit(
     since: str | list[str] | None = None,
     witness_keys: list[str] | None = None,
     evidence: bool = False,
+    trust: str | None = None,
+    witnesses_required: int | None = None,
 ) -> AuditReport:
     """Verify the bundle at `path` (a folder or a .zip) and return the report.
 
@@ -474,7 +598,13 @@ def audit(
         return report
     saved = [since] if isinstance(since, str) else since
     auditor = Auditor(
-        bundle, log_key=log_key, since=saved, witness_keys=witness_keys, evidence=evidence
+        bundle,
+        log_key=log_key,
+        since=saved,
+        witness_keys=witness_keys,
+        evidence=evidence,
+        trust=trust,
+        witnesses_required=witnesses_required,
     )
     try:
         return auditor.run()

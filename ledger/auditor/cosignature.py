@@ -112,6 +112,16 @@ def cosigned_by(note: str, key: CosignerKey) -> bool | None:
     return None
 
 
+def cosigned_time(note: str, key: CosignerKey) -> int | None:
+    """The time of `key`'s valid cosignature on `note`, None if it carries none that
+    verifies (the auditor dates the log by it: ledger/auditor/dating.py)."""
+    body, signatures = split_note(note)
+    for name, raw in signatures:
+        if name == key.name and len(raw) == COSIGNATURE_SIZE and raw[:4] == key.key_hash:
+            return _verified_time(body, raw, key)
+    return None
+
+
 def note_body(note: str) -> str:
     """The text of a signed note (its body), without checking any signature."""
     text, separator, _ = note.rpartition("\n\n")

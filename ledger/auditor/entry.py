@@ -2,14 +2,17 @@
 
 Body (what is signed) is the RFC 8785 canonical JSON object::
 
-    {"actor": USER, "aggregate_id": UUID, "format": "inquiry-ledger/event/v1",
-     "key_id": KEYID, "payload": {...}, "timestamp": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
-     "type": TYPE, "version": N}
+    {"actor": USER, "aggregate_id": UUID, "format": "inquiry-ledger/event/v2",
+     "key_id": KEYID, "origin": LOG, "payload": {...},
+     "timestamp": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "type": TYPE, "version": N}
 
 The signature is Ed25519 over those canonical bytes. The entry (what is stored in the
 event store's ``state`` column, and what the Merkle leaf hashes) is the same object with
 one more member, ``"signature": BASE64``, again canonical. ``format`` is inside the
-signed bytes, so a signature over an entry cannot be replayed as any other statement.
+signed bytes, so a signature over an entry cannot be replayed as any other statement;
+``origin`` (v2) names the log the actor meant it for, so an entry signed on one ledger (a
+training copy, say) cannot be appended to another: action ids and user ids are the same
+everywhere, the origin is not. v1 bodies had no origin and are no longer accepted.
 """
 
 from __future__ import annotations
@@ -25,10 +28,20 @@ from ledger.auditor.canonical import CanonicalFormError, canonical_bytes, parse_
 from ledger.auditor.ed25519 import SIGNATURE_SIZE, SigningKey, decode_base64, key_id_for
 from ledger.auditor.errors import FormatError
 
-FORMAT = "inquiry-ledger/event/v1"
+FORMAT = "inquiry-ledger/event/v2"
 GENESIS_TYPE = "ledger.created"  # domain.Directory.Created: the log's self-signed first entry
 BODY_MEMBERS = frozenset(
-    {"actor", "aggregate_id", "format", "key_id", "payload", "timestamp", "type", "version"}
+    {
+        "actor",
+        "aggregate_id",
+        "format",
+        "key_id",
+        "origin",
+        "payload",
+        "timestamp",
+        "type",
+        "version",
+    }
 )
 ENTRY_MEMBERS = BODY_MEMBERS | {"signature"}
 
@@ -68,6 +81,7 @@ class EventBody:
     actor: str
     key_id: str
     payload: dict[str, Any]
+    origin: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +89,7 @@ class EventBody:
             "aggregate_id": str(self.aggregate_id),
             "format": FORMAT,
             "key_id": self.key_id,
+            "origin": self.origin,
             "payload": self.payload,
             "timestamp": format_timestamp(self.timestamp),
             "type": self.type,
@@ -93,7 +108,7 @@ class EventBody:
             raise EntryFormatError(f"an event body has exactly the members {sorted(BODY_MEMBERS)}")
         if obj["format"] != FORMAT:
             raise EntryFormatError(f"unknown entry format {obj['format']!r}")
-        for name in ("type", "actor", "key_id", "aggregate_id"):
+        for name in ("type", "actor", "key_id", "aggregate_id", "origin"):
             if not isinstance(obj[name], str):
                 raise EntryFormatError(f"{name} must be a string")
         version = obj["version"]
@@ -115,6 +130,7 @@ class EventBody:
             actor=obj["actor"],
             key_id=obj["key_id"],
             payload=obj["payload"],
+            origin=obj["origin"],
         )
 
 

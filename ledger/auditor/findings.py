@@ -23,6 +23,7 @@ class AuditReport:
     origin: str = ""
     log_key: str = ""
     log_key_source: str = ""
+    trust_source: str = "not pinned: pass --trust FILE (the roots' public keys)"
     entries: int = 0
     signatures_verified: int = 0
     authority_checked: int = 0
@@ -30,6 +31,10 @@ class AuditReport:
     latest_checkpoint: int | None = None
     since_checkpoint: int | None = None
     witnessed: dict[str, int] = field(default_factory=dict)
+    witnesses_required: int = 0
+    witnessed_size: int | None = None
+    directory_changes: list[str] = field(default_factory=list)
+    unpinned: list[str] = field(default_factory=list)
     evidence_listed: int = 0
     evidence_rehashed: int = 0
     checks: list[str] = field(default_factory=list)
@@ -37,7 +42,9 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """No problem, and checked against keys the auditor holds: a bundle that is only
+        consistent with itself proves nothing about who made it."""
+        return not self.problems and not self.unpinned
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,13 +64,25 @@ class AuditReport:
             "latest_checkpoint": self.latest_checkpoint,
             "since_checkpoint": self.since_checkpoint,
             "witnessed": self.witnessed,
+            "witnesses_required": self.witnesses_required,
+            "witnessed_size": self.witnessed_size,
+            "unpinned": self.unpinned,
+            "directory_changes": self.directory_changes,
             "checks": self.checks,
             "problems": [vars(p) for p in self.problems],
         }
 
     def to_html(self) -> str:
         e = html.escape
-        verdict = "VERIFIED" if self.ok else f"FAILED ({len(self.problems)} problems)"
+        verdict = (
+            "VERIFIED"
+            if self.ok
+            else (
+                f"FAILED ({len(self.problems)} problems)"
+                if self.problems
+                else "NOT VERIFIED: " + "; ".join(f"not pinned: {u}" for u in self.unpinned)
+            )
+        )
         counts = self.to_json()["counts"]
         rows = "".join(
             f"<tr><td>{'' if p.leaf_index is None else p.leaf_index}</td>"
@@ -88,7 +107,9 @@ class AuditReport:
             + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in counts.items())
             + "</table><h2>What was checked</h2><ul>"
             + "".join(f"<li>{e(c)}</li>" for c in self.checks)
-            + "</ul><h2>Problems</h2>"
+            + "</ul><h2>Directory changes</h2><ol>"
+            + "".join(f"<li>{e(c)}</li>" for c in self.directory_changes)
+            + "</ol><h2>Problems</h2>"
             + (
                 "<table><tr><th>leaf</th><th>check</th><th>detail</th></tr>" + rows + "</table>"
                 if rows
@@ -106,7 +127,17 @@ def summary_lines(report: AuditReport) -> list[str]:
         f"{report.checkpoints_verified} (latest covers {report.latest_checkpoint})  "
         f"evidence re-hashed: {report.evidence_rehashed}/{report.evidence_listed}",
         f"log key: {report.log_key_source}",
+        f"roots of authority: {report.trust_source}",
     ]
+
+
+def directory_lines(report: AuditReport, limit: int = 200) -> list[str]:
+    """Every registration, appointment, rotation and revocation, with who authorised it."""
+    lines = [f"directory changes ({len(report.directory_changes)}):"]
+    lines += [f"  {change}" for change in report.directory_changes[:limit]]
+    if len(report.directory_changes) > limit:
+        lines.append(f"  … {len(report.directory_changes) - limit} more in the JSON report")
+    return lines
 
 
 def problem_lines(report: AuditReport, limit: int = 20) -> list[str]:
@@ -119,7 +150,12 @@ def problem_lines(report: AuditReport, limit: int = 20) -> list[str]:
 
 
 def verdict_line(report: AuditReport) -> str:
-    return "OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+    if report.problems:
+        return f"FAILED: {len(report.problems)} problem(s)"
+    if report.unpinned:
+        missing = "; ".join(report.unpinned)
+        return f"NOT VERIFIED (no problem found, but nothing ties the bundle to you): {missing}"
+    return "OK"
 
 
 def write_report(report: AuditReport, folder: Path) -> Path:

@@ -126,10 +126,19 @@ class LogKeys:
         self.pinned = list(dict.fromkeys(pinned))
         self.rotations = [r if isinstance(r, Rotation) else Rotation.parse(r) for r in rotations]
         check_chain(self.rotations)
+        chain = [self.rotations[0].old] + [r.new for r in self.rotations] if self.rotations else []
+        unbound = [key for key in self.pinned if key not in chain]
+        if len(self.pinned) > 1 and unbound:
+            # Two keys valid for every size would let a thief of the retired one sign
+            # checkpoints of any size: each key's period comes only from the statements.
+            raise LogKeyError(
+                f"{len(self.pinned)} log keys are pinned, but no rotation statement binds "
+                f"{', '.join(key.label for key in unbound)}: without the statements "
+                "(log-key-rotations.jsonl) nothing says which key was valid for which sizes"
+            )
         if not self.rotations:
             self.periods = [KeyPeriod(key, 0, None, True) for key in self.pinned]
             return
-        chain = [self.rotations[0].old] + [r.new for r in self.rotations]
         bounds = [0] + [r.size for r in self.rotations]
         self.periods = [
             KeyPeriod(key, bounds[i], bounds[i + 1] if i + 1 < len(bounds) else None, key in pinned)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from domain.charter import DEFAULT_APPOINTERS
+
 from domain import (
     DIRECTORY_ID,
     PLAN_ID,
@@ -79,6 +81,7 @@ def event(cls: type[Any], state: Any, actor: str, **payload: Any) -> Any:
         actor=actor,
         key_id=key_id(KEYS[actor]) if actor in KEYS else "k",
         signature="",
+        log_origin="test.example/ledger",
         **payload,
     )
 
@@ -108,6 +111,7 @@ def new_directory() -> Directory:
         actor="admin",
         key_id=key_id(KEYS["admin"]),
         signature="",
+        log_origin="test.example/ledger",
         origin="test.example/ledger",
         admin_id="admin",
         admin_name="Admin",
@@ -125,48 +129,72 @@ def new_plan(directory: Directory) -> Plan:
         originator_version=1,
         timestamp=now(),
         originator_topic="domain.plan:Plan",
-        actor="admin",
+        actor="ig",
         key_id="k",
         signature="",
+        log_origin="test.example/ledger",
         title="Test inquiry plan",
         source="Report of the inquiry",
         agencies=[{"id": "council", "name": "Council"}, {"id": "police", "name": "Police"}],
         recommendations_expected=2,
     )
-    created.check(None, RuleContext(ADMIN, directory, None))
+    created.check(None, RuleContext(USERS["ig"], directory, None))
     plan: Plan = created.mutate(None)
     added = event(
         Plan.RecommendationAdded,
         plan,
-        "admin",
+        "ig",
         number=1,
         title="First recommendation",
         text="Do the first thing.",
         lead_agencies=["council", "police"],
     )
-    added.check(plan, RuleContext(ADMIN, directory, plan))
+    added.check(plan, RuleContext(USERS["ig"], directory, plan))
     return added.mutate(plan)
 
 
-def register(world: World, user: Actor) -> None:
+def appointer(user: Actor) -> str:
+    return f"{user.agency}.lead" if user.role is Role.OFFICER else "chair"
+
+
+def register(world: World, user: Actor, by: str | None = None) -> None:
+    by = by or appointer(user)
     ev = event(
         Directory.UserRegistered,
         world.directory,
-        "admin",
+        by,
         user_id=user.user_id,
         name=user.user_id.title(),
         role=user.role.value,
         agency=user.agency,
         public_key=KEYS[user.user_id],
     )
-    world.directory = world.apply(world.directory, ev, ADMIN)
+    world.directory = world.apply(world.directory, ev, by)
+
+
+def adopt_charter(directory: Directory) -> Directory:
+    ev = event(
+        Directory.CharterAdopted,
+        directory,
+        "chair",
+        chair_id="chair",
+        name="Chair",
+        public_key=KEYS["chair"],
+        title="Test inquiry",
+        appointers=dict(DEFAULT_APPOINTERS),
+        off_page_roles=[],
+    )
+    ev.check(directory, RuleContext(USERS["chair"], directory, None))
+    return ev.mutate(directory)  # type: ignore[no-any-return]
 
 
 def new_world() -> World:
-    directory = new_directory()
-    world = World(directory, new_plan(directory))
+    directory = adopt_charter(new_directory())
+    world = World(directory, None)  # type: ignore[arg-type]
+    register(world, USERS["ig"])
+    world.plan = new_plan(world.directory)
     for user in USERS.values():
-        if user.user_id != "admin":
+        if user.user_id not in ("admin", "chair", "ig"):
             register(world, user)
     return world
 
@@ -202,6 +230,7 @@ def new_action(world: World = WORLD, *, with_evidence: bool = True) -> Action:
         actor="admin",
         key_id="k",
         signature="",
+        log_origin="test.example/ledger",
         action_id="R1.1",
         recommendation=1,
         title="Set up a safeguarding board",
@@ -1007,6 +1036,7 @@ def test_only_admin_imports_the_plan_and_adds_recommendations(by: str) -> None:
         actor=by,
         key_id="k",
         signature="",
+        log_origin="test.example/ledger",
         title="Plan",
         source="Report",
         agencies=[{"id": "council", "name": "Council"}],
@@ -1041,6 +1071,7 @@ def test_the_plan_is_imported_once() -> None:
         actor="admin",
         key_id="k",
         signature="",
+        log_origin="test.example/ledger",
         title="Plan",
         source="Report",
         agencies=[{"id": "council", "name": "Council"}],

@@ -36,7 +36,7 @@ from tests.support.world import World, make_world
 def test_entry_bytes_from_the_body_equal_the_canonical_entry(payload: dict[str, object]) -> None:
     key = KeyPair.generate()
     body = EventBody(
-        "action.comment_added", uuid4(), 3, datetime.now(UTC), "jo", key.key_id, payload
+        "action.comment_added", uuid4(), 3, datetime.now(UTC), "jo", key.key_id, payload, "o"
     )
     entry = SignedEntry.sign(body, key)
     assert entry_bytes_from_body(body.signing_bytes(), entry.signature) == entry.entry_bytes()

@@ -60,3 +60,24 @@ class RawEvents:
 
     def move(self, row_id: int, new_id: int) -> None:
         self.execute("UPDATE {table} SET {id}=? WHERE {id}=?", (new_id, row_id))
+
+
+def drop_last_entries(config: LedgerConfig, keep: int) -> None:
+    """What an operator with database access does to make the last entries vanish
+    without `verify` noticing: delete every event after the first `keep`, the tree's
+    leaves and nodes over them and every checkpoint (and cosignature) beyond, so the
+    database is a consistent shorter log. Re-signing a checkpoint of it is the caller's
+    (`Ledger(config).sign_checkpoint`): the operator holds the log key."""
+    raw = RawEvents(config)
+    rows = raw.rows()
+    if len(rows) > keep:
+        raw.execute("DELETE FROM {table} WHERE {id} >= ?", (rows[keep][0],))
+    raw.execute("DELETE FROM ledger_leaves WHERE leaf_index >= ?", (keep,))
+    for level in range(max(len(rows), 1).bit_length() + 1):
+        # node (level, idx) covers leaves [idx * 2**level, (idx + 1) * 2**level)
+        raw.execute(
+            "DELETE FROM ledger_merkle_nodes WHERE level = ? AND idx >= ?",
+            (level, keep >> level),
+        )
+    raw.execute("DELETE FROM ledger_checkpoints WHERE tree_size > ?", (keep,))
+    raw.execute("DELETE FROM ledger_cosignatures WHERE tree_size > ?", (keep,))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
+
+from ledger.keys import KeyPair
 
 RECOMMENDATIONS = """number,title,lead_agencies,source
 1,Establish a Joint CSE Review Group,Council;West Mercia Police,report
@@ -20,27 +23,62 @@ R1.2,1,Police data,west-mercia-police,Superintendent,Data shared,Data sets,2023-
 )
 
 
-def setup_plan(cli: Any, tmp_path: Path) -> None:
-    """Initialise a ledger by the CLI, import the plan, register an officer, a lead, the group."""
-    assert cli("init", "--origin", "council.example/inquiry")[0] == 0
-    recs = tmp_path / "recs.csv"
-    recs.write_text(RECOMMENDATIONS)
-    code, _, err = cli("--as", "admin", "import", str(recs), "--title", "Plan", "--expected", "3")
+def init_ledger(cli: Any, tmp_path: Path, origin: str) -> None:
+    """`init` with an administrator's key made on their side (tmp_path/admin.key), which
+    the tests then keep where `--as admin` finds it (HOME/keys/users/admin.key)."""
+    key = tmp_path / "admin.key"
+    assert cli("keys", "new", "--out", str(key))[0] == 0
+    code, _, err = cli("init", "--origin", origin, "--admin-key", str(key))
     assert code == 0, err
-    actions = tmp_path / "actions.csv"
-    actions.write_text(ACTIONS)
-    assert cli("--as", "admin", "import", str(actions))[0] == 0
-    for user, role, agency in [
-        ("jo", "officer", "council"),
-        ("sam", "agency_lead", "council"),
-        ("sig", "implementation_group", None),
+    home_key = cli.config.user_key_path("admin")
+    home_key.parent.mkdir(parents=True, exist_ok=True)
+    home_key.write_bytes(key.read_bytes())
+    home_key.chmod(0o600)
+
+
+def adopt_charter(cli: Any, tmp_path: Path, chair: str = "chair") -> Path:
+    """The chair makes a key and adopts the charter; return the trust file for auditors."""
+    key = tmp_path / f"{chair}.key"
+    assert cli("keys", "new", "--out", str(key))[0] == 0
+    code, _, err = cli(
+        "--as", chair, "--key", str(key), "charter", "adopt", "--name", "Chair", "--title", "T"
+    )
+    assert code == 0, err
+    trust = tmp_path / "trust.keys"
+    trust.write_text(base64.b64encode(KeyPair.read(key).public_key).decode() + "\n")
+    return trust
+
+
+def setup_plan(cli: Any, tmp_path: Path) -> None:
+    """Initialise a ledger by the CLI; the chair adopts the charter and appoints the group,
+    which imports the plan; the chair appoints a lead, who registers an officer."""
+    init_ledger(cli, tmp_path, "council.example/inquiry")
+    adopt_charter(cli, tmp_path)
+    chair = ["--as", "chair", "--key", str(tmp_path / "chair.key")]
+    for user, role, agency, by in [
+        ("sig", "implementation_group", None, chair),
+        ("sam", "agency_lead", "council", chair),
+        ("jo", "officer", "council", ["--as", "sam", "--key", str(tmp_path / "sam.key")]),
     ]:
+        if user == "sam":
+            recs = tmp_path / "recs.csv"
+            recs.write_text(RECOMMENDATIONS)
+            code, _, err = cli(
+                "--as", "sig", "--key", str(tmp_path / "sig.key"),
+                "import", str(recs), "--title", "Plan", "--expected", "3",
+            )  # fmt: skip
+            assert code == 0, err
+            actions = tmp_path / "actions.csv"
+            actions.write_text(ACTIONS)
+            code, _, err = cli(
+                "--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(actions)
+            )
+            assert code == 0, err
         key = tmp_path / f"{user}.key"
         assert cli("keys", "new", "--out", str(key))[0] == 0
         extra = ["--agency", agency] if agency else []
         code, _, err = cli(
-            "--as",
-            "admin",
+            *by,
             "users",
             "add",
             user,

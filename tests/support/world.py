@@ -13,6 +13,7 @@ from api.application.commands import Client
 from api.application.setup import initialise
 from domain import PLAN_ID, Plan
 from evidence_store.local import LocalEvidenceStore
+from ledger.auditor.ed25519 import encode_public_key
 from ledger.auditor.note import NoteSigner, VerifierKey
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
@@ -21,10 +22,10 @@ from ledger.signer import Signer
 
 ORIGIN = "test.example/ledger"
 USERS: list[tuple[str, str, str | None]] = [
-    ("council.officer", "officer", "council"),
     ("council.lead", "agency_lead", "council"),
-    ("police.officer", "officer", "police"),
+    ("council.officer", "officer", "council"),
     ("police.lead", "agency_lead", "police"),
+    ("police.officer", "officer", "police"),
     ("sig", "implementation_group", None),
     ("chair", "chair", None),
     ("scrutiny", "scrutiny", None),
@@ -39,10 +40,15 @@ class World:
     keys: dict[str, KeyPair] = field(default_factory=dict)
 
     def client(self, user: str) -> Client:
-        return Client(self.ledger, Signer(user, self.keys[user], clock=self.clock))
+        return Client(self.ledger, self.signer(user))
 
     def signer(self, user: str) -> Signer:
-        return Signer(user, self.keys[user], clock=self.clock)
+        return Signer(user, self.keys[user], ORIGIN, clock=self.clock)
+
+    @property
+    def trust(self) -> str:
+        """The roots an auditor pins (`verify-bundle --trust`): the chair's charter key."""
+        return encode_public_key(self.keys["chair"].public_key) + "\n"
 
     @property
     def log_signer(self) -> NoteSigner:
@@ -72,7 +78,7 @@ class World:
         return blob.sha256
 
     def add_action(self, action_id: str = "R1.1", lead: str = "council") -> None:
-        self.client("admin").add_action(
+        self.client("sig").add_action(
             {
                 "action_id": action_id,
                 "recommendation": int(action_id[1:].split(".")[0]),
@@ -98,10 +104,15 @@ def make_world(config: LedgerConfig, clock: Any) -> World:
         ledger=ledger,
     )
     world = World(config, ledger, clock, {"admin": admin_key})
-    admin = world.signer("admin")
+    world.keys["chair"] = KeyPair.generate()
+    world.keys["sig"] = KeyPair.generate()
+    chair = world.client("chair")
+    chair.adopt_charter("Chair", "Test inquiry")
+    chair.register_user("sig", "Sig", "implementation_group", None, world.keys["sig"].public_key)
+    sig = world.signer("sig")
     ledger.append(
         [
-            admin.sign(
+            sig.sign(
                 Plan.Created.TYPE,
                 PLAN_ID,
                 1,
@@ -115,13 +126,13 @@ def make_world(config: LedgerConfig, clock: Any) -> World:
                     "recommendations_expected": 3,
                 },
             ),
-            admin.sign(
+            sig.sign(
                 Plan.RecommendationAdded.TYPE,
                 PLAN_ID,
                 2,
                 {"number": 1, "title": "First", "text": "", "lead_agencies": ["council", "police"]},
             ),
-            admin.sign(
+            sig.sign(
                 Plan.RecommendationAdded.TYPE,
                 PLAN_ID,
                 3,
@@ -129,11 +140,15 @@ def make_world(config: LedgerConfig, clock: Any) -> World:
             ),
         ]
     )
-    admin_client = world.client("admin")
     for user_id, role, agency in USERS:
+        if user_id in world.keys:
+            continue
         key = KeyPair.generate()
         world.keys[user_id] = key
-        admin_client.register_user(user_id, user_id.title(), role, agency, key.public_key)
+        appointer = f"{agency}.lead" if role == "officer" else "chair"
+        world.client(appointer).register_user(
+            user_id, user_id.title(), role, agency, key.public_key
+        )
     return world
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.application.offpage import must_sign_off_page
 from api.application.prepare import offered
 from api.http.deps import ServicesDep
 from api.http.pages.common import (
@@ -114,6 +115,8 @@ def action(
     signed_with = {
         h["details"].get("level"): h["key_id"] for h in history if h["type"] == "signed_off"
     }
+    directory = ledger.require_directory()
+    user = directory.users[viewer.actor.user_id]
     return render(
         request,
         "action.html",
@@ -124,6 +127,8 @@ def action(
         commands=offered(ledger, viewer.actor, action_id),
         agencies=plan.agencies if plan else {},
         recorded=recorded,
+        browser_signing=not must_sign_off_page(directory, viewer.actor),
+        my_keys=[k.key_id for k in user.active_keys()],
     )
 
 
@@ -134,7 +139,9 @@ def keys(request: Request, svc: ServicesDep) -> Response:
     except SignInNeeded:
         viewer = None
     registered: list[str] = []
+    off_page = False
     if viewer is not None:
-        user = svc.ledger.require_directory().users[viewer.actor.user_id]
-        registered = [k.key_id for k in user.active_keys()]
-    return render(request, "keys.html", viewer, registered=registered)
+        directory = svc.ledger.require_directory()
+        registered = [k.key_id for k in directory.users[viewer.actor.user_id].active_keys()]
+        off_page = must_sign_off_page(directory, viewer.actor)
+    return render(request, "keys.html", viewer, registered=registered, off_page=off_page)

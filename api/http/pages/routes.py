@@ -6,6 +6,10 @@ of the intended event, shows it, checks it against the form, canonicalises and s
 it with the user's non-extractable WebCrypto Ed25519 key, and posts it to the API's
 own ``POST /v1/entries`` (the session cookie stands in for the bearer token there, with
 the CSRF header). The server never holds a user's private key and cannot sign for them.
+Or, with or without JavaScript, the user signs on their own machine: the form posts to
+``POST /web/off-page``, the page offers the exact body for download, the user signs it
+with ``inquiry-ledger sign`` and pastes the signature back (api/http/pages/offpage.py);
+the charter can require that of some roles, who are then offered nothing else.
 
 Every page carries a strict Content-Security-Policy (api/http/pages/render.py: scripts
 only from ``/static``, nothing inline), so injected markup cannot run script even if
@@ -25,13 +29,19 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.application.tokens import TokenError
-from api.http.pages import reading, signin, signing, verify
+from api.http.pages import offpage, reading, signin, signing, verify
 from api.http.pages.common import PageError, SignInNeeded, render, viewer_of
 
 HERE = Path(__file__).resolve().parent
 
 #: The pages' routers (none of them is in /openapi.json).
-ROUTERS: tuple[APIRouter, ...] = (signin.router, reading.router, verify.router, signing.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    signin.router,
+    reading.router,
+    verify.router,
+    signing.router,
+    offpage.router,
+)
 
 
 def install_web(app: FastAPI) -> None:

@@ -1,6 +1,9 @@
 """Preparing a body for the browser to sign: ``POST /web/prepare`` answers the exact
 event body of the intended command; the browser shows it, signs it with the user's own
-key and posts it to ``POST /v1/entries``."""
+key and posts it to ``POST /v1/entries``.
+
+A user whose role the charter requires to sign off the operator's page is refused here:
+their page offers only signing on their own machine (api/http/pages/offpage.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.application.commands import CommandError
+from api.application.offpage import must_sign_off_page
 from api.application.prepare import COMMANDS, prepare
 from api.http import errors
 from api.http.deps import ServicesDep
@@ -24,6 +28,13 @@ async def prepare_entry(request: Request, svc: ServicesDep) -> Response:
     except SignInNeeded:
         return errors.error(401, "unauthenticated", "sign in first")
     require_csrf(request, viewer.session, request.headers.get(CSRF_HEADER))
+    if must_sign_off_page(svc.ledger.require_directory(), viewer.actor):
+        return errors.error(
+            403,
+            "off_page_only",
+            f"the charter requires the {viewer.actor.role.value} to sign on their own machine "
+            "(inquiry-ledger sign), not in the browser",
+        )
     try:
         data = await request.json()
     except ValueError:

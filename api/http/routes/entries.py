@@ -1,5 +1,8 @@
 """Writing: entries built and signed by the caller, appended atomically and in order;
-a client-chosen command id makes a retry idempotent."""
+a client-chosen command id makes a retry idempotent. Every accepted append answers with
+a receipt per entry (ledger/receipt.py): the leaf, a checkpoint the log key signed of a
+tree holding it (one signature per request) and the inclusion proof. A replay answers
+with the receipts of the first answer, which stay true."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ import hashlib
 from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter
 
-from api.http.deps import CallerDep, Services, ServicesDep, errors_doc
+from api.application.checkpoints import server_receipts
+from api.http.deps import CallerDep, ConfigDep, Services, ServicesDep, errors_doc
 from api.http.errors import Conflict, Forbidden
 from api.http.routes.schemas import AppendIn, AppendOut, EntryIn
 from domain import Actor
 from ledger.auditor.canonical import canonical_bytes
 from ledger.auditor.entry import EntryFormatError, SignedEntry
+from ledger.config import LedgerConfig
 from ledger.errors import VersionConflict
 from ledger.recorded import find_recorded
 
@@ -22,7 +27,7 @@ router = APIRouter(tags=["write"])
 
 
 @router.post("/v1/entries", responses=errors_doc(401, 403, 409, 413, 422))
-def append(svc: ServicesDep, who: CallerDep, request: AppendIn) -> AppendOut:
+def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendIn) -> AppendOut:
     """Append entries signed by the caller, atomically and in order."""
     entries = [parse_entry(e) for e in request.entries]
     for entry in entries:
@@ -43,11 +48,13 @@ def append(svc: ServicesDep, who: CallerDep, request: AppendIn) -> AppendOut:
         if request.command_id:  # a concurrent retry of the same command won the race
             replay = replayed(svc, request.command_id, who, request_hash)
             if replay is None:  # or it was appended, then the reply was lost (crash)
-                replay = already_recorded(svc, request.command_id, who, request_hash, entries)
+                replay = already_recorded(
+                    svc, config, request.command_id, who, request_hash, entries
+                )
             if replay is not None:
                 return replay
         raise
-    out = AppendOut.of(results)
+    out = AppendOut.of(server_receipts(svc.ledger, config, results))
     if request.command_id:
         svc.commands.remember(request.command_id, who.user_id, request_hash, out.model_dump())
     return out
@@ -66,7 +73,12 @@ def replayed(svc: Services, command_id: str, who: Actor, request_hash: str) -> A
 
 
 def already_recorded(
-    svc: Services, command_id: str, who: Actor, request_hash: str, entries: list[SignedEntry]
+    svc: Services,
+    config: LedgerConfig,
+    command_id: str,
+    who: Actor,
+    request_hash: str,
+    entries: list[SignedEntry],
 ) -> AppendOut | None:
     """A retried command whose entries are in the log, byte for byte, although its answer
     was never remembered (the server died between the append and `remember`): answer it
@@ -75,7 +87,7 @@ def already_recorded(
     recorded = find_recorded(svc.ledger, entries)
     if recorded is None:
         return None
-    out = AppendOut.of(recorded, replayed=True)
+    out = AppendOut.of(server_receipts(svc.ledger, config, recorded), replayed=True)
     with contextlib.suppress(IntegrityError):  # a concurrent retry remembered it first
         svc.commands.remember(command_id, who.user_id, request_hash, out.model_dump())
     return out

@@ -21,7 +21,7 @@ from api.http.deps import (
     b64,
     errors_doc,
 )
-from api.http.errors import Forbidden, NotFound
+from api.http.errors import Conflict, Forbidden, NotFound
 from api.http.routes.schemas import (
     CheckpointOut,
     CosignatureIn,
@@ -32,10 +32,14 @@ from api.http.routes.schemas import (
 from domain import Role
 from ledger.auditor.cosignature import CosignerKey, note_body, open_cosignature
 from ledger.auditor.note import NoteSigner
+from ledger.errors import CosignedTooLate
 from ledger.keys import KeyPair
 from ledger.logkeys import rotation_notes
 
 router = APIRouter(tags=["log"])
+#: Who may have the log sign a checkpoint on request: those who hold the agencies to
+#: account and act on it (scrutiny only reads; agencies wait for the regular one).
+CHECKPOINT_REQUESTERS = frozenset({Role.CHAIR, Role.IMPLEMENTATION_GROUP, Role.ADMIN})
 TreeSize = Annotated[int, FastAPIPath(ge=0, le=MAX_INDEX)]
 
 
@@ -52,8 +56,10 @@ def latest_checkpoint(svc: ServicesDep) -> Any:
     "/v1/checkpoint", response_class=Response, responses={200: NOTE, **errors_doc(401, 403)}
 )
 def sign_checkpoint(svc: ServicesDep, who: CallerDep, config: ConfigDep) -> Response:
-    """Administrators: have the log sign a checkpoint of the tree as it is now."""
-    if who.role is not Role.ADMIN:
+    """The chair, the implementation group and administrators: have the log sign a
+    checkpoint of the tree as it is now (before a report, a visit, an export). The server
+    also signs one by itself within its checkpoint interval of the log growing."""
+    if who.role not in CHECKPOINT_REQUESTERS:
         raise Forbidden(f"{who.describe()} may not ask for a checkpoint")
     signer = NoteSigner(svc.ledger.origin(), KeyPair.read(config.log_key_path))
     return PlainTextResponse(svc.ledger.sign_checkpoint(signer).note)
@@ -101,20 +107,26 @@ def cosigned_checkpoint(svc: ServicesDep, tree_size: TreeSize) -> Any:
 @router.post(
     "/v1/checkpoints/{tree_size}/cosignatures",
     status_code=201,
-    responses=errors_doc(401, 403, 404, 422),
+    responses=errors_doc(401, 403, 404, 409, 422),
 )
 def cosign(
     svc: ServicesDep, who: CallerDep, tree_size: TreeSize, request: CosignatureIn
 ) -> CosignatureOut:
     """Witnesses (the chair, scrutiny): publish a cosignature of a checkpoint. It is
     verified against the witness key given before it is stored; readers decide which
-    witness keys they trust."""
+    witness keys they trust. Its time then dates the log: nothing after it may claim to
+    be older (ledger/timestamps.py), so a time ahead of the ledger's clock is refused
+    (422 clock_skew), and so is one later than an entry the log recorded after that
+    checkpoint (409 cosigned_too_late: cosign a newer checkpoint)."""
     if not is_witness(who):
         raise AccessDenied(f"{who.describe()} is not a witness; chair and scrutiny cosign")
     stored = checkpoint_of(svc, tree_size)
     key = CosignerKey.parse(request.witness_key)
     timestamp = open_cosignature(note_body(stored.note), request.line, key)
-    svc.ledger.tables.insert_cosignature(tree_size, key.encode(), request.line, timestamp)
+    try:
+        svc.ledger.record_cosignature(tree_size, key.encode(), request.line, timestamp)
+    except CosignedTooLate as error:
+        raise Conflict(str(error), error.code) from None
     return CosignatureOut(tree_size=tree_size, witness=key.name, timestamp=timestamp)
 
 

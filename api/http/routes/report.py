@@ -1,8 +1,9 @@
 """The progress report and the status spreadsheet.
 
 `GET /v1/report` is for those who hold the agencies to account (chair, scrutiny, the
-implementation group, administrators); it is built from the latest signed checkpoint
-and says which, in the document and in the X-Checkpoint-Size header.
+implementation group, administrators); it is built from the newest signed checkpoint
+(the server signs a fresh one first when the log has grown past the latest) and says
+which, in the document and in the X-Checkpoint-Size header.
 `GET /v1/export/status` is readable by every role, scoped like the action reads: an
 officer or agency lead gets only their own agency's actions and evidence.
 """
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.application.access import agency_scope, require_auditor
+from api.application.checkpoints import held_log_signer
 from api.application.reports import progress_report
 from api.application.spreadsheet_export import render_export
 from api.http.deps import (
@@ -54,17 +56,18 @@ def report(
     format: Annotated[Literal["html", "pdf"], Query()] = "html",
 ) -> Response:
     """The council progress report as of a date (HTML or PDF), built from exactly the
-    log prefix the latest signed checkpoint covers. `since` is the previous report's
-    date (default: six months before `as_of`)."""
+    log prefix the newest signed checkpoint covers (signed now if the log has grown).
+    `since` is the previous report's date (default: six months before `as_of`)."""
     require_auditor(who, "read the progress report")
     until = moment(as_of)
     start = optional_moment(since)
     if start is not None and start >= until:
         raise EntryFormatError("'since' must be before 'as_of'")
-    if svc.ledger.latest_checkpoint() is None:
+    signer = held_log_signer(svc.ledger, config)  # the server signs a fresh one if grown
+    if signer is None and svc.ledger.latest_checkpoint() is None:
         raise Conflict("the log has no signed checkpoint yet", "no_checkpoint")
     try:
-        built = progress_report(svc.ledger, config, as_of=until, since=start)
+        built = progress_report(svc.ledger, config, as_of=until, since=start, signer=signer)
     except ReportError as error:
         raise EntryFormatError(str(error)) from None
     content, media_type = render(built, format)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.auditor.receipt import Receipt
 from ledger.service import Appended
 
 # -- writing -------------------------------------------------------------------------------
@@ -32,12 +33,27 @@ class AppendIn(BaseModel):
     )
 
 
+class ReceiptOut(BaseModel):
+    """The log's receipt for one appended entry (format: ledger/auditor/receipt.py)."""
+
+    format: str = Field(description="inquiry-ledger/receipt/v1")
+    leaf_index: int
+    leaf_hash: str = Field(description="base64 RFC 9162 leaf hash of the stored entry")
+    checkpoint: str = Field(
+        description="a C2SP signed checkpoint by the log key, of a tree holding the leaf"
+    )
+    inclusion_proof: list[str] = Field(description="base64 hashes, leaf to root")
+
+
 class AppendedOut(BaseModel):
     leaf_index: int
     notification_id: int
     type: str
     aggregate_id: str
     version: int
+    receipt: ReceiptOut | None = Field(
+        default=None, description="keep it: it proves the log accepted the entry at its index"
+    )
 
 
 class AppendOut(BaseModel):
@@ -46,19 +62,22 @@ class AppendOut(BaseModel):
 
     @classmethod
     def of(cls, results: Sequence[Appended], *, replayed: bool = False) -> AppendOut:
-        return cls(
-            appended=[
+        """The answer to an append; results that carry a receipt (ledger.receipt.Receipted)
+        answer with it."""
+        appended = []
+        for r in results:
+            receipt: Receipt | None = getattr(r, "receipt", None)
+            appended.append(
                 AppendedOut(
                     leaf_index=r.leaf_index,
                     notification_id=r.notification_id,
                     type=r.type,
                     aggregate_id=str(r.aggregate_id),
                     version=r.version,
+                    receipt=None if receipt is None else ReceiptOut(**receipt.to_json()),
                 )
-                for r in results
-            ],
-            replayed=replayed,
-        )
+            )
+        return cls(appended=appended, replayed=replayed)
 
 
 class StoredOut(BaseModel):
@@ -246,6 +265,14 @@ class DiffOut(BaseModel):
 class VersionOut(BaseModel):
     aggregate_id: str
     version: int
+    timestamp: str | None = Field(
+        default=None, description="the timestamp of the aggregate's latest entry (null: none)"
+    )
+    not_before: str | None = Field(
+        default=None,
+        description="the earliest timestamp the next entry may carry: date it "
+        "max(now, not_before); the ledger accepts that however far ahead not_before is",
+    )
 
 
 # -- actions and their timelines -----------------------------------------------------------

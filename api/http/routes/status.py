@@ -3,6 +3,7 @@ aggregate's version (for signing the next entry)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from api.http.deps import MAX_INDEX, CallerDep, ServicesDep, errors_doc, moment, optional_moment
 from api.http.routes.schemas import DiffOut, PlanOut, StatusOut, VersionOut
-from ledger.auditor.entry import EntryFormatError
+from ledger.auditor.entry import EntryFormatError, format_timestamp
 from projections.asof import status_as_of
 from projections.diff import diff_as_of
 
@@ -68,5 +69,16 @@ def diff(
     "/v1/aggregates/{aggregate_id}/version", response_model=VersionOut, responses=errors_doc(401)
 )
 def version(svc: ServicesDep, who: CallerDep, aggregate_id: UUID) -> VersionOut:
-    """The aggregate's current version: a signed entry writes version + 1."""
-    return VersionOut(aggregate_id=str(aggregate_id), version=svc.ledger.version_of(aggregate_id))
+    """The aggregate's current version and latest timestamp: a signed entry writes
+    version + 1, dated max(now, not_before) (ledger/timestamps.py)."""
+    following = svc.ledger.next_entry(aggregate_id)
+    return VersionOut(
+        aggregate_id=str(aggregate_id),
+        version=following.version - 1,
+        timestamp=_stamp(following.previous),
+        not_before=_stamp(following.not_before),
+    )
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)

@@ -26,6 +26,7 @@ from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
 from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended, Ledger
 from ledger.signer import Signer
+from ledger.timestamps import NextEntry
 from tests.support.world import World, clear_store_settings, make_world
 
 #: A command line for each verb, after `act ACTION VERB`.
@@ -141,8 +142,8 @@ class Recording:
     ledger: Ledger
     appended: list[SignedEntry] = field(default_factory=list)
 
-    def version_of(self, aggregate_id: UUID) -> int:
-        return self.ledger.version_of(aggregate_id)
+    def next_entry(self, aggregate_id: UUID) -> NextEntry:
+        return self.ledger.next_entry(aggregate_id)
 
     def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
         self.appended.extend(entries)

@@ -1,6 +1,9 @@
 // Progressive enhancement: pages are complete without this script; it adds signing
-// (prepare on the server, check, canonicalise, sign here, append through the API),
-// evidence upload with progress, and the key page.
+// in this browser (prepare on the server, check, canonicalise, sign here, append through
+// the API), evidence upload with progress, and the key page. Signing on one's own machine
+// ("Sign on my own machine…") is a plain form post and needs none of it; where the
+// charter requires that of the user's role, the page offers nothing else and this
+// script leaves the forms alone.
 import { canonicalBytes } from "./canonical.js";
 import { bytesToHex, generateKey, loadKey, sign, supportsEd25519 } from "./keystore.js";
 
@@ -51,10 +54,13 @@ async function postJSON(url, payload) {
   return response.json();
 }
 
+// The form's own fields for the off-page post, not the command's inputs.
+const FORM_FIELDS = new Set(["csrf", "action_id", "command", "key_id", "how"]);
+
 function inputsOf(form) {
   const inputs = {};
   for (const field of form.querySelectorAll("input[name], textarea[name], select[name]")) {
-    if (field.type !== "file") inputs[field.name] = field.value;
+    if (field.type !== "file" && !FORM_FIELDS.has(field.name)) inputs[field.name] = field.value;
   }
   return inputs;
 }
@@ -247,10 +253,12 @@ async function signAndRecord(section, form, status) {
 }
 
 const NO_KEY =
-  "This browser holds no signing key for you. Make one on the 'Your signing key' page and ask your administrator to register it.";
+  "This browser holds no signing key for you. Make one on the 'Your signing key' page and ask your administrator to register it, " +
+  "or use 'Sign on my own machine' with a key file there.";
 
 async function wireActionPage(section) {
-  section.querySelector(".js-only").hidden = false;
+  if (section.dataset.browserSigning !== "1") return; // the charter: off-page signing only
+  for (const element of section.querySelectorAll(".js-only")) element.hidden = false;
   const status = section.querySelector("#sign-status");
   // Say so before anyone fills in a form, not after.
   if (!(await loadKey(meta("ledger-user")))) {
@@ -258,8 +266,9 @@ async function wireActionPage(section) {
   }
   for (const form of section.querySelectorAll("form.sign-form")) {
     form.addEventListener("submit", async (event) => {
+      if (event.submitter?.dataset.sign === "off-page") return; // a plain post: sign elsewhere
       event.preventDefault();
-      const button = form.querySelector("button[type=submit]");
+      const button = form.querySelector("button[data-sign=browser]");
       button.disabled = true;
       try {
         await signAndRecord(section, form, status);

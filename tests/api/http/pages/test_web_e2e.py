@@ -3,7 +3,9 @@ uvicorn server on PostgreSQL. Every user makes their key in their own browser (W
 Ed25519, non-extractable, in IndexedDB); the administrator registers only the public
 half with the CLI; then the whole flow runs through the pages: an officer uploads
 evidence and submits, the agency lead signs off, the implementation group accepts, the
-chair verifies and runs the verifier, scrutiny looks at a past moment and the diff.
+chair verifies and runs the verifier, scrutiny looks at a past moment and the diff; an
+officer whose key is a file signs on their own machine (`inquiry-ledger sign`) and pastes
+the signature back.
 
 Screenshots of each page go to the test's tmp folder (and, if WEB_SCREENSHOTS_DIR is
 set, are copied there too). Without /usr/bin/chromium the test is skipped locally with
@@ -208,6 +210,43 @@ def sign_off_by_keyboard(page: Any, url: str, statement: str, shots: Shots) -> N
         page.keyboard.press("Enter")
 
 
+def sign_on_own_machine(browser: Any, url: str, tmp_path: Path, shots: Shots, capsys: Any) -> None:
+    """A council officer whose key is a file on their own machine (never in a browser)
+    comments through the page: "Sign on my own machine…" prepares the statement, the page
+    offers its exact bytes, `inquiry-ledger sign` signs them here and the pasted signature
+    is recorded. The page's script lets that form post through untouched."""
+    key = tmp_path / "ola.key"
+    made = cli("keys", "new", "--out", str(key), capsys=capsys)
+    public_key = re.search(r"public key: (\S+)", made).group(1)  # type: ignore[union-attr]
+    cli("--as", "admin", "users", "add", "ola", "--name", "Ola Officer", "--role", "officer",
+        "--agency", "council", "--public-key", public_key, capsys=capsys)  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    sign_in(page, url, cli("--as", "admin", "tokens", "create", "ola", capsys=capsys).strip())
+    page.goto(f"{url}/actions/R1.1")
+    form = page.locator("form.sign-form", has=page.get_by_role("heading", name="Comment"))
+    form.get_by_label("Comment").fill("Signed on my own machine — naïve ✓")
+    form.get_by_role("button", name="Sign on my own machine…").click()
+    page.wait_for_url(f"{url}/web/off-page")
+    assert "naïve ✓" in page.locator("#off-page-facts").inner_text()
+    shots.take(page, "off-page-prepared")
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile(r"^Download ")).click()
+    name = got.value.suggested_filename
+    assert re.fullmatch(r"action\.comment_added-R1\.1-v\d+\.json", name), name
+    body = tmp_path / name
+    got.value.save_as(str(body))
+    assert page.locator("#off-page-json").text_content().encode() == body.read_bytes()
+    signature = cli("sign", str(body), "--key", str(key), capsys=capsys).strip()
+    page.get_by_role("textbox", name="Signature").fill(signature)
+    with page.expect_navigation(url=re.compile(r"recorded=\d+")):
+        page.get_by_role("button", name="Record the signed statement").click()
+    assert "recorded at log position" in page.get_by_role("status").first.inner_text()
+    assert "Signed on my own machine" in page.locator("table.timeline").inner_text()
+    context.close()
+
+
 def refuse_a_lying_server(page: Any, url: str, shots: Shots) -> None:
     """If the prepared body says something other than the form (here: a sign-off naming
     no evidence), the page refuses to sign it and nothing is appended."""
@@ -365,7 +404,10 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
             assert canonical["out"] == expected
             assert len(canonical["refused"]) == 4
 
-            # Read-only pages with JavaScript off: everything is there but the forms.
+            sign_on_own_machine(browser, url, tmp_path, shots, capsys)
+
+            # Pages with JavaScript off: everything is there, and the forms sign only on
+            # one's own machine (browser signing needs the script).
             plain = browser.new_context(java_script_enabled=False)
             page = plain.new_page()
             token = cli("--as", "admin", "tokens", "create", "sam", capsys=capsys).strip()
@@ -376,7 +418,11 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
             hashes = {e["payload"]["sha256"] for e in history if "sha256" in e["payload"]}
             assert hashes and all(h in body for h in hashes)
             assert "needs JavaScript" in body or "need JavaScript" in body
-            assert not page.locator("form.sign-form").first.is_visible()
+            comment = page.locator(
+                "form.sign-form", has=page.get_by_role("heading", name="Comment")
+            )
+            assert comment.get_by_role("button", name="Sign on my own machine…").is_visible()
+            assert not comment.locator("button[data-sign=browser]").is_visible()
             shots.take(page, "no-javascript-action", audit=False)
             page.goto(f"{url}/")
             assert "By recommendation" in page.locator("main").inner_text()

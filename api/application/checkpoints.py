@@ -1,0 +1,128 @@
+"""What the log key signs beyond `Ledger.sign_checkpoint`: the newest checkpoint on
+demand, the server's regular checkpoints, and the receipts the server answers with.
+
+Only a caller that holds the log key (the server, or the CLI in local mode, both reading
+HOME/keys/log.key) signs; everyone else reads what was signed. Export and the progress
+report use the newest checkpoint: when the log has grown past it and the key is at hand,
+they sign a fresh one first (`newest_checkpoint`) instead of refusing (export) or citing
+an old one (the report).
+
+Regular checkpoints: `serve` signs one by itself within `checkpoint_interval` seconds of
+the log growing (LedgerConfig; INQUIRY_LEDGER_CHECKPOINT_INTERVAL, default 10, 0 = off),
+so receipts' trees are soon under a stored checkpoint, witnesses always find a fresh one,
+and nobody has to remember to run `checkpoint`. After each, `on_signed` is called: the
+place where witnesses will be asked to cosign. There is no push today, because there is
+no witness server to push to: our witnesses (`witness cosign`, ledger/witness.py) pull
+the latest checkpoint and post their cosignature back (POST
+/v1/checkpoints/{size}/cosignatures). Pushing to C2SP tlog-witness servers is issue 16.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from ledger.auditor.note import NoteSigner
+from ledger.config import LedgerConfig
+from ledger.errors import LedgerError, WrongLogKey
+from ledger.keys import KeyFileError, KeyPair
+from ledger.receipt import receipted, with_receipts
+from ledger.service import Appended, Ledger
+from ledger.storage import StoredCheckpoint
+
+log = logging.getLogger("inquiry_ledger.checkpoints")
+
+
+def held_log_signer(ledger: Ledger, config: LedgerConfig) -> NoteSigner | None:
+    """The log key, if this side holds it (its file is there and readable), else None."""
+    try:
+        return NoteSigner(ledger.origin(), KeyPair.read(config.log_key_path))
+    except (OSError, KeyFileError):
+        return None
+
+
+def newest_checkpoint(ledger: Ledger, signer: NoteSigner | None) -> StoredCheckpoint | None:
+    """The latest stored checkpoint; with the log key, first a fresh one if the log has
+    grown past it (sign_checkpoint reuses the latest when nothing was appended)."""
+    latest = ledger.latest_checkpoint()
+    if signer is not None and (latest is None or latest.tree_size < ledger.tree_size()):
+        return ledger.sign_checkpoint(signer)
+    return latest
+
+
+def server_receipts(
+    ledger: Ledger, config: LedgerConfig, appended: Sequence[Appended]
+) -> list[Appended]:
+    """The server's receipts for one append: ONE checkpoint signature for the batch.
+
+    The key is read per request, so a rotation (which replaces the key file) is picked
+    up; a key the ledger no longer names is read once more, in case the rotation finished
+    in between. The entries are appended by then: if no receipt can be signed, the answer
+    says so by carrying none, rather than reporting a failed append."""
+    for attempt in (1, 2):
+        signer = held_log_signer(ledger, config)
+        if signer is None:
+            break
+        try:
+            return list(with_receipts(ledger, signer, appended))
+        except WrongLogKey:
+            if attempt == 2:
+                break
+        except (LedgerError, ValueError) as error:
+            log.warning("appended, but no receipt could be signed: %s", error)
+            break
+    return [receipted(a, None) for a in appended]
+
+
+class RegularCheckpoints:
+    """A daemon thread signing a checkpoint within `interval` seconds of the log growing.
+
+    Started and stopped by the HTTP app's lifespan (api/http/app.py): `stop()` wakes the
+    thread and waits for it, so the app never closes the ledger under a signature. Errors
+    (the database down, a rotated key) are logged and retried at the next tick."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: LedgerConfig,
+        interval: float,
+        on_signed: Callable[[StoredCheckpoint], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.interval = interval
+        self.on_signed = on_signed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
+
+    def start(self) -> RegularCheckpoints:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def tick(self) -> StoredCheckpoint | None:
+        """Sign a checkpoint if the log has grown past the latest; return it, or None."""
+        size, latest = self.ledger.tree_size(), self.ledger.latest_checkpoint()
+        if size == 0 or (latest is not None and latest.tree_size >= size):
+            return None
+        signer = held_log_signer(self.ledger, self.config)
+        if signer is None:
+            log.warning("regular checkpoints: no log key at %s", self.config.log_key_path)
+            return None
+        stored = self.ledger.sign_checkpoint(signer)
+        log.info("signed checkpoint %d", stored.tree_size)
+        if self.on_signed is not None:
+            self.on_signed(stored)  # witnesses: see the module's docstring
+        return stored
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # keep signing later; a request would fail the same way now
+                log.exception("regular checkpoints: signing failed")
