@@ -3,6 +3,10 @@
 Signatures of entries whose effects later checks rely on are checked at once; all others
 go to worker processes in batches while this process reads on. Two saved checkpoints, or
 two in the bundle, of one size with different roots are a split view.
+
+Longer than 500 lines because every check shares the state of one streaming pass over
+the entries (keys, roots of authority, lead agencies, evidence); the evidence and
+witness checks are the next candidates to move out.
 """
 
 from __future__ import annotations

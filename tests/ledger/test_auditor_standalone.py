@@ -107,6 +107,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     world.checkpoint()
     export_bundle(world.ledger, world.vkey.encode(), folder / "bundle.zip")
     (folder / "pinned.vkey").write_text(world.vkey.encode() + "\n")
+    (folder / "trust.keys").write_text(world.trust)
     world.ledger.close()
     return folder / "bundle.zip", folder / "pinned.vkey"
 
@@ -115,7 +116,10 @@ def test_python_m_ledger_auditor_audits_a_bundle_importing_nothing_else(
     bundle: tuple[Path, Path], tmp_path: Path
 ) -> None:
     path, pinned = bundle
-    code, loaded = _probe("run", str(path), "--log-key", str(pinned), "--report", str(tmp_path))
+    trust = pinned.with_name("trust.keys")
+    code, loaded = _probe(
+        "run", str(path), "--log-key", str(pinned), "--trust", str(trust), "--report", str(tmp_path)
+    )
     assert code == 0
     report = json.loads((tmp_path / "verification-report.json").read_text())
     assert report["ok"] and report["counts"]["entries"] > 0

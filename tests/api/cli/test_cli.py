@@ -11,14 +11,19 @@ import pytest
 from tests.support.sample_plan import ACTIONS, setup_plan
 
 
-def test_init_creates_keys_with_private_permissions(cli, tmp_path: Path) -> None:
-    code, out, _ = cli("init", "--origin", "council.example/inquiry")
+def test_init_creates_the_log_key_privately_and_keeps_no_user_key(cli, tmp_path: Path) -> None:
+    code, _, err = cli("init", "--origin", "council.example/inquiry")
+    assert code == 2 and "keys new" in err  # the administrator's key is made on their side
+    admin_key = tmp_path / "admin.key"
+    assert cli("keys", "new", "--out", str(admin_key))[0] == 0
+    code, out, _ = cli("init", "--origin", "council.example/inquiry", "--admin-key", str(admin_key))
     assert code == 0
     config = cli.config
     assert "council.example/inquiry+" in out
-    for path in (config.log_key_path, config.user_key_path("admin")):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert cli("init")[0] == 3  # refuses to initialise twice
+    assert stat.S_IMODE(config.log_key_path.stat().st_mode) == 0o600
+    assert not config.user_key_path("admin").exists()
+    assert [p for p in config.home.rglob("*.key") if p != config.log_key_path] == []
+    assert cli("init", "--admin-key", str(admin_key))[0] == 3  # refuses to initialise twice
 
 
 def test_a_full_session_from_import_to_sign_off_verifies(cli, tmp_path: Path) -> None:
@@ -86,7 +91,7 @@ def test_an_import_with_bad_rows_lists_every_error_and_imports_nothing(cli, tmp_
         "X2,2,Title,Nobody,,Outcome,Evidence,31/12/2023\n"
         "R1.1,1,Duplicate,Council,,Outcome,Evidence,\n"
     )
-    code, _, err = cli("--as", "admin", "import", str(bad))
+    code, _, err = cli("--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(bad))
     assert code == 2
     assert "row 3, column title" in err
     assert "row 4, column action_id" in err and "row 4, column lead_agency" in err
@@ -127,11 +132,11 @@ def test_an_import_refuses_numbers_not_written_in_ascii_digits(
     before = cli("status", "--json")[1]
     recs = tmp_path / "more.csv"
     recs.write_text(f"number,title,lead_agencies,source\n{number},A title,Council,report\n")
-    code, _, err = cli("--as", "admin", "import", str(recs))
+    code, _, err = cli("--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(recs))
     assert code == 2 and "row 2, column number: must be a whole number 1-999" in err
     actions = tmp_path / "more-actions.csv"
     actions.write_text(ACTIONS.splitlines()[0] + f"\nR1.9,{number},T,Council,,O,E,\n")
-    code, _, err = cli("--as", "admin", "import", str(actions))
+    code, _, err = cli("--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(actions))
     assert code == 2 and "column recommendation" in err
     assert cli("status", "--json")[1] == before
 
@@ -155,7 +160,7 @@ def test_tokens_are_managed_by_an_administrator(cli, tmp_path: Path) -> None:
 def test_keys_rotate_takes_a_public_key_so_the_private_half_stays_with_its_user(
     cli, tmp_path: Path
 ) -> None:
-    """An administrator replaces Jo's key with one made elsewhere (her browser, her own
+    """Jo's agency lead (her appointer) replaces Jo's key with one made elsewhere (her browser, her own
     machine): only the public half is given, and only the new key signs from then on."""
     import base64
 
@@ -164,7 +169,7 @@ def test_keys_rotate_takes_a_public_key_so_the_private_half_stays_with_its_user(
     setup_plan(cli, tmp_path)
     fresh = KeyPair.generate()
     public = base64.b64encode(fresh.public_key).decode()
-    admin = ["--as", "admin"]
+    admin = ["--as", "sam", "--key", str(tmp_path / "sam.key")]  # Jo's appointer
     code, _, err = cli(
         *admin, "keys", "rotate", "jo", "--public-key", public, "--reason", "browser"
     )
@@ -208,7 +213,7 @@ def test_a_reader_that_goes_away_stops_the_cli_quietly(cli, tmp_path: Path) -> N
         for i in range(3, 1503)
     ]
     many.write_text(ACTIONS.splitlines()[0] + "\n" + "\n".join(rows) + "\n")
-    code, _, err = cli("--as", "admin", "import", str(many))
+    code, _, err = cli("--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(many))
     assert code == 0, err
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     reader = subprocess.Popen(

@@ -1,0 +1,207 @@
+"""History dated against witnesses (issue 13): an entry at or after a checkpoint a witness
+cosigned at time T cannot claim a timestamp before T. The ledger refuses it on append
+(on SQLite and PostgreSQL, and across processes), refuses cosignatures that would break
+the rule or block the log, and the auditor reports a bundle that breaks it."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.application.tokens import TokenStore
+from api.http.app import create_app
+from domain import Action, action_aggregate_id
+from evidence_store.local import LocalEvidenceStore
+from ledger.auditor import audit
+from ledger.auditor.cosignature import Cosigner, note_body
+from ledger.auditor.dating import WitnessDating
+from ledger.auditor.entry import SignedEntry
+from ledger.bundle import export_bundle
+from ledger.config import DEFAULT_FORWARD_SKEW
+from ledger.errors import ClockSkew, CosignedTooLate
+from ledger.keys import KeyPair
+from ledger.service import Ledger
+from tests.support.world import World, make_world
+
+R1_1 = action_aggregate_id("R1.1")
+
+
+@pytest.fixture
+def world(config: Any, clock: Any) -> Any:
+    w = make_world(config, clock)
+    w.add_action("R1.1")
+    w.client("council.officer").comment("R1.1", "before the witness looked")
+    w.checkpoint()
+    yield w
+    w.ledger.close()
+
+
+def _witness(name: str = "chair.inquiry.example") -> Cosigner:
+    return Cosigner(name, KeyPair.generate())
+
+
+def _cosign(world: World, witness: Cosigner, at: datetime, *, direct: bool = False) -> int:
+    """Cosign the latest checkpoint at `at` and store it (through the ledger's checks, or
+    `direct`ly in its table, as a database the operator edited could hold it)."""
+    stored = world.ledger.latest_checkpoint()
+    assert stored is not None
+    seconds = int(at.timestamp())
+    line = witness.cosign(note_body(stored.note), seconds)
+    key = witness.public.encode()
+    if direct:
+        world.ledger.tables.insert_cosignature(stored.tree_size, key, line, seconds)
+    else:
+        world.ledger.record_cosignature(stored.tree_size, key, line, seconds)
+    return stored.tree_size
+
+
+def _backdated(world: World, user: str, at: datetime) -> SignedEntry:
+    """A comment on R1.1 dated `at`, whatever the ledger says the floor is."""
+    signer = dataclasses.replace(world.signer(user), clock=lambda: at)
+    version = world.ledger.next_entry(R1_1).version
+    return signer.sign(Action.CommentAdded.TYPE, R1_1, version, {"kind": "comment", "text": "x"})
+
+
+# -- the ledger -------------------------------------------------------------------------------
+
+
+def test_the_ledger_refuses_an_entry_dated_before_a_cosigned_checkpoint(world: World) -> None:
+    before = world.clock.now + timedelta(seconds=1)
+    witnessed = world.clock.now + timedelta(seconds=3)  # the witness's clock runs ahead a bit
+    _cosign(world, _witness(), witnessed)
+    with pytest.raises(ClockSkew, match="when a witness cosigned a checkpoint"):
+        world.ledger.append([_backdated(world, "chair", before)])
+    # Signers learn the witnessed time as the floor and date at or after it.
+    assert world.ledger.next_entry(R1_1).not_before == witnessed
+    world.client("chair").comment("R1.1", "after the witness looked")
+    world.add_action("R2.1", lead="police")  # a new aggregate too
+    for aggregate in (R1_1, action_aggregate_id("R2.1")):
+        assert world.ledger.aggregate_events(aggregate)[-1].timestamp >= witnessed
+
+
+def test_a_cosignature_stored_by_another_process_holds_there_too(world: World) -> None:
+    """The newest witnessed time is kept in memory, and re-read with the tree state at
+    the start of every append: a ledger process that was already running obeys it."""
+    other = Ledger(
+        world.config, clock=world.clock, evidence=LocalEvidenceStore(world.config.evidence_dir)
+    )
+    try:
+        assert other.witnessed is None
+        before = world.clock.now + timedelta(seconds=1)
+        _cosign(world, _witness(), world.clock.now + timedelta(seconds=3))
+        with pytest.raises(ClockSkew, match="witness cosigned"):
+            other.append([_backdated(world, "chair", before)])
+        assert other.witnessed == world.ledger.witnessed
+    finally:
+        other.close()
+    reopened = Ledger(world.config, clock=world.clock)
+    try:
+        assert reopened.witnessed == world.ledger.witnessed  # read back at start-up
+    finally:
+        reopened.close()
+
+
+def test_a_cosignature_that_would_block_or_contradict_the_log_is_refused(world: World) -> None:
+    with pytest.raises(ClockSkew, match="ahead of the ledger's clock"):
+        _cosign(world, _witness(), world.clock.now + DEFAULT_FORWARD_SKEW + timedelta(seconds=5))
+    assert world.ledger.witnessed is None
+    # The log grew past the checkpoint with an entry dated before the witness's time: the
+    # witness must cosign a checkpoint that covers it.
+    world.client("chair").comment("R1.1", "after the checkpoint, before the witness")
+    with pytest.raises(CosignedTooLate, match="cosign a checkpoint that covers it"):
+        _cosign(world, _witness(), world.clock.now + timedelta(seconds=1))
+    assert world.ledger.tables.cosignatures() == []
+    _cosign(world, _witness(), world.clock.now - timedelta(minutes=1))  # an earlier look: fine
+    world.checkpoint()
+    _cosign(world, _witness(), world.clock.now + timedelta(seconds=1))
+
+
+def test_the_cosign_route_answers_a_refusal_as_json(world: World) -> None:
+    witness = _witness()
+    stored = world.ledger.latest_checkpoint()
+    assert stored is not None
+    world.client("chair").comment("R1.1", "after the checkpoint")
+    with TestClient(create_app(world.config, world.ledger)) as http:
+        token = TokenStore(world.ledger.tables).create(
+            "chair", timedelta(days=1), now=world.clock.now
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"/v1/checkpoints/{stored.tree_size}/cosignatures"
+        for at, status, code in (
+            (world.clock.now + timedelta(seconds=2), 409, "cosigned_too_late"),
+            (world.clock.now + timedelta(hours=1), 422, "clock_skew"),
+        ):
+            line = witness.cosign(note_body(stored.note), int(at.timestamp()))
+            body = {"witness_key": witness.public.encode(), "line": line}
+            response = http.post(url, json=body, headers=headers)
+            assert (response.status_code, response.json()["error"]) == (status, code)
+            assert response.json()["detail"]
+
+
+# -- the auditor ------------------------------------------------------------------------------
+
+
+def _dating_problems(report: Any) -> dict[int | None, str]:
+    return {p.leaf_index: p.detail for p in report.problems if p.check == "dated before a witness"}
+
+
+def test_the_auditor_reports_an_entry_dated_before_a_witnessed_checkpoint(
+    world: World, tmp_path: Path
+) -> None:
+    """An operator's database holds a cosignature whose time is after an entry recorded
+    after that checkpoint (the ledger would have refused to store it): the auditor, pinning
+    the witness, names the entry. Unpinned witnesses' times are not trusted."""
+    witness = _witness()
+    world.client("chair").comment("R1.1", "recorded after the checkpoint")
+    leaf = world.ledger.tree_size() - 1
+    size = _cosign(world, witness, world.clock.now + timedelta(minutes=1), direct=True)
+    assert size == leaf  # the entry is the first after the witnessed checkpoint
+    world.checkpoint()
+    bundle = tmp_path / "bundle"
+    export_bundle(world.ledger, world.vkey.encode(), bundle)
+
+    pinned = audit(bundle, log_key=world.vkey.encode(), witness_keys=[witness.public.encode()])
+    found = _dating_problems(pinned)
+    assert list(found) == [leaf]
+    assert "chair.inquiry.example cosigned the checkpoint of size" in found[leaf]
+    assert "backdated" in found[leaf]
+    unpinned = audit(bundle, log_key=world.vkey.encode())
+    assert _dating_problems(unpinned) == {}
+    stranger = audit(bundle, log_key=world.vkey.encode(), witness_keys=[_witness().public.encode()])
+    assert _dating_problems(stranger) == {}
+
+
+def test_the_auditor_accepts_history_dated_after_its_witnesses(
+    world: World, tmp_path: Path
+) -> None:
+    witness = _witness()
+    _cosign(world, witness, world.clock.now + timedelta(seconds=2))
+    world.client("chair").comment("R1.1", "after the witness looked")
+    world.checkpoint()
+    _cosign(world, witness, world.clock.now)
+    bundle = tmp_path / "bundle"
+    export_bundle(world.ledger, world.vkey.encode(), bundle)
+    report = audit(bundle, log_key=world.vkey.encode(), witness_keys=[witness.public.encode()])
+    assert _dating_problems(report) == {}
+    assert any("dated before it" in check for check in report.checks)
+
+
+def test_witness_dating_bounds_each_leaf_by_the_latest_time_it_comes_after() -> None:
+    def at(seconds: int) -> datetime:
+        return datetime.fromtimestamp(seconds, UTC)
+
+    dating = WitnessDating()
+    dating.witnessed(10, 2_000, "late-clock")
+    dating.witnessed(5, 3_000, "early")  # a later look at a smaller checkpoint
+    dating.witnessed(20, 2**62, "far-future")  # past any date: everything after is late
+    assert dating.check(4, at(0)) is None  # before every witnessed checkpoint
+    assert dating.check(5, at(2_999)) is not None
+    assert dating.check(6, at(3_000)) is None
+    found = dating.check(12, at(2_500))  # the bound stays the latest time reached (3000)
+    assert found is not None and "early cosigned the checkpoint of size 5" in found
+    assert dating.check(20, at(10**9)) is not None
