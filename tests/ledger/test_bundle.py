@@ -109,7 +109,7 @@ def _pinned(world: World) -> str:
 
 
 def test_an_honest_bundle_verifies_with_evidence_and_rules(world: World, bundle: Path) -> None:
-    report = audit(bundle, log_key=_pinned(world), evidence=True)
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust, evidence=True)
     replay_rules(bundle, report)
     assert report.ok, report.problems
     assert report.entries == world.ledger.tree_size() == report.signatures_verified
@@ -139,7 +139,7 @@ def test_signing_bytes_cut_from_the_line_equal_the_canonical_body(bundle: Path) 
 def test_a_zip_bundle_verifies_the_same(world: World, tmp_path: Path) -> None:
     path = _export(world, tmp_path / "bundle.zip")
     assert zipfile.is_zipfile(path)
-    report = audit(path, log_key=_pinned(world), evidence=True)
+    report = audit(path, log_key=_pinned(world), trust=world.trust, evidence=True)
     assert report.ok, report.problems
     assert report.evidence_rehashed == 2
 
@@ -157,9 +157,11 @@ def test_export_refuses_to_overwrite(world: World, bundle: Path) -> None:
 
 
 def test_an_unpinned_log_key_is_reported_as_such(bundle: Path) -> None:
+    """Nothing wrong is found, but nothing pinned: never a bare OK (issue 13)."""
     report = audit(bundle)
-    assert report.ok
+    assert not report.problems and not report.ok
     assert "not pinned" in report.log_key_source
+    assert len(report.unpinned) == 2
 
 
 def test_a_swapped_log_key_fails_against_the_pinned_one(world: World, bundle: Path) -> None:
@@ -169,7 +171,7 @@ def test_a_swapped_log_key_fails_against_the_pinned_one(world: World, bundle: Pa
     impostor = NoteSigner(world.ledger.origin(), KeyPair.generate())
     meta["log_key"] = impostor.verifier.encode()
     (bundle / "bundle.json").write_text(json.dumps(meta))
-    report = audit(bundle, log_key=_pinned(world))
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust)
     assert "log key" in _problems(report)[None]
 
 
@@ -181,7 +183,7 @@ def test_an_altered_payload_is_caught(world: World, bundle: Path) -> None:
     position = _index(bundle, Action.SignedOff.TYPE)
     lines[position] = lines[position].replace(b"complete", b"c0mplete")
     _write_lines(bundle, lines)
-    report = audit(bundle, log_key=_pinned(world))
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust)
     assert report.problems[0].leaf_index == position
     assert "bad signature" in _problems(report)[position]
     assert "checkpoint mismatch" in {p.check for p in report.problems}
@@ -193,7 +195,7 @@ def test_an_altered_timestamp_is_caught(world: World, bundle: Path) -> None:
     stamp = lines[position].split(b'"timestamp":"')[1][:27]
     lines[position] = lines[position].replace(stamp, b"2022-12-25T00:00:00.000000Z")
     _write_lines(bundle, lines)
-    found = _problems(audit(bundle, log_key=_pinned(world)))
+    found = _problems(audit(bundle, log_key=_pinned(world), trust=world.trust))
     assert "bad signature" in found[position]
 
 
@@ -201,7 +203,7 @@ def test_a_deleted_entry_is_caught(world: World, bundle: Path) -> None:
     lines = _lines(bundle)
     position = _index(bundle, Action.SignedOff.TYPE)
     _write_lines(bundle, lines[:position] + lines[position + 1 :])
-    report = audit(bundle, log_key=_pinned(world))
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust)
     found = _problems(report)
     assert "version sequence" in found[position]  # the next entry of R1.1 is out of step
     assert any("coverage" in checks for checks in found.values())
@@ -211,7 +213,7 @@ def test_an_inserted_entry_is_caught(world: World, bundle: Path) -> None:
     lines = _lines(bundle)
     position = _index(bundle, Action.SignedOff.TYPE)
     _write_lines(bundle, [*lines[:position], lines[position - 1], *lines[position:]])
-    found = _problems(audit(bundle, log_key=_pinned(world)))
+    found = _problems(audit(bundle, log_key=_pinned(world), trust=world.trust))
     assert "version sequence" in found[position]
 
 
@@ -220,19 +222,19 @@ def test_reordered_entries_are_caught(world: World, bundle: Path) -> None:
     a = _index(bundle, Action.SignedOff.TYPE)
     lines[a], lines[a + 1] = lines[a + 1], lines[a]
     _write_lines(bundle, lines)
-    found = _problems(audit(bundle, log_key=_pinned(world)))
+    found = _problems(audit(bundle, log_key=_pinned(world), trust=world.trust))
     assert "version sequence" in found[a]
 
 
 def test_a_replaced_evidence_blob_is_caught(world: World, bundle: Path) -> None:
     blob = sorted((bundle / "evidence" / "blobs").iterdir())[0]
     blob.write_bytes(b"a different file with the same name")
-    report = audit(bundle, log_key=_pinned(world), evidence=True)
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust, evidence=True)
     [problem] = report.problems
     assert problem.check == "evidence altered" and blob.name in problem.detail
     assert problem.leaf_index is not None
     assert blob.name.encode() in _lines(bundle)[problem.leaf_index]
-    assert audit(bundle, log_key=_pinned(world)).ok  # without --evidence, blobs are not read
+    assert audit(bundle, log_key=_pinned(world), trust=world.trust).ok  # without --evidence, blobs are not read
 
 
 def test_a_missing_blob_and_an_unlisted_attachment_are_caught(world: World, bundle: Path) -> None:
@@ -242,7 +244,7 @@ def test_a_missing_blob_and_an_unlisted_attachment_are_caught(world: World, bund
     (bundle / "evidence" / "manifest.jsonl").write_text(
         "\n".join(line for line in manifest if blobs[1].name not in line) + "\n"
     )
-    checks = {p.check for p in audit(bundle, log_key=_pinned(world), evidence=True).problems}
+    checks = {p.check for p in audit(bundle, log_key=_pinned(world), trust=world.trust, evidence=True).problems}
     assert checks == {"evidence missing", "evidence manifest"}
 
 
@@ -252,40 +254,40 @@ def test_a_signature_forged_with_another_users_key_is_caught(world: World, bundl
     lead_key_id = world.keys["council.lead"].key_id
     version = world.ledger.version_of(R1_1) + 1
     payload = {"kind": "comment", "text": "signed off, honestly"}
-    forged = Signer("council.lead", officer_key, clock=world.clock).sign(
+    forged = Signer("council.lead", officer_key, world.ledger.origin(), clock=world.clock).sign(
         Action.CommentAdded.TYPE, R1_1, version, payload
     )
     body = dataclasses.replace(forged.body, key_id=lead_key_id)
     forged = SignedEntry(body, officer_key.sign(body.signing_bytes()))
     position = _append_crafted(world, bundle, forged)
-    found = _problems(audit(bundle, log_key=_pinned(world)))
+    found = _problems(audit(bundle, log_key=_pinned(world), trust=world.trust))
     assert found[position] == {"bad signature"}
 
     shutil.rmtree(bundle)
     _export(world, bundle)
-    claimed = Signer("council.lead", officer_key, clock=world.clock).sign(
+    claimed = Signer("council.lead", officer_key, world.ledger.origin(), clock=world.clock).sign(
         Action.CommentAdded.TYPE, R1_1, version, payload
     )
     position = _append_crafted(world, bundle, claimed)
-    found = _problems(audit(bundle, log_key=_pinned(world)))
+    found = _problems(audit(bundle, log_key=_pinned(world), trust=world.trust))
     assert found[position] == {"unknown signer"}
 
 
 def test_a_revoked_key_used_after_its_revocation_is_caught(world: World, bundle: Path) -> None:
     old = world.keys["council.officer"]
-    world.client("admin").revoke_key("council.officer", old.key_id, "laptop stolen")
+    world.client("council.lead").revoke_key("council.officer", old.key_id, "laptop stolen")
     world.checkpoint()
     shutil.rmtree(bundle)
     _export(world, bundle)
     revoked_at = len(_lines(bundle)) - 1
-    late = Signer("council.officer", old, clock=world.clock).sign(
+    late = Signer("council.officer", old, world.ledger.origin(), clock=world.clock).sign(
         Action.CommentAdded.TYPE,
         R1_1,
         world.ledger.version_of(R1_1) + 1,
         {"kind": "comment", "text": "written with the stolen laptop"},
     )
     position = _append_crafted(world, bundle, late)
-    report = audit(bundle, log_key=_pinned(world))
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust)
     [problem] = report.problems
     assert (problem.leaf_index, problem.check) == (position, "revoked key")
     assert f"revoked at leaf {revoked_at}" in problem.detail
@@ -299,7 +301,7 @@ def test_an_officer_acting_on_another_agencys_action_is_caught(world: World, bun
         {"kind": "comment", "text": "police writing on a council action"},
     )
     position = _append_crafted(world, bundle, entry)
-    [problem] = audit(bundle, log_key=_pinned(world)).problems
+    [problem] = audit(bundle, log_key=_pinned(world), trust=world.trust).problems
     assert (problem.leaf_index, problem.check) == (position, "not authorised")
     assert "led by council" in problem.detail
 
@@ -312,7 +314,7 @@ def test_scrutiny_signing_anything_is_caught(world: World, bundle: Path) -> None
         {"kind": "comment", "text": "scrutiny only reads"},
     )
     position = _append_crafted(world, bundle, entry)
-    [problem] = audit(bundle, log_key=_pinned(world)).problems
+    [problem] = audit(bundle, log_key=_pinned(world), trust=world.trust).problems
     assert (problem.leaf_index, problem.check) == (position, "not authorised")
 
 
@@ -334,9 +336,9 @@ def test_a_rewritten_history_re_signed_with_the_log_key_is_caught_by_the_saved_c
     _write_lines(bundle, [*lines[:-1], milder.entry_bytes()])
     (bundle / "checkpoints.jsonl").write_text("")
     _resign(world, bundle, keep_old=False)
-    assert audit(bundle, log_key=_pinned(world)).ok
+    assert audit(bundle, log_key=_pinned(world), trust=world.trust).ok
     # ...but not consistent with the checkpoint the chair saved on the last visit.
-    report = audit(bundle, log_key=_pinned(world), since=saved.note)
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust, since=saved.note)
     [problem] = report.problems
     assert (problem.leaf_index, problem.check) == (len(lines) - 1, "history rewritten")
     assert report.since_checkpoint == saved.tree_size
@@ -349,7 +351,7 @@ def test_an_honest_later_bundle_is_consistent_with_the_saved_checkpoint(
     world.client("chair").comment("R1.1", "visit two")
     world.checkpoint()
     later = _export(world, tmp_path / "later")
-    report = audit(later, log_key=_pinned(world), since=saved.note)
+    report = audit(later, log_key=_pinned(world), trust=world.trust, since=saved.note)
     assert report.ok, report.problems
     assert report.since_checkpoint == saved.tree_size < report.entries
 
@@ -359,7 +361,7 @@ def test_a_split_view_is_reported(world: World, bundle: Path) -> None:
     other = Checkpoint(world.ledger.origin(), size, b"\x07" * 32).sign(world.log_signer)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": size, "note": other}) + "\n")
-    checks = {p.check for p in audit(bundle, log_key=_pinned(world)).problems}
+    checks = {p.check for p in audit(bundle, log_key=_pinned(world), trust=world.trust).problems}
     assert "split view" in checks
 
 
@@ -372,7 +374,7 @@ def test_a_lifecycle_rule_broken_is_caught_by_the_rules_replay(world: World, bun
         {"level": "chair", "evidence": [], "statement": "verified"},
     )
     position = _append_crafted(world, bundle, entry)
-    report = audit(bundle, log_key=_pinned(world))
+    report = audit(bundle, log_key=_pinned(world), trust=world.trust)
     assert report.ok  # the chair may sign chair sign-offs: authority holds
     replay_rules(bundle, report)
     [problem] = report.problems
@@ -387,9 +389,12 @@ def test_the_cli_exports_and_verifies_and_writes_reports(
     assert code == 0 and "2 blobs" in stdout
     vkey = tmp_path / "pinned.vkey"
     vkey.write_text(world.vkey.encode())
+    trust = tmp_path / "trust.keys"
+    trust.write_text(world.trust)
     reports = tmp_path / "reports"
     code, stdout, _ = cli(
-        "verify-bundle", str(out), "--log-key", str(vkey), "--evidence", "--rules",
+        "verify-bundle", str(out), "--log-key", str(vkey), "--trust", str(trust),
+        "--evidence", "--rules",
         "--report", str(reports),
     )  # fmt: skip
     assert code == 0 and stdout.rstrip().endswith("OK")

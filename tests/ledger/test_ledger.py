@@ -100,7 +100,7 @@ def test_a_wrong_signature_is_refused_and_nothing_is_appended(world: World) -> N
 
 
 def test_an_unknown_key_is_refused(world: World) -> None:
-    stranger = Signer("council.officer", KeyPair.generate(), clock=world.clock)
+    stranger = Signer("council.officer", KeyPair.generate(), world.ledger.origin(), clock=world.clock)
     entry = stranger.sign(
         Action.CommentAdded.TYPE,
         action_aggregate_id("R1.1"),
@@ -113,7 +113,7 @@ def test_an_unknown_key_is_refused(world: World) -> None:
 
 
 def test_an_unknown_user_is_refused(world: World) -> None:
-    stranger = Signer("mallory", KeyPair.generate(), clock=world.clock)
+    stranger = Signer("mallory", KeyPair.generate(), world.ledger.origin(), clock=world.clock)
     entry = stranger.sign(
         Action.CommentAdded.TYPE,
         action_aggregate_id("R1.1"),
@@ -130,12 +130,12 @@ def test_a_revoked_key_is_refused_after_revocation_and_old_entries_still_verify(
 ) -> None:
     world.client("council.officer").comment("R1.1", "before revocation")
     key_id = world.keys["council.officer"].key_id
-    world.client("admin").revoke_key("council.officer", key_id, "laptop lost")
+    world.client("council.lead").revoke_key("council.officer", key_id, "laptop lost")
     with pytest.raises(NotPermitted) as refused:
         world.client("council.officer").comment("R1.1", "after revocation")
     assert refused.value.rule == "signature.revoked_key"
     new_key = KeyPair.generate()
-    world.client("admin").rotate_key("council.officer", new_key.public_key, "replacement")
+    world.client("council.lead").rotate_key("council.officer", new_key.public_key, "replacement")
     world.keys["council.officer"] = new_key
     world.client("council.officer").comment("R1.1", "with the new key")
     world.checkpoint()

@@ -204,9 +204,9 @@ def _checkpoint_paths(log: Log, note: str, tmp_path: Path) -> dict[str, bool]:
     bundle = log.copy_bundle(tmp_path)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": log.size, "note": note}) + "\n")
-    report = audit(bundle, log_key=log.vkey.encode())
+    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust)
     refused["auditor checkpoints.jsonl"] = any(p.check == "checkpoint" for p in report.problems)
-    report = audit(log.bundle, log_key=log.vkey.encode(), since=note)
+    report = audit(log.bundle, log_key=log.vkey.encode(), trust=log.world.trust, since=note)
     refused["auditor --since"] = any(p.check == "saved checkpoint" for p in report.problems)
     return refused
 
@@ -280,7 +280,7 @@ def test_a_malformed_cosignature_line_is_refused_by_server_and_auditor(
     bundle = log.copy_bundle(tmp_path)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": log.size, "note": note}) + "\n")
-    report = audit(bundle, log_key=log.vkey.encode(), witness_keys=[key.encode()])
+    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()])
     assert report.witnessed[key.name] == 0
     assert any(p.check in ("checkpoint", "bad cosignature") for p in report.problems)
 
@@ -294,7 +294,7 @@ def test_an_honest_cosignature_is_accepted_by_server_and_auditor(log: Log, tmp_p
     bundle = log.copy_bundle(tmp_path)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": log.size, "note": note}) + "\n")
-    report = audit(bundle, log_key=log.vkey.encode(), witness_keys=[key.encode()])
+    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()])
     assert report.ok, report.problems
     assert report.witnessed == {key.name: log.size}
 
@@ -320,7 +320,7 @@ def test_a_key_name_with_spaces_plus_or_controls_is_refused_everywhere(log: Log,
     # the auditor: as the pinned log key, and as a pinned witness key
     report = audit(log.bundle, log_key=vkey)
     assert [p.check for p in report.problems] == ["bundle"], report.problems
-    report = audit(log.bundle, log_key=log.vkey.encode(), witness_keys=[witness_key])
+    report = audit(log.bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[witness_key])
     assert [p.check for p in report.problems] == ["bundle"], report.problems
 
 
@@ -383,7 +383,7 @@ def test_rotations_that_do_not_form_one_chain_are_refused_everywhere(
     (bundle / "log-key-rotations.jsonl").write_text(
         "".join(json.dumps({"note": note}) + "\n" for note in notes)
     )
-    report = audit(bundle, log_key=log.vkey.encode())
+    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust)
     assert any(p.check == "log key rotation" for p in report.problems), report.problems
 
 
@@ -445,7 +445,7 @@ def test_a_non_canonical_entry_is_refused_on_every_path(
     lines = (bundle / "entries.jsonl").read_bytes().splitlines()
     lines[position] = line
     (bundle / "entries.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
-    report = audit(bundle, log_key=log.vkey.encode())
+    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust)
     assert (position, "malformed entry") in [(p.leaf_index, p.check) for p in report.problems]
     raw = RawEvents(log.world.config)
     row_id = raw.rows()[position][0]
@@ -458,7 +458,7 @@ def test_a_non_canonical_entry_is_refused_on_every_path(
 
 
 def test_the_honest_bundle_and_ledger_verify(log: Log) -> None:
-    assert audit(log.bundle, log_key=log.vkey.encode()).ok
+    assert audit(log.bundle, log_key=log.vkey.encode(), trust=log.world.trust).ok
     assert verify_ledger(log.world.ledger, log.vkey, workers=1).ok
 
 

@@ -95,7 +95,7 @@ def test_an_inserted_event_is_caught(world: World) -> None:
     raw = RawEvents(world.config)
     last_id = raw.rows()[-1][0]
     version = world.ledger.version_of(action_aggregate_id("R1.1")) + 1
-    forger = Signer("chair", KeyPair.generate(), clock=world.clock)
+    forger = Signer("chair", KeyPair.generate(), world.ledger.origin(), clock=world.clock)
     forged = forger.sign(
         Action.RagRated.TYPE,
         action_aggregate_id("R1.1"),

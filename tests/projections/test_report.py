@@ -328,6 +328,8 @@ def test_dates_and_points() -> None:
 
 
 def test_cli_report_html_and_pdf(history: History, cli: Any, tmp_path: Path) -> None:
+    log_key = history.world.config.log_key_path
+    log_key.rename(tmp_path / "log.key")  # without the log key: the latest checkpoint, as is
     code, out, err = cli("report", "--as-of", AS_OF, "--out", str(tmp_path / "r.html"))
     assert code == 0, err
     assert f"signed checkpoint of size {history.checkpoint.tree_size}" in out
@@ -335,11 +337,10 @@ def test_cli_report_html_and_pdf(history: History, cli: Any, tmp_path: Path) -> 
     page = ReportPage((tmp_path / "r.html").read_text())
     assert page.as_dict("actions-by-status")["verified"] == "1"
     assert oct((tmp_path / "r.html").stat().st_mode & 0o777) == "0o600"
-    code, out, err = cli(
-        "report", "--as-of", AS_OF, "--out", str(tmp_path / "r.pdf"), "--checkpoint"
-    )
+    (tmp_path / "log.key").rename(log_key)
+    code, out, err = cli("report", "--as-of", AS_OF, "--out", str(tmp_path / "r.pdf"))
     assert code == 0, err
-    assert "grown" not in out  # --checkpoint signed a fresh one first
+    assert "grown" not in out  # with the log key at hand, a fresh one is signed first
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -366,6 +367,7 @@ def test_cli_report_from_the_genesis_checkpoint_and_without_any(
 
     w = make_world(config, clock)  # `init` signs a first checkpoint, of the genesis entry
     w.add_action("R1.1")
+    config.log_key_path.rename(tmp_path / "log.key")  # so that no fresh one is signed
     try:
         code, _out, err = cli("report", "--as-of", AS_OF, "--out", str(tmp_path / "r.html"))
         assert code == 0, err
@@ -418,7 +420,8 @@ def test_api_report_roles_formats_and_errors(history: History) -> None:
             response = get(user, as_of=AS_OF)
             assert response.status_code == 200, (user, response.text)
         assert response.headers["content-type"].startswith("text/html")
-        assert response.headers["x-checkpoint-size"] == str(history.checkpoint.tree_size)
+        # the log grew past the history's checkpoint: the server signed a fresh one first
+        assert response.headers["x-checkpoint-size"] == str(history.world.ledger.tree_size())
         page = ReportPage(response.text)
         assert page.as_dict("actions-by-status")["not implementable"] == "1"
         for user in ("council.officer", "police.lead"):
@@ -435,20 +438,31 @@ def test_api_report_roles_formats_and_errors(history: History) -> None:
         assert http.get("/v1/report", params={"as_of": AS_OF}).status_code == 401
 
 
-def test_api_report_without_a_checkpoint_is_a_conflict(config: Any, clock: Any) -> None:
+def test_api_report_without_a_checkpoint_or_the_log_key_is_a_conflict(
+    config: Any, clock: Any, tmp_path: Path
+) -> None:
     from tests.support.rawdb import RawEvents
 
     w = make_world(config, clock)
     RawEvents(config).execute("DELETE FROM ledger_checkpoints")
     try:
         with _http(w) as http:
-            response = http.get(
-                "/v1/report",
-                params={"as_of": AS_OF},
-                headers={"Authorization": f"Bearer {http.tokens['chair']}"},
-            )
+
+            def get() -> Any:
+                return http.get(
+                    "/v1/report",
+                    params={"as_of": AS_OF},
+                    headers={"Authorization": f"Bearer {http.tokens['chair']}"},
+                )
+
+            config.log_key_path.rename(tmp_path / "log.key")
+            response = get()
             assert response.status_code == 409
             assert response.json()["error"] == "no_checkpoint"
+            (tmp_path / "log.key").rename(config.log_key_path)
+            response = get()  # the server holds the log key: it signs one first
+            assert response.status_code == 200
+            assert response.headers["x-checkpoint-size"] == str(w.ledger.tree_size())
     finally:
         w.ledger.close()
 
@@ -472,20 +486,20 @@ def test_remote_cli_report_through_a_real_server(
             "--server", url, "--token", chair, "report", "--as-of", AS_OF, "--out", str(out)
         )
         assert code == 0, err
-        assert f"signed checkpoint of size {history.checkpoint.tree_size}" in stdout
+        size = history.world.ledger.tree_size()  # the server signed a fresh one first
+        assert size > history.checkpoint.tree_size
+        assert f"signed checkpoint of size {size} (the log holds {size} entries)" in stdout
         page = ReportPage(out.read_text())
         assert page.as_dict("actions-by-status")["verified"] == "1"
-        assert page.as_dict("checkpoint", header=0)["Size (entries covered)"] == str(
-            history.checkpoint.tree_size
-        )
+        assert page.as_dict("checkpoint", header=0)["Size (entries covered)"] == str(size)
         code, _, err = cli(
             "--server", url, "--token", officer, "report", "--as-of", AS_OF,
             "--out", str(tmp_path / "no.html"),
         )  # fmt: skip
         assert code == 3 and "forbidden" in err
         assert not (tmp_path / "no.html").exists()
-        code, _, err = cli(
+        code, stdout, err = cli(
             "--server", url, "--token", chair, "report", "--as-of", AS_OF, "--checkpoint",
-            "--out", str(tmp_path / "no.html"),
+            "--out", str(tmp_path / "again.html"),
         )  # fmt: skip
-        assert code == 2 and "only the server holds" in err
+        assert code == 0 and "grown" not in stdout, err  # the server's default, asked for

@@ -150,7 +150,7 @@ def test_backup_and_restore_round_trip_with_a_checkpoint_saved_before(
     from ledger.signer import Signer
 
     with Ledger(target) as restored:
-        appended = Client(restored, Signer("sig", world.keys["sig"])).comment("R1.1", "restored")
+        appended = Client(restored, world.signer("sig")).comment("R1.1", "restored")
         assert appended.leaf_index == len(_state(world.config))
     code, text, err = run(target, "checkpoint", capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0, err

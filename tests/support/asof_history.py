@@ -133,13 +133,13 @@ def _apply(world: World, operation: str, action_id: str, n: int) -> None:
             world.client("chair").comment(action_id, f"please explain {n}", challenge=True)
         case "amend":
             changes = {"title": f"Amended title {n}", "due_date": f"2023-{1 + n % 12:02d}-15"}
-            world.client("admin").amend(action_id, changes, f"plan revised ({n})")
+            world.client("sig").amend(action_id, changes, f"plan revised ({n})")
         case "move_agency":
             other = "police" if agency == "council" else "council"
             world.client("sig").amend(action_id, {"lead_agency": other}, f"moved ({n})")
         case "merge":
             into = ACTIONS[(ACTIONS.index(action_id) + 1) % len(ACTIONS)]
-            world.client("admin").merge(action_id, into, f"duplicate ({n})")
+            world.client("sig").merge(action_id, into, f"duplicate ({n})")
         case "withdraw":
             world.client("sig").withdraw(action_id, f"no longer needed ({n})")
         case "not_implementable":
