@@ -45,7 +45,7 @@ from ledger.service import Ledger  # noqa: E402
 from ledger.signer import Signer  # noqa: E402
 from tests.support.load import percentiles  # noqa: E402
 from tests.support.server import running_server  # noqa: E402
-from tests.support.world import make_world  # noqa: E402
+from tests.support.world import ORIGIN, make_world  # noqa: E402
 
 ACTIONS_PER_CLIENT = 4
 
@@ -57,7 +57,7 @@ def utc_now() -> datetime:
 class Client:
     def __init__(self, user: str, key: KeyPair, actions: list[str], token: str) -> None:
         self.user, self.key, self.actions, self.token = user, key, actions, token
-        self.signer = Signer(user, key, clock=utc_now)
+        self.signer = Signer(user, key, ORIGIN, clock=utc_now)
         self.versions = dict.fromkeys(actions, 1)
         self.n = 0
 
@@ -85,7 +85,7 @@ def setup(config: LedgerConfig, clients: int) -> list[Client]:
             world.add_action(action_id, lead=agency)
         key = KeyPair.generate()
         user = f"{agency}.bench{i:02d}"
-        world.client("admin").register_user(user, user, "officer", agency, key.public_key)
+        world.client(f"{agency}.lead").register_user(user, user, "officer", agency, key.public_key)
         result.append(Client(user, key, actions, tokens.create(user, timedelta(hours=2))))
     world.ledger.close()
     return result

@@ -234,7 +234,9 @@ def test_a_replaced_evidence_blob_is_caught(world: World, bundle: Path) -> None:
     assert problem.check == "evidence altered" and blob.name in problem.detail
     assert problem.leaf_index is not None
     assert blob.name.encode() in _lines(bundle)[problem.leaf_index]
-    assert audit(bundle, log_key=_pinned(world), trust=world.trust).ok  # without --evidence, blobs are not read
+    assert audit(
+        bundle, log_key=_pinned(world), trust=world.trust
+    ).ok  # without --evidence, blobs are not read
 
 
 def test_a_missing_blob_and_an_unlisted_attachment_are_caught(world: World, bundle: Path) -> None:
@@ -244,7 +246,10 @@ def test_a_missing_blob_and_an_unlisted_attachment_are_caught(world: World, bund
     (bundle / "evidence" / "manifest.jsonl").write_text(
         "\n".join(line for line in manifest if blobs[1].name not in line) + "\n"
     )
-    checks = {p.check for p in audit(bundle, log_key=_pinned(world), trust=world.trust, evidence=True).problems}
+    checks = {
+        p.check
+        for p in audit(bundle, log_key=_pinned(world), trust=world.trust, evidence=True).problems
+    }
     assert checks == {"evidence missing", "evidence manifest"}
 
 

@@ -37,13 +37,9 @@ def test_export_signs_a_fresh_checkpoint_when_the_log_has_grown(
     assert not report.problems  # the latest checkpoint covers every entry
 
 
-def test_export_still_refuses_when_no_fresh_checkpoint_comes(
-    world: World, tmp_path: Path
-) -> None:
+def test_export_still_refuses_when_no_fresh_checkpoint_comes(world: World, tmp_path: Path) -> None:
     vkey = world.config.log_vkey_path.read_text()
     asked: list[int] = []
     with pytest.raises(ExportError, match="does not cover"):
-        export_bundle(
-            world.ledger, vkey, tmp_path / "b", sign_checkpoint=lambda: asked.append(1)
-        )
+        export_bundle(world.ledger, vkey, tmp_path / "b", sign_checkpoint=lambda: asked.append(1))
     assert asked == [1] and not (tmp_path / "b").exists()

@@ -100,7 +100,9 @@ def test_a_wrong_signature_is_refused_and_nothing_is_appended(world: World) -> N
 
 
 def test_an_unknown_key_is_refused(world: World) -> None:
-    stranger = Signer("council.officer", KeyPair.generate(), world.ledger.origin(), clock=world.clock)
+    stranger = Signer(
+        "council.officer", KeyPair.generate(), world.ledger.origin(), clock=world.clock
+    )
     entry = stranger.sign(
         Action.CommentAdded.TYPE,
         action_aggregate_id("R1.1"),

@@ -93,8 +93,9 @@ def test_the_ledger_declares_each_of_its_tables_once() -> None:
     rebuilt = {spec.name for spec in LEDGER_TABLES if spec.backup is Backup.REBUILD}
     assert rebuilt == {"ledger_leaves", "ledger_merkle_nodes"}
     for spec in LEDGER_TABLES[1:]:
-        (statement,) = spec.ddl
+        statement, *indexes = spec.ddl
         assert f"CREATE TABLE IF NOT EXISTS {spec.name} " in statement
+        assert all(f"ON {spec.name} " in index for index in indexes)
         for column in spec.column_names:
             assert column in statement
 

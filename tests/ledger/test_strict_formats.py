@@ -280,7 +280,9 @@ def test_a_malformed_cosignature_line_is_refused_by_server_and_auditor(
     bundle = log.copy_bundle(tmp_path)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": log.size, "note": note}) + "\n")
-    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()])
+    report = audit(
+        bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()]
+    )
     assert report.witnessed[key.name] == 0
     assert any(p.check in ("checkpoint", "bad cosignature") for p in report.problems)
 
@@ -294,7 +296,9 @@ def test_an_honest_cosignature_is_accepted_by_server_and_auditor(log: Log, tmp_p
     bundle = log.copy_bundle(tmp_path)
     with (bundle / "checkpoints.jsonl").open("a") as handle:
         handle.write(json.dumps({"tree_size": log.size, "note": note}) + "\n")
-    report = audit(bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()])
+    report = audit(
+        bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[key.encode()]
+    )
     assert report.ok, report.problems
     assert report.witnessed == {key.name: log.size}
 
@@ -320,7 +324,9 @@ def test_a_key_name_with_spaces_plus_or_controls_is_refused_everywhere(log: Log,
     # the auditor: as the pinned log key, and as a pinned witness key
     report = audit(log.bundle, log_key=vkey)
     assert [p.check for p in report.problems] == ["bundle"], report.problems
-    report = audit(log.bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[witness_key])
+    report = audit(
+        log.bundle, log_key=log.vkey.encode(), trust=log.world.trust, witness_keys=[witness_key]
+    )
     assert [p.check for p in report.problems] == ["bundle"], report.problems
 
 

@@ -136,7 +136,12 @@ def test_two_witnesses_shown_different_views_are_caught_by_the_auditor(
     size = world.ledger.tree_size()
     scrutiny_saw = Checkpoint(world.ledger.origin(), size, b"\x03" * 32).sign(world.log_signer)
     export_bundle(world.ledger, world.vkey.encode(), tmp_path / "b")
-    report = audit(tmp_path / "b", log_key=world.vkey.encode(), trust=world.trust, since=[chair_saw, scrutiny_saw])
+    report = audit(
+        tmp_path / "b",
+        log_key=world.vkey.encode(),
+        trust=world.trust,
+        since=[chair_saw, scrutiny_saw],
+    )
     checks = {p.check for p in report.problems}
     assert "split view" in checks and "history rewritten" in checks
 
@@ -258,14 +263,21 @@ def test_the_chair_cosigns_over_http_and_an_auditor_checks_it(
         assert main([*remote, "export", "--out", str(online), "--log-key", str(vkey)]) == 0
         assert "exported" in capsys.readouterr().out
 
-    report = audit(online, log_key=world.vkey.encode(), trust=world.trust, witness_keys=[witness_key])
+    report = audit(
+        online, log_key=world.vkey.encode(), trust=world.trust, witness_keys=[witness_key]
+    )
     assert report.ok, report.problems
     assert report.witnessed == {"chair.example": world.ledger.tree_size()}
     export_bundle(world.ledger, world.vkey.encode(), tmp_path / "bundle")
     assert (tmp_path / "bundle" / "entries.jsonl").read_bytes() == zipfile.ZipFile(online).read(
         "entries.jsonl"
     )
-    report = audit(tmp_path / "bundle", log_key=world.vkey.encode(), trust=world.trust, witness_keys=[witness_key])
+    report = audit(
+        tmp_path / "bundle",
+        log_key=world.vkey.encode(),
+        trust=world.trust,
+        witness_keys=[witness_key],
+    )
     assert report.ok, report.problems
     assert report.witnessed == {"chair.example": world.ledger.tree_size()}
     assert (state / "latest-cosigned.note").exists()

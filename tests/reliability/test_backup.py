@@ -147,7 +147,6 @@ def test_backup_and_restore_round_trip_with_a_checkpoint_saved_before(
     # The restored ledger goes on: a new entry (after the restored notification ids) and a
     # checkpoint under the same key.
     from api.application.commands import Client
-    from ledger.signer import Signer
 
     with Ledger(target) as restored:
         appended = Client(restored, world.signer("sig")).comment("R1.1", "restored")

@@ -35,7 +35,7 @@ from ledger.keys import KeyPair
 from ledger.service import Ledger
 from ledger.signer import Signer
 from ledger.verify import verify_ledger
-from tests.support.world import make_world
+from tests.support.world import ORIGIN, make_world
 
 WRITERS = 16
 INSTANCES = 4  # Ledger objects, i.e. server processes; 4 writer threads share each
@@ -77,14 +77,13 @@ def test_16_writers_keep_one_dense_tree_and_consistent_checkpoints(
         for i in range(1, ACTIONS + 1):
             world.add_action(f"R{rec}.{i}", lead=agency)
     writers: list[tuple[Signer, list[str]]] = []
-    admin = world.client("admin")
     for i in range(WRITERS):
         agency, rec = ("council", 1) if i % 2 == 0 else ("police", 2)
         user, key = f"{agency}.writer{i:02d}", KeyPair.generate()
-        admin.register_user(user, user, "officer", agency, key.public_key)
+        world.client(f"{agency}.lead").register_user(user, user, "officer", agency, key.public_key)
         # A window of 3 actions shifted by 1 per writer of the agency: heavy overlap.
         window = [f"R{rec}.{(i // 2 + n) % ACTIONS + 1}" for n in range(3)]
-        writers.append((Signer(user, key), window))
+        writers.append((Signer(user, key, ORIGIN), window))
     log_signer = world.log_signer
     baseline = world.ledger.tree_size()
     world.ledger.close()

@@ -47,7 +47,7 @@ from tests.support.reliability.pgcluster import PgCluster
 from tests.support.reliability.rgw import Gateway
 from tests.support.reliability.serve import ServeProcess
 from tests.support.server import free_port
-from tests.support.world import make_world
+from tests.support.world import ORIGIN, make_world
 
 OUTAGE_SECONDS = 4.0
 # The slowest acceptable answer around an outage. A request waits at most 3 s for a pooled
@@ -117,7 +117,7 @@ def test_database_restart_and_s3_outage_fail_fast_with_503_and_recover(
     store = open_store(EvidenceConfig.from_env(home, env))  # creates the bucket
     # Officers 0-2 are clients; officer 3 probes on R2.4, an action no client writes to.
     probe = fleet[3]
-    probe_signer = Signer(probe.user_id, probe.key)
+    probe_signer = Signer(probe.user_id, probe.key, ORIGIN)
     probe_aggregate = action_aggregate_id("R2.4")
     gateway = Gateway(ceph_s3.cluster, ceph_s3.endpoint_url)
 

@@ -21,6 +21,7 @@ import httpx
 from domain import Action, action_aggregate_id
 from ledger.keys import KeyPair
 from ledger.signer import Signer
+from tests.support.world import ORIGIN
 
 
 @dataclass
@@ -53,7 +54,7 @@ def run_load(
 
     def worker(client: LoadClient, index: int) -> None:
         rng = random.Random(seed + index)
-        signer = Signer(client.user_id, client.key)
+        signer = Signer(client.user_id, client.key, ORIGIN)
         outcomes: list[Outcome] = []
         try:
             _drive(client, rng, signer, outcomes)

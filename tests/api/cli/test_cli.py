@@ -160,8 +160,9 @@ def test_tokens_are_managed_by_an_administrator(cli, tmp_path: Path) -> None:
 def test_keys_rotate_takes_a_public_key_so_the_private_half_stays_with_its_user(
     cli, tmp_path: Path
 ) -> None:
-    """Jo's agency lead (her appointer) replaces Jo's key with one made elsewhere (her browser, her own
-    machine): only the public half is given, and only the new key signs from then on."""
+    """Jo's agency lead (her appointer) replaces Jo's key with one made elsewhere (her
+    browser, her own machine): only the public half is given, and only the new key signs
+    from then on."""
     import base64
 
     from ledger.keys import KeyPair

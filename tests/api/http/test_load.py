@@ -49,13 +49,12 @@ def test_32_clients_for_a_minute_lose_nothing(
         actions = [f"R{1 if agency == 'council' else 2}.{i}" for i in range(1, ACTIONS + 1)]
         for action_id in actions:
             world.add_action(action_id, lead=agency)
-    admin = world.client("admin")
     tokens = TokenStore(world.ledger.tables)
     for i in range(CLIENTS):
         agency = "council" if i % 2 == 0 else "police"
         key = KeyPair.generate()
         user = f"{agency}.load{i:02d}"
-        admin.register_user(user, user, "officer", agency, key.public_key)
+        world.client(f"{agency}.lead").register_user(user, user, "officer", agency, key.public_key)
         rec = 1 if agency == "council" else 2
         clients.append(
             LoadClient(

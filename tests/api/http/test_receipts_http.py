@@ -54,7 +54,10 @@ def _comments(world: World, n: int) -> list[dict[str, Any]]:
     wire = []
     for i in range(n):
         obj = officer.sign(
-            Action.CommentAdded.TYPE, aggregate, version + 1 + i, {"kind": "comment", "text": str(i)}
+            Action.CommentAdded.TYPE,
+            aggregate,
+            version + 1 + i,
+            {"kind": "comment", "text": str(i)},
         ).to_json()
         wire.append({"signature": obj.pop("signature"), "body": obj})
     return wire
@@ -69,7 +72,9 @@ def test_an_append_answers_with_receipts_under_one_checkpoint(world: World) -> N
     stored = len(world.ledger.tables.checkpoints())
     with TestClient(create_app(_no_regular(world), world.ledger)) as http:
         request = {"entries": _comments(world, 3), "command_id": "receipts-test-1"}
-        response = http.post("/v1/entries", json=request, headers=_bearer(tokens["council.officer"]))
+        response = http.post(
+            "/v1/entries", json=request, headers=_bearer(tokens["council.officer"])
+        )
         assert response.status_code == 200, response.text
         appended = response.json()["appended"]
         receipts = [Receipt.from_json(a["receipt"]) for a in appended]

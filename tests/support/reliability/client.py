@@ -38,6 +38,7 @@ from domain import Action, action_aggregate_id
 from ledger.auditor.entry import SignedEntry
 from ledger.keys import KeyPair
 from ledger.signer import Signer
+from tests.support.world import ORIGIN
 
 
 @dataclass
@@ -113,7 +114,7 @@ class RetryingClient:
         retry_pause: float = 0.02,
     ) -> None:
         self.url = url
-        self.signer = Signer(user_id, key)
+        self.signer = Signer(user_id, key, ORIGIN)
         self.token = token
         self.actions = actions
         self.tally = tally

@@ -32,12 +32,11 @@ def officers_fleet(
         for i in range(1, actions + 1):
             world.add_action(f"R{rec}.{i}", lead=agency)
     tokens = TokenStore(world.ledger.tables)
-    admin = world.client("admin")
     fleet = []
     for i in range(clients):
         agency, rec = ("council", 1) if i % 2 == 0 else ("police", 2)
         user, key = f"{agency}.{prefix}{i}", KeyPair.generate()
-        admin.register_user(user, user, "officer", agency, key.public_key)
+        world.client(f"{agency}.lead").register_user(user, user, "officer", agency, key.public_key)
         window = [f"R{rec}.{(i // 2 + n) % actions + 1}" for n in range(3)]
         fleet.append(Officer(user, key, tokens.create(user, timedelta(hours=1)), window))
     baseline = world.ledger.tree_size()
