@@ -112,9 +112,7 @@ COSIGNATURES = TableSpec(
         """CREATE TABLE IF NOT EXISTS ledger_cosignatures (
         tree_size BIGINT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL,
         cosigned_at BIGINT NOT NULL, PRIMARY KEY (tree_size, witness_key))""",
-        # The newest witnessed time is read with every append (LedgerTables.log_state).
-        """CREATE INDEX IF NOT EXISTS ledger_cosignatures_time
-        ON ledger_cosignatures (cosigned_at)""",
+        "CREATE INDEX IF NOT EXISTS ledger_cosignatures_time ON ledger_cosignatures (cosigned_at)",
     ),
 )
 META = TableSpec(
@@ -143,6 +141,12 @@ LEAVES = TableSpec(
         leaf_index BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE)""",
     ),
     Backup.REBUILD,
+)
+#: The tree's size and last notification, and the newest witnessed time (its index above).
+LOG_STATE = (
+    "SELECT (SELECT MAX(leaf_index) FROM ledger_leaves) AS leaf_index, (SELECT notification_id"
+    " FROM ledger_leaves ORDER BY leaf_index DESC LIMIT 1) AS notification_id,"
+    " (SELECT MAX(cosigned_at) FROM ledger_cosignatures) AS witnessed"
 )
 #: Every table of the ledger's own, the event store's first.
 LEDGER_TABLES = (EVENTS_SPEC, CHECKPOINTS, COSIGNATURES, META, MERKLE_NODES, LEAVES)
@@ -212,32 +216,19 @@ class LedgerTables:
 
     def tree_state(self) -> tuple[int, int]:
         """(tree size, notification id of the last leaf, or 0)."""
-        with self.reading() as cursor:
-            cursor.execute(
-                "SELECT leaf_index, notification_id FROM ledger_leaves "
-                "ORDER BY leaf_index DESC LIMIT 1"
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return 0, 0
-        return int(row["leaf_index"]) + 1, int(row["notification_id"])
+        size, last_notification, _ = self.log_state()
+        return size, last_notification
 
     def log_state(self) -> tuple[int, int, int | None]:
-        """`tree_state()` and the newest time (seconds) any stored cosignature carries,
-        in one round trip: the append path reads both before every batch, so a
-        cosignature stored by another process is never missed (ledger/timestamps.py)."""
+        """`tree_state()` and the newest time (seconds) of any stored cosignature, in one
+        round trip: the append path reads both before every batch, so a cosignature
+        stored by another process is never missed (ledger/timestamps.py)."""
         with self.reading() as cursor:
-            cursor.execute(
-                "SELECT (SELECT MAX(leaf_index) FROM ledger_leaves) AS leaf_index, "
-                "(SELECT notification_id FROM ledger_leaves "
-                "ORDER BY leaf_index DESC LIMIT 1) AS notification_id, "
-                "(SELECT MAX(cosigned_at) FROM ledger_cosignatures) AS witnessed"
-            )
+            cursor.execute(LOG_STATE)
             row = cursor.fetchone()
         witnessed = None if row["witnessed"] is None else int(row["witnessed"])
-        if row["leaf_index"] is None:
-            return 0, 0, witnessed
-        return int(row["leaf_index"]) + 1, int(row["notification_id"]), witnessed
+        size = 0 if row["leaf_index"] is None else int(row["leaf_index"]) + 1
+        return size, int(row["notification_id"] or 0), witnessed
 
     def read_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
         """Hashes of stored perfect subtrees, in the order asked; KeyError if one is absent."""

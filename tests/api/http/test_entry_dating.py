@@ -151,7 +151,8 @@ def test_the_cli_exits_3_naming_the_bound_when_its_clock_runs_ahead(
     jo = ["--as", "jo", "--key", str(tmp_path / "jo.key")]
 
     def fast(*args: Any, **kwargs: Any) -> Signer:  # this machine's clock is a minute fast
-        return Signer(*args, **kwargs, clock=lambda: datetime.now(UTC) + timedelta(minutes=1))
+        signer = Signer(*args, **kwargs)
+        return dataclasses.replace(signer, clock=lambda: datetime.now(UTC) + timedelta(minutes=1))
 
     monkeypatch.setattr("api.cli.common.Signer", fast)
     code, _, err = cli(*jo, "act", "R1.1", "start")
