@@ -281,9 +281,12 @@ def test_the_chair_cosigns_over_http_and_an_auditor_checks_it(
     assert report.ok, report.problems
     assert report.witnessed == {"chair.example": world.ledger.tree_size()}
     assert (state / "latest-cosigned.note").exists()
+    trust = tmp_path / "trust.keys"
+    trust.write_text(world.trust)
     code = main(
         [
             "verify-bundle", str(tmp_path / "bundle"), "--log-key", str(vkey),
+            "--trust", str(trust),
             "--witness-key", str(tmp_path / "chair.wkey"), "--report", str(tmp_path / "r"),
         ]
     )  # fmt: skip
