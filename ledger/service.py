@@ -166,6 +166,7 @@ class Ledger:
         # under the append lock; any entry integrated from another writer evicts its
         # aggregate, so a stale copy can never be used.
         self._fresh: dict[UUID, Any] = {}
+        self._origin: str | None = None
         # The newest time a witness cosigned a checkpoint at: no entry appended from now
         # on may be dated before it. Re-read with the tree state before every batch, so
         # the append path asks nothing more per entry (ledger/timestamps.py).
@@ -235,7 +236,11 @@ class Ledger:
         return None if user is None else user.role
 
     def origin(self) -> str:
-        return self.require_directory().origin
+        """The log's origin, which its genesis entry fixes for good: read once, as reading
+        the directory copies it whole (a receipt would otherwise spend most of its time)."""
+        if self._origin is None:
+            self._origin = self.require_directory().origin
+        return self._origin
 
     def aggregate_events(self, aggregate_id: UUID) -> list[SignedEvent]:
         return list(self.events_of(aggregate_id))

@@ -8,7 +8,7 @@ a verifier or auditor that pinned only the old key is told what happened."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,9 @@ def test_a_witness_follows_the_rotation_only_once_it_pins_the_new_key(
 ) -> None:
     from tests.support.server import running_server
 
+    # The witness cosigns at its wall-clock time, and nothing after a witnessed checkpoint
+    # may be dated before it (ledger/timestamps.py): bring the simulated clock up to now.
+    world.clock.now = datetime.now(UTC) + timedelta(seconds=2)
     old = tmp_path / "old.vkey"
     old.write_text(world.vkey.encode() + "\n")
     key_file, state = tmp_path / "chair-witness.key", tmp_path / "witness-state"
