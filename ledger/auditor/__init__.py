@@ -16,6 +16,7 @@ project imports:
 - receipt.py: the receipt of an append (leaf, signed checkpoint, inclusion proof);
 - authority.py: who may sign what;
 - keyindex.py: the bundle's keys.json, written by the exporter and checked by the audit;
+- dating.py: history dated against the witnesses' cosignature times;
 - bundle.py, findings.py, signatures.py, audit.py: reading a bundle and auditing it.
 
 The audit re-derives everything from the signed entries:
@@ -36,6 +37,8 @@ The audit re-derives everything from the signed entries:
    `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size;
 7. cosignatures by the witnesses the auditor pins (C2SP tlog-cosignature) verify, and
    two saved checkpoints of one size with different roots are reported as a split view;
+   no entry after a checkpoint a pinned witness cosigned at time T is dated before T
+   (dating.py: such an entry was backdated);
 8. keys.json, the directory as people read it, lists exactly the users, roles, keys and
    leaves of the directory replayed in step 1.
 
