@@ -266,7 +266,8 @@ def _files(folder: Path) -> Iterator[Path]:
             yield Path(root) / name
 
 
-#: The auditor's findings that mean an entry takes no effect (ledger/auditor/audit.py):
+#: The auditor's findings that mean an entry takes no effect (ledger/auditor/audit.py and
+#: signers.py):
 #: the rules replay does not apply it either, and says so.
 REJECTED_BY_AUDIT = frozenset({"malformed entry", "unknown signer", "revoked key", "bad signature"})
 

@@ -17,7 +17,13 @@ project imports:
 - authority.py: who may sign what;
 - keyindex.py: the bundle's keys.json, written by the exporter and checked by the audit;
 - dating.py: history dated against the witnesses' cosignature times;
-- bundle.py, findings.py, signatures.py, audit.py: reading a bundle and auditing it.
+- pins.py: the log key and the roots of authority the auditor pinned (or did not);
+- checkpoint_roots.py: the root each tree size must hash to, and split views;
+- witnesses.py: the pinned witnesses' cosignatures, k of n;
+- signers.py: each entry's key and authority, replayed from the directory;
+- evidence.py: the evidence manifest and blobs against the attachments;
+- bundle.py, findings.py, signatures.py, audit.py: reading a bundle and auditing it
+  (audit.py orders the checks and streams the entries once for all of them).
 
 The audit re-derives everything from the signed entries:
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ class Finding:
     leaf_index: int | None
     check: str
     detail: str
+
+
+#: How a check reports a problem: (leaf index or None, check, detail). The checks are given
+#: the audit's own `Auditor.problem`, so the report's limit and order are kept in one place.
+ProblemSink = Callable[[int | None, str, str], None]
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""The evidence the entries attach, against the bundle's manifest and blobs.
+
+An entry signs only a blob's SHA-256, so the file itself proves nothing until it is
+re-hashed: the manifest must list exactly the blobs the entries attach, and (with
+``--evidence``) each blob in the bundle must hash to the SHA-256 and size it was signed
+for. A blob lawfully erased keeps its hash in the log and is not expected in the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ledger.auditor.bundle import Bundle
+from ledger.auditor.canonical import parse_json
+from ledger.auditor.entry import EventBody
+from ledger.auditor.errors import FormatError
+from ledger.auditor.findings import AuditReport, ProblemSink
+
+
+class Evidence:
+    """The blobs attached and erased by the entries replayed so far."""
+
+    def __init__(self) -> None:
+        self.attached: dict[str, int] = {}  # sha256 -> leaf index of its attachment
+        self.erased: set[str] = set()
+
+    def apply(self, position: int, body: EventBody) -> None:
+        """Record an attachment or an erasure (its signature and authority already
+        checked); KeyError or TypeError if its payload lacks the hash."""
+        if body.type == "action.evidence_attached":
+            self.attached.setdefault(body.payload["sha256"], position)
+        elif body.type == "action.evidence_erased":
+            self.erased.add(body.payload["sha256"])
+
+    def check(
+        self, bundle: Bundle, rehash: bool, report: AuditReport, problem: ProblemSink
+    ) -> None:
+        """The manifest against the attachments; with `rehash`, every blob against its hash."""
+        report.checks.append("the evidence manifest lists exactly the attached blobs")
+        listed: dict[str, dict[str, Any]] = {}
+        if bundle.exists("evidence/manifest.jsonl"):
+            for line in bundle.lines("evidence/manifest.jsonl"):
+                try:
+                    record = parse_json(line)
+                    listed[str(record["sha256"])] = record
+                except (FormatError, KeyError, TypeError) as error:
+                    problem(None, "evidence manifest", str(error))
+        report.evidence_listed = len(listed)
+        for sha in sorted(set(self.attached) - set(listed)):
+            problem(self.attached[sha], "evidence manifest", f"{sha} is attached, not listed")
+        for sha in sorted(set(listed) - set(self.attached)):
+            problem(None, "evidence manifest", f"{sha} is listed but never attached")
+        if not rehash:
+            return
+        report.checks.append("every evidence blob re-hashes to its SHA-256 and size")
+        for sha, record in sorted(listed.items()):
+            if sha in self.erased:
+                continue  # lawfully erased: its hash stays in the log, its content is gone
+            name = f"evidence/blobs/{sha}"
+            position = self.attached.get(sha)
+            if not bundle.exists(name):
+                problem(position, "evidence missing", f"{sha} is not in the bundle")
+                continue
+            digest, size = hashlib.sha256(), 0
+            with bundle.open(name) as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+            report.evidence_rehashed += 1
+            if digest.hexdigest() != sha or size != record.get("size"):
+                problem(
+                    position,
+                    "evidence altered",
+                    f"the blob stored for {sha} hashes to {digest.hexdigest()} "
+                    f"({size} bytes): it is not the file that was signed for",
+                )

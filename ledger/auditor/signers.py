@@ -1,0 +1,157 @@
+"""Who signed each entry, and whether they could: the directory as the audit replays it.
+
+A signature proves only that some key signed; what matters is whose key it was *at that
+point in the log* and whether its holder could sign that kind of entry. So the keys, the
+members (with their roots of authority, roots.py) and the agency leading each action are
+replayed from the entries themselves, in log order, and each entry is checked against
+them before it takes effect: an entry nobody valid signed changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from ledger.auditor.authority import CHARTER_TYPE, SELF_SIGNED, allowed_roles, scoped_to_agency
+from ledger.auditor.ed25519 import decode_public_key, key_id_for
+from ledger.auditor.entry import GENESIS_TYPE, EventBody
+from ledger.auditor.errors import FormatError
+from ledger.auditor.findings import ProblemSink
+from ledger.auditor.roots import Roots
+
+
+@dataclass
+class RegisteredKey:
+    user: str
+    public_key: bytes
+    revoked_at: int | None = None
+
+
+class Signers:
+    """The keys by key id, the members and the lead agencies, replayed so far."""
+
+    def __init__(self, roots: Roots, problem: ProblemSink) -> None:
+        self.roots = roots
+        self.problem = problem
+        self.keys: dict[str, RegisteredKey] = {}
+        self.lead_agency: dict[UUID, str] = {}  # action aggregate id -> agency
+
+    def signing_key(self, position: int, body: EventBody) -> bytes | None:
+        """The public key the entry's signature must verify with, or None (reported) if
+        no valid key is its actor's: the genesis and a charter sign with the key they
+        introduce, every other entry with its actor's registered, unrevoked key."""
+        actor, key_id = body.actor, body.key_id
+        if body.type in SELF_SIGNED:
+            what = "genesis" if body.type == GENESIS_TYPE else "charter"
+            if (body.type == GENESIS_TYPE) != (position == 0):
+                self.problem(position, "unknown signer", "the genesis is the first entry only")
+                return None
+            if body.type == CHARTER_TYPE and self.roots.appointers is not None:
+                self.problem(position, "unknown signer", "a second charter")
+                return None
+            try:
+                public_key = decode_public_key(body.payload.get("public_key"))
+            except FormatError as error:
+                self.problem(position, "unknown signer", f"{what} key: {error}")
+                return None
+            named = body.payload.get("admin_id" if what == "genesis" else "chair_id")
+            if key_id != key_id_for(public_key) or actor != named:
+                self.problem(position, "unknown signer", f"the {what} is not self-signed")
+                return None
+            return public_key
+        key = self.keys.get(key_id)
+        if key is None or key.user != actor:
+            self.problem(position, "unknown signer", f"key {key_id} is not registered to {actor}")
+            return None
+        if key.revoked_at is not None:
+            self.problem(
+                position,
+                "revoked key",
+                f"{actor} signed with key {key_id}, revoked at leaf {key.revoked_at}",
+            )
+            return None
+        return key.public_key
+
+    def authorised(self, position: int, body: EventBody) -> bool:
+        """Whether the signer may sign this entry: their authority derives from the pinned
+        roots, and their role (for officers and agency leads, also their agency) may sign
+        its kind (authority.py). If not, the problem is reported."""
+        kind, actor = body.type, body.actor
+        unrooted = self.roots.unrooted(body)
+        if unrooted is not None:
+            self.problem(position, "authority not rooted", unrooted)
+            return False
+        if kind in SELF_SIGNED:
+            return True
+        role, agency = self.roots.role_of(actor)
+        allowed = allowed_roles(
+            kind,
+            actor,
+            body.payload,
+            appointers=self.roots.appointers,
+            subject_role=self.roots.subject_role(body),
+        )
+        if role not in allowed:
+            self.problem(
+                position,
+                "not authorised",
+                f"{actor} ({role}) may not sign {kind}; allowed: {', '.join(sorted(allowed))}",
+            )
+            return False
+        if (
+            role == "agency_lead"
+            and kind.startswith("directory.")
+            and actor != body.payload.get("user_id")
+        ):
+            subject_agency = self._subject_agency(body)
+            if subject_agency != agency:
+                self.problem(
+                    position,
+                    "not authorised",
+                    f"{actor} (agency lead of {agency}) signed {kind} for {subject_agency}",
+                )
+                return False
+        lead = self.lead_agency.get(body.aggregate_id)
+        if scoped_to_agency(kind, role) and lead != agency:
+            self.problem(
+                position,
+                "not authorised",
+                f"{actor} ({role} of {agency}) signed {kind} for an action led by {lead}",
+            )
+            return False
+        return True
+
+    def _subject_agency(self, body: EventBody) -> str | None:
+        """The agency of the user a directory entry registers or changes the key of."""
+        if body.type == "directory.user_registered":
+            agency = body.payload.get("agency")
+            return agency if isinstance(agency, str) else None
+        return self.roots.role_of(str(body.payload.get("user_id")))[1]
+
+    def apply(self, position: int, body: EventBody) -> None:
+        """Keep the facts the signer checks need: keys, members, lead agencies. Raises
+        KeyError, TypeError, AttributeError or FormatError for a malformed payload."""
+        kind, payload, aggregate = body.type, body.payload, body.aggregate_id
+        if kind.startswith("directory.") or kind == GENESIS_TYPE:
+            self.roots.apply(position, body)
+        if kind == GENESIS_TYPE:
+            self._add_key(payload["admin_id"], payload["public_key"])
+        elif kind == CHARTER_TYPE:
+            self._add_key(payload["chair_id"], payload["public_key"])
+        elif kind == "directory.user_registered":
+            self._add_key(payload["user_id"], payload["public_key"])
+        elif kind == "directory.key_rotated":
+            for key in self.keys.values():
+                if key.user == payload["user_id"] and key.revoked_at is None:
+                    key.revoked_at = position
+            self._add_key(payload["user_id"], payload["new_public_key"])
+        elif kind == "directory.key_revoked":
+            self.keys[payload["revoked_key_id"]].revoked_at = position
+        elif kind == "action.added":
+            self.lead_agency[aggregate] = payload["lead_agency"]
+        elif kind == "action.amended" and "lead_agency" in payload.get("changes", {}):
+            self.lead_agency[aggregate] = payload["changes"]["lead_agency"]
+
+    def _add_key(self, user: str, public_key_text: str) -> None:
+        public_key = decode_public_key(public_key_text)
+        self.keys[key_id_for(public_key)] = RegisteredKey(user, public_key)
