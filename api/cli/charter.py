@@ -34,7 +34,7 @@ def cmd_charter_adopt(args: argparse.Namespace) -> int:
         result = client.adopt_charter(
             args.name, args.title, appointers=appointers, off_page_roles=off_page
         )
-        print_appended([result])
+        print_appended([result], args)
     public_key = base64.b64encode(client.signer.key.public_key).decode()
     print(f"charter adopted; {client.signer.user_id} is the chair (root key {public_key})")
     print(

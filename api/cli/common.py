@@ -114,6 +114,7 @@ REMOTE_COMMANDS = {
     ("keys", "revoke"),
     ("evidence", "add"),
     ("evidence", "get"),
+    ("sign", None),  # opens no ledger at all: reads a body and a key, prints a signature
     ("verify-bundle", None),  # reads only the bundle given, wherever it came from
     ("witness", "cosign"),
     ("export", None),
@@ -251,13 +252,28 @@ def print_appended(results: Sequence[Any], args: argparse.Namespace | None = Non
     file, on this side, where the operator cannot take it back."""
     for r in results:
         print(f"appended entry {r.leaf_index}: {r.type} v{r.version}")
+    if args is not None:
+        keep_receipts(results, args)
+
+
+def keep_receipts(results: Sequence[Any], args: argparse.Namespace) -> None:
+    """Keep the receipts among `results` in the caller's receipts file and say where."""
     receipted = [r for r in results if getattr(r, "receipt", None) is not None]
-    if args is None or not receipted:
+    if not receipted:
         return
     checkpoint = receipted[-1].receipt.claimed_checkpoint()
     book = receipt_book(args, checkpoint.origin)
     book.keep(receipted)
     print(f"receipt under checkpoint {checkpoint.size} kept in {book.path}")
+
+
+def receipted(ledger: Any, config: LedgerConfig, results: list[Any]) -> list[Any]:
+    """`results` with receipts: the server's already carry them (client mode); in local
+    mode they are signed here when this side holds the log key."""
+    if not isinstance(ledger, Ledger):
+        return results
+    issuer = _local_receipts(ledger, config)
+    return results if issuer is None else list(issuer(results))
 
 
 # -- running a command -------------------------------------------------------------------

@@ -12,7 +12,9 @@ from api.cli.common import (
     Parsers,
     Subparsers,
     config_from,
+    keep_receipts,
     open_ledger,
+    receipted,
     remote_for,
     signer_for,
 )
@@ -38,6 +40,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         except OSError as error:
             raise CliError(f"cannot read {args.file}: {error.strerror}") from None
         print(f"imported {len(results)} entries from {args.file}")
+        keep_receipts(receipted(ledger, config, results), args)
     return 0
 
 

@@ -30,10 +30,14 @@ from api.application.offpage import (
 )
 from api.cli.common import CliError, Parsers, Subparsers, output_file
 from ledger.auditor.entry import EventBody
+from ledger.config import DEFAULT_BACKWARD_SKEW, DEFAULT_FORWARD_SKEW
 from ledger.keys import KeyPair
 
-#: How far from the ledger's clock it accepts a timestamp (ledger.service.Ledger).
-LEDGER_WINDOW = timedelta(minutes=5)
+#: The ledger's default bounds on a timestamp (ledger/config.py, ledger/timestamps.py):
+#: an entry may be dated at most this far behind the ledger's clock...
+LEDGER_BACKWARD = DEFAULT_BACKWARD_SKEW
+#: ...and at most this far ahead of it.
+LEDGER_FORWARD = DEFAULT_FORWARD_SKEW
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -74,17 +78,24 @@ def _show(body: EventBody, data: bytes, name: str) -> None:
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
     lines.append(f"  {'SHA-256'.ljust(width)}  {fingerprint(data)} (the page shows it too)")
     age = datetime.now(UTC) - body.timestamp
-    if abs(age) > LEDGER_WINDOW:
-        when = "ago" if age > timedelta(0) else "from now"
+    if age > LEDGER_BACKWARD:
         lines.append(
-            f"warning: it was prepared {_span(abs(age))} {when} by this machine's clock; the "
-            f"ledger accepts a statement only within {LEDGER_WINDOW.seconds // 60} minutes of "
-            "its time, so it may refuse this one: prepare it again if so"
+            f"warning: it was prepared {_span(age)} ago by this machine's clock; the ledger "
+            f"accepts a statement dated at most {_span(LEDGER_BACKWARD)} behind its clock, "
+            "so it may refuse this one: prepare it again if so"
+        )
+    elif -age > LEDGER_FORWARD:
+        lines.append(
+            f"warning: it is dated {_span(-age)} from now by this machine's clock; the ledger "
+            f"accepts a statement dated at most {_span(LEDGER_FORWARD)} ahead of its clock: "
+            "check this machine's clock, or prepare it again"
         )
     print("\n".join(lines), file=sys.stderr)
 
 
 def _span(span: timedelta) -> str:
+    if span < timedelta(minutes=2):
+        return f"{int(span.total_seconds())} seconds"
     minutes = int(span.total_seconds() // 60)
     if minutes < 120:
         return f"{minutes} minutes"

@@ -15,6 +15,7 @@ import pytest
 from ledger.auditor.note import NoteSigner
 from ledger.keys import KeyPair
 from ledger.service import Ledger
+from tests.support.plan_tables import GOOD, write_csv
 from tests.support.rawdb import drop_last_entries
 from tests.support.world import ORIGIN, World, make_world
 
@@ -125,3 +126,19 @@ def test_the_report_uses_a_fresh_checkpoint_where_the_key_is(
     size = world.ledger.tree_size()
     assert f"signed checkpoint of size {size} (the log holds {size} entries)" in out
     assert "grown" not in out
+
+
+def test_an_import_keeps_a_receipt_for_every_entry_it_appended(
+    world: World, cli: Any, tmp_path: Path
+) -> None:
+    world.keys["sig"].write(tmp_path / "sig.key")
+    rows = [{**GOOD, "action_id": "R1.2"}, {**GOOD, "action_id": "R1.3"}]
+    table = write_csv(tmp_path / "actions.csv", list(GOOD), rows)
+    code, out, err = cli("--as", "sig", "--key", str(tmp_path / "sig.key"), "import", str(table))
+    assert code == 0, err
+    assert "imported 2 entries" in out and "receipt under checkpoint" in out
+    book = world.config.home / "receipts" / "test.example_ledger.jsonl"
+    lines = [json.loads(line) for line in book.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["action.added"] * 2
+    code, out, err = cli("receipts", "check")
+    assert code == 0 and "2 receipts checked: all still in the log" in out, err

@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from domain import Status
+from ledger.auditor.canonical import canonical_bytes
+from ledger.auditor.entry import format_timestamp
 from ledger.keys import KeyPair
 from tests.support.web import field, hidden, sign_in, web_client
 from tests.support.world import World, make_world
@@ -176,3 +179,31 @@ def test_what_it_shows_cannot_hide_text_from_the_terminal(
     assert code == 0
     assert "\x1b" not in err and "\u202e" not in err and "\r" not in err
     assert "Fine\\u001b[2K\\u000d\\u202eenil" in err
+
+
+def _redated(body: bytes, moment: datetime) -> bytes:
+    """The same prepared statement, dated `moment` (as a page with that clock would)."""
+    return canonical_bytes({**json.loads(body), "timestamp": format_timestamp(moment)})
+
+
+def test_it_warns_of_a_date_the_ledger_would_refuse_on_either_side(
+    http: Any, world: World, cli: Any, tmp_path: Path
+) -> None:
+    # The ledger's bounds differ on each side (ledger/timestamps.py): five minutes behind
+    # its clock, five seconds ahead. The warning names the side and its bound.
+    _, body, name = prepare(http, "council.officer", "comment", text="Noted")
+    key = key_file(world, "council.officer", tmp_path)
+    file = tmp_path / name
+    now = datetime.now(UTC)
+    for moment, warning in (
+        (now - timedelta(minutes=10), "dated at most 5 minutes behind"),
+        (now + timedelta(minutes=1), "dated at most 5 seconds ahead"),
+        (now, None),
+    ):
+        file.write_bytes(_redated(body, moment))
+        code, _, err = cli("sign", str(file), "--key", str(key))
+        assert code == 0, err
+        if warning is None:
+            assert "warning" not in err
+        else:
+            assert warning in err, err
