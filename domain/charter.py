@@ -105,6 +105,11 @@ def parse_off_page_roles(value: object, rule: str) -> frozenset[str]:
     return frozenset(value)
 
 
+def a_role(role: Role) -> str:
+    """The role's name with its article, for messages ("an officer", "a chair")."""
+    return ("an " if role.value[0] in "aeiou" else "a ") + role.value
+
+
 def require_appointer(
     charter: Charter | None, actor: Actor, role: Role, agency: str | None, rule: str
 ) -> None:
@@ -118,7 +123,7 @@ def require_appointer(
     if charter is None:
         raise NotPermitted(
             rule,
-            f"no charter yet, so nobody may appoint a {role.value}: the chair adopts one "
+            f"no charter yet, so nobody may appoint {a_role(role)}: the chair adopts one "
             "first (inquiry-ledger charter adopt)",
         )
     appointer = charter.appointer_of(role)
@@ -126,7 +131,7 @@ def require_appointer(
         named = appointer.value if appointer else "nobody"
         raise NotPermitted(
             rule,
-            f"{actor.describe()} may not appoint a {role.value}: the charter names {named}",
+            f"{actor.describe()} may not appoint {a_role(role)}: the charter names {named}",
         )
     if appointer is Role.AGENCY_LEAD and actor.agency != agency:
         raise NotPermitted(

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.charter import (
     Charter,
+    a_role,
     parse_appointers,
     parse_off_page_roles,
     require_appointer,
@@ -116,7 +117,14 @@ class Directory(Aggregate):
             return
         if user.role is Role.CHAIR:
             raise NotPermitted(rule, f"only the chair may {doing} the chair's key")
-        require_appointer(self.charter, ctx.actor, user.role, user.agency, rule)
+        try:
+            require_appointer(self.charter, ctx.actor, user.role, user.agency, rule)
+        except NotPermitted as refused:
+            raise NotPermitted(
+                rule,
+                f"{ctx.actor.describe()} may not {doing} the key of {user.user_id}: only its "
+                f"holder or whoever appoints {a_role(user.role)} may ({refused.message})",
+            ) from None
 
     # -- events --------------------------------------------------------------------
 
