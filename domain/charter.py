@@ -115,10 +115,18 @@ def require_appointer(
 ) -> None:
     """Refuse unless `actor` may appoint someone to `role` (for `agency`)."""
     if role is Role.CHAIR:
-        raise NotPermitted(rule, "the chair is appointed only by their own charter")
+        raise NotPermitted(
+            rule,
+            f"{actor.describe()} may not appoint a chair: the chair is appointed only by "
+            "their own charter",
+        )
     if role is Role.ADMIN:
         if actor.role is not Role.ADMIN:
-            raise NotPermitted(rule, "administrators are registered by administrators")
+            raise NotPermitted(
+                rule,
+                f"{actor.describe()} may not register an admin: administrators are "
+                "registered by administrators",
+            )
         return
     if charter is None:
         raise NotPermitted(

@@ -294,6 +294,14 @@ class Directory(Aggregate):
                     "directory.last_admin_key",
                     "refusing to revoke the last active key of the last administrator",
                 )
+            if user.role is Role.CHAIR and len(user.active_keys()) == 1:
+                # Nobody appoints the chair and a ledger has one charter, so a chair with
+                # no key could never act or appoint again: replace the key instead.
+                raise InvalidTransition(
+                    "directory.last_chair_key",
+                    "refusing to revoke the chair's last active key: nobody else can give "
+                    "the chair a new one; rotate it instead (keys rotate chair)",
+                )
 
         def apply(self, directory: Directory) -> None:
             key = directory.users[self.user_id].keys[self.revoked_key_id]
