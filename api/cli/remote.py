@@ -102,12 +102,14 @@ class RemoteLedger:
             raise VersionConflict(
                 UUID(body["aggregate_id"]), int(body["current_version"]), str(detail)
             )
-        if code == "not_permitted":
-            raise NotPermitted(str(body.get("rule", "")), str(detail))
-        if code == "invalid_transition":
-            raise InvalidTransition(str(body.get("rule", "")), str(detail))
-        if code == "invalid_input":
-            raise InvalidInput(str(body.get("rule", "")), str(detail))
+        refusals = {
+            "not_permitted": NotPermitted,
+            "invalid_transition": InvalidTransition,
+            "invalid_input": InvalidInput,
+        }
+        if code in refusals:
+            rule = str(body.get("rule", ""))
+            raise refusals[code](rule, _without_rule(str(detail), rule))
         raise RemoteError(response.status_code, code, detail)
 
     # -- what api.application.commands.Client needs -------------------------------------
@@ -399,3 +401,10 @@ class _Stored:
     sha256: str
     size: int
     storage_key: str
+
+
+def _without_rule(detail: str, rule: str) -> str:
+    """The server's detail is the refusal's whole text, which ends with its rule; the
+    DomainError rebuilt here adds the rule again, so it is taken off first."""
+    suffix = f" [rule: {rule}]"
+    return detail.removesuffix(suffix)

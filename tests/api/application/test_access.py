@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from api.application.access import (
@@ -62,7 +64,7 @@ def test_truth_table(actor: Actor) -> None:
 @pytest.mark.parametrize("actor", EVERYONE, ids=lambda a: a.role.value)
 def test_the_requirements_raise_exactly_when_the_predicates_say_no(actor: Actor) -> None:
     auditor, _, scoped = TABLE[actor]
-    checks = [
+    checks: list[tuple[Callable[[], object], bool, str]] = [
         (lambda: require_auditor(actor, "read the whole log"), auditor, "may not read the whole"),
         (lambda: require_readable_action(actor, "police"), not scoped, "reads only council's"),
         (lambda: require_readable_evidence(actor, {"police"}), not scoped, "council's evidence"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.support.world import World, make_world
 
 
 @pytest.fixture
-def world(config, clock) -> World:
+def world(config: Any, clock: Any) -> Iterator[World]:
     w = make_world(config, clock)
     w.add_action("R1.1")
     w.client("council.officer").change_status("R1.1", Status.IN_PROGRESS)

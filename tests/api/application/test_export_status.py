@@ -55,7 +55,7 @@ def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     clear_store_settings(monkeypatch)
     w = make_world(config, clock)
     w.add_action("R1.1")
-    w.client("admin").add_action(
+    w.client("sig").add_action(
         {
             "action_id": "R1.2",
             "recommendation": 1,
@@ -70,12 +70,13 @@ def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     w.add_action("R2.1", lead="police")
     c = w.client
     c("council.officer").change_status("R1.1", Status.IN_PROGRESS)
-    w.sha = {  # type: ignore[attr-defined]
+    sha = {
         "first": attach(w, "R1.1", b"first minutes", "council.officer", "Minutes, January"),
         "second": attach(w, "R1.1", b"second minutes", "council.officer", "Minutes, February"),
         "evil": attach(w, "R1.2", b"police note", "police.officer", EVIL_DESCRIPTION),
     }
-    c("council.officer").withdraw_evidence("R1.1", w.sha["first"], "superseded by February's")
+    w.sha = sha  # type: ignore[attr-defined]
+    c("council.officer").withdraw_evidence("R1.1", sha["first"], "superseded by February's")
     c("council.officer").change_status("R1.1", Status.EVIDENCE_SUBMITTED)
     c("council.lead").sign_off("R1.1", "Complete")
     c("council.lead").rate("R1.1", "green", "on track")
@@ -238,7 +239,7 @@ def test_neutralise() -> None:
 def _http(world: World) -> Any:
     client = TestClient(create_app(world.config, world.ledger))
     tokens = TokenStore(world.ledger.tables)
-    client.tokens = {  # type: ignore[attr-defined]
+    client.tokens = {
         user: tokens.create(user, timedelta(days=1), now=world.clock.now) for user in world.keys
     }
     return client
@@ -292,9 +293,9 @@ def test_import_then_export_round_trip(world: World, cli: Any, tmp_path: Path) -
         {**GOOD, "action_id": "R2.3", "recommendation": 2, "lead_agency": "council"},
     ]
     path = write_xlsx(tmp_path / "plan", list(ACTION_COLUMNS), imported)
-    admin_key = world.config.home / "admin-test.key"
-    world.keys["admin"].write(admin_key)
-    code, _, err = cli("--as", "admin", "--key", str(admin_key), "import", str(path))
+    sig_key = world.config.home / "sig-test.key"
+    world.keys["sig"].write(sig_key)
+    code, _, err = cli("--as", "sig", "--key", str(sig_key), "import", str(path))
     assert code == 0, err
     for suffix in ("csv", "xlsx"):
         out = tmp_path / f"status.{suffix}"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.application.plan_import import ACTION_COLUMNS, ImportRejected, import_csv
+from domain import NotPermitted
 from tests.support.plan_tables import GOOD, Row, Writer, write_csv, write_xlsx
 from tests.support.world import World, clear_store_settings, make_world
 
@@ -29,7 +30,7 @@ def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 def rejected(world: World, path: Path) -> list[str]:
     size = world.ledger.tree_size()
     with pytest.raises(ImportRejected) as caught:
-        import_csv(world.ledger, world.signer("admin"), path)
+        import_csv(world.ledger, world.signer("sig"), path)
     assert world.ledger.tree_size() == size  # nothing was imported
     assert world.ledger.action("R1.1") is None
     return [str(e) for e in caught.value.errors]
@@ -50,7 +51,7 @@ def test_a_good_file_imports_with_typed_cells(world: World, tmp_path: Path, fmt:
         "due_date": date(2023, 6, 30),  # a date cell in xlsx
     }
     path = FORMATS[fmt](tmp_path / "actions", list(ACTION_COLUMNS), [GOOD, second])
-    results = import_csv(world.ledger, world.signer("admin"), path)
+    results = import_csv(world.ledger, world.signer("sig"), path)
     assert len(results) == 2
     action = world.ledger.action("R2.1")
     assert action is not None
@@ -59,7 +60,39 @@ def test_a_good_file_imports_with_typed_cells(world: World, tmp_path: Path, fmt:
         "police",
         "2023-06-30",
     )
-    assert world.ledger.action("R1.1").lead_officers == ["Director", "Deputy"]
+    first = world.ledger.action("R1.1")
+    assert first is not None and first.lead_officers == ["Director", "Deputy"]
+
+
+@pytest.mark.parametrize("user", ["admin", "chair", "council.lead"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_only_the_implementation_group_imports_the_plan(
+    world: World, tmp_path: Path, fmt: str, user: str
+) -> None:
+    """The implementation group is the only plan editor: an administrator (or the chair, or
+    a lead) who imports a good file is refused by the ledger and nothing is recorded."""
+    actions = FORMATS[fmt](tmp_path / "actions", list(ACTION_COLUMNS), [GOOD])
+    columns, third = (
+        ["number", "title", "lead_agencies"],
+        [{"number": 3, "title": "Third", "lead_agencies": "Police"}],
+    )
+    recs = (
+        write_xlsx(tmp_path / "recs", columns, third, sheets=("recommendations",))
+        if fmt == "xlsx"
+        else write_csv(tmp_path / "recs", columns, third)
+    )
+    size = world.ledger.tree_size()
+    for path, rule in ((actions, "action.add"), (recs, "plan.add_recommendation")):
+        with pytest.raises(NotPermitted) as refused:
+            import_csv(world.ledger, world.signer(user), path)
+        assert refused.value.rule == rule
+    assert world.ledger.tree_size() == size
+    assert world.ledger.action("R1.1") is None
+    plan = world.ledger.plan()
+    assert plan is not None and 3 not in plan.recommendations
+    # the same files, signed by the implementation group, import
+    assert len(import_csv(world.ledger, world.signer("sig"), actions)) == 1
+    assert len(import_csv(world.ledger, world.signer("sig"), recs)) == 1
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -139,7 +172,7 @@ def test_the_wrong_sheet_is_refused(world: World, tmp_path: Path) -> None:
     chosen = write_xlsx(
         tmp_path / "chosen", list(ACTION_COLUMNS), [GOOD], sheets=("Actions", "Notes")
     )
-    assert len(import_csv(world.ledger, world.signer("admin"), chosen)) == 1
+    assert len(import_csv(world.ledger, world.signer("sig"), chosen)) == 1
 
 
 def test_a_file_that_is_not_a_table_is_refused(world: World, tmp_path: Path) -> None:
@@ -166,7 +199,7 @@ def test_recommendations_import_from_both_formats(world: World, tmp_path: Path, 
     )
     size = world.ledger.tree_size()
     with pytest.raises(ImportRejected) as caught:
-        import_csv(world.ledger, world.signer("admin"), bad)
+        import_csv(world.ledger, world.signer("sig"), bad)
     cell = " (C2)" if fmt == "xlsx" else ""
     assert [str(e) for e in caught.value.errors] == [
         f"row 2, column lead_agencies{cell}: unknown agency 'Ambulance'"
@@ -183,7 +216,7 @@ def test_recommendations_import_from_both_formats(world: World, tmp_path: Path, 
             [{"number": 3, "title": "Third", "lead_agencies": "Police"}],
             sheets=sheet,
         )
-    assert len(import_csv(world.ledger, world.signer("admin"), good)) == 1
+    assert len(import_csv(world.ledger, world.signer("sig"), good)) == 1
     plan = world.ledger.plan()
     assert plan is not None and plan.recommendations[3].title == "Third"
 
@@ -192,15 +225,15 @@ def test_recommendations_import_from_both_formats(world: World, tmp_path: Path, 
 def test_cli_lists_every_error_with_its_cell(
     world: World, cli: Any, tmp_path: Path, fmt: str
 ) -> None:
-    admin_key = world.config.home / "admin-test.key"
-    world.keys["admin"].write(admin_key)
+    sig_key = world.config.home / "sig-test.key"
+    world.keys["sig"].write(sig_key)
     rows: list[Row] = [
         {**GOOD, "due_date": "31/03/2023"},
         {**GOOD, "action_id": "R1.2", "title": ""},
     ]
     path = FORMATS[fmt](tmp_path / "actions", list(ACTION_COLUMNS), rows)
     size = world.ledger.tree_size()
-    code, _, err = cli("--as", "admin", "--key", str(admin_key), "import", str(path))
+    code, _, err = cli("--as", "sig", "--key", str(sig_key), "import", str(path))
     assert code == 2
     lines = err.strip().splitlines()
     assert lines[0] == f"{path}: {where(fmt, 2, 'due_date')}: must be YYYY-MM-DD: '31/03/2023'"
@@ -208,7 +241,15 @@ def test_cli_lists_every_error_with_its_cell(
     assert lines[2] == "inquiry-ledger: 2 error(s); nothing was imported"
     assert world.ledger.tree_size() == size
     good = FORMATS[fmt](tmp_path / "good", list(ACTION_COLUMNS), [GOOD])
-    code, out, err = cli("--as", "admin", "--key", str(admin_key), "import", str(good))
+    # the administrator no longer edits the plan: a good file is refused, nothing recorded
+    admin_key = world.config.home / "admin-test.key"
+    world.keys["admin"].write(admin_key)
+    code, _, err = cli("--as", "admin", "--key", str(admin_key), "import", str(good))
+    assert code == 3
+    assert "refused: admin (admin) may not add actions to the plan" in err
+    assert "[rule: action.add]" in err
+    assert world.ledger.tree_size() == size
+    code, out, err = cli("--as", "sig", "--key", str(sig_key), "import", str(good))
     assert code == 0, err
     assert out.startswith("imported 1 entries")
 
@@ -226,7 +267,10 @@ def test_remote_xlsx_import_through_a_real_server(
     env = {"INQUIRY_LEDGER_HOME": str(config.home)}
     if config.database_url:
         env["INQUIRY_LEDGER_DATABASE_URL"] = config.database_url
-    token = TokenStore(world.ledger.tables).create("admin", timedelta(days=1))
+    token = TokenStore(world.ledger.tables).create("sig", timedelta(days=1))
+    sig_key = tmp_path / "sig.key"
+    world.keys["sig"].write(sig_key)
+    admin_token = TokenStore(world.ledger.tables).create("admin", timedelta(days=1))
     admin_key = tmp_path / "admin.key"
     world.keys["admin"].write(admin_key)
     bad = write_xlsx(tmp_path / "bad", list(ACTION_COLUMNS), [GOOD, {**GOOD, "due_date": 7}])
@@ -234,11 +278,17 @@ def test_remote_xlsx_import_through_a_real_server(
     size = world.ledger.tree_size()
     with running_server(env) as url:
         monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(tmp_path / "client"))
-        remote = ["--server", url, "--token", token, "--as", "admin", "--key", str(admin_key)]
+        remote = ["--server", url, "--token", token, "--as", "sig", "--key", str(sig_key)]
         code, _, err = cli(*remote, "import", str(bad))
         assert code == 2
         assert "row 3, column action_id (A3): action R1.1 already exists" in err
         assert "row 3, column due_date (H3): is a number (7), not a date" in err
+        assert world.ledger.tree_size() == size
+        # the server refuses the administrator's import of a good file
+        as_admin = ["--server", url, "--token", admin_token, "--as", "admin"]
+        code, _, err = cli(*as_admin, "--key", str(admin_key), "import", str(good))
+        assert code == 3 and "may not add actions to the plan" in err, err
+        assert err.count("[rule: action.add]") == 1, err  # as the local CLI says it
         assert world.ledger.tree_size() == size
         code, out, err = cli(*remote, "import", str(good))
         assert code == 0 and out.startswith("imported 1 entries"), err

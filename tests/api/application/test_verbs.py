@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,7 @@ from ledger.auditor.entry import SignedEntry
 from ledger.service import Appended, Ledger
 from ledger.signer import Signer
 from ledger.timestamps import NextEntry
-from tests.support.world import World, clear_store_settings, make_world
+from tests.support.world import ORIGIN, World, clear_store_settings, make_world
 
 #: A command line for each verb, after `act ACTION VERB`.
 SAMPLE_ARGV: dict[str, list[str]] = {
@@ -221,14 +222,19 @@ def test_the_cli_and_prepare_sign_the_same_body_for_every_verb_the_pages_offer(
 
         args = build_parser().parse_args(["act", "R1.1", *argv])
         port = Recording(world.ledger)
-        signer = Signer(user, key, clock=lambda moment=body.timestamp: moment)  # a fixed clock
+
+        def fixed(moment: datetime = body.timestamp) -> datetime:
+            return moment  # a fixed clock: the CLI dates its entry as prepare did
+
+        signer = Signer(user, key, ORIGIN, clock=fixed)
         perform(Client(port, signer), args, store)
         [entry] = port.appended
         assert entry.body.signing_bytes() == body.signing_bytes(), name
         assert entry.signature == SignedEntry.sign(body, key).signature
         covered.add(name)
     assert covered == set(COMMANDS)
-    assert world.ledger.action("R1.1").status is Status.IN_PROGRESS  # returned
+    action = world.ledger.action("R1.1")
+    assert action is not None and action.status is Status.IN_PROGRESS  # returned
 
 
 def test_only_attach_uploads_a_file() -> None:
