@@ -20,7 +20,7 @@ import pytest
 from ledger.config import LedgerConfig
 from tests.support.clock import Clock
 from tests.support.postgres import POSTGRES_ADMIN_URL
-from tests.support.world import clear_store_settings
+from tests.support.world import World, clear_store_settings, make_world
 
 
 def _database_url(name: str) -> str:
@@ -81,6 +81,16 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerConfig:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def world(config: LedgerConfig, clock: Clock) -> Iterator[World]:
+    """The small charter world (tests/support/world.py) with action R1.1 for the council,
+    on this test's backend and clock. Modules that need another world define their own."""
+    w = make_world(config, clock)
+    w.add_action("R1.1")
+    yield w
+    w.ledger.close()
 
 
 # -- a real S3 server: Ceph RADOS Gateway, started once per test session -----------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,15 +23,7 @@ from ledger.auditor.receipt import (
 )
 from ledger.keys import KeyPair
 from ledger.receipt import issue_receipts, with_receipts
-from tests.support.world import ORIGIN, World, make_world
-
-
-@pytest.fixture
-def world(config: Any, clock: Any) -> Iterator[World]:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    yield w
-    w.ledger.close()
+from tests.support.world import ORIGIN, World
 
 
 def _comments(world: World, n: int) -> list[Any]:

@@ -31,14 +31,6 @@ class StoppedClock(Clock):
         return self.now
 
 
-@pytest.fixture
-def world(config: Any, clock: Any) -> Any:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    yield w
-    w.ledger.close()
-
-
 def _dated(world: World, user: str, at: Callable[[], datetime]) -> Signer:
     return dataclasses.replace(world.signer(user), clock=at)
 

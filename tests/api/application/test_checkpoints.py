@@ -4,11 +4,8 @@ the server's receipts, and its regular checkpoints (api/application/checkpoints.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from api.application.checkpoints import (
     RegularCheckpoints,
@@ -19,17 +16,9 @@ from api.application.checkpoints import (
 from api.application.reports import progress_report
 from ledger.auditor.receipt import verify_receipt
 from ledger.logkeys import home_keys, ledger_keys, rotate_log_key
-from tests.support.world import World, make_world
+from tests.support.world import World
 
 AS_OF = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def world(config: Any, clock: Any) -> Iterator[World]:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    yield w
-    w.ledger.close()
 
 
 def _grow(world: World, n: int = 1) -> None:

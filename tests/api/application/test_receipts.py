@@ -4,11 +4,8 @@ or rewrites them and grows the log again, is caught (api/application/receipts.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from api.application.commands import Client, local_receipts
 from api.application.receipts import (
@@ -23,15 +20,7 @@ from ledger.keys import KeyPair
 from ledger.service import Ledger
 from ledger.verify import verify_ledger
 from tests.support.rawdb import drop_last_entries
-from tests.support.world import ORIGIN, World, make_world
-
-
-@pytest.fixture
-def world(config: Any, clock: Any) -> Iterator[World]:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    yield w
-    w.ledger.close()
+from tests.support.world import ORIGIN, World
 
 
 def _client(world: World, user: str = "council.officer") -> Client:

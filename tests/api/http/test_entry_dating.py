@@ -40,14 +40,6 @@ class StoppedClock(Clock):
 
 
 @pytest.fixture
-def world(config: Any, clock: Any) -> Iterator[World]:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    yield w
-    w.ledger.close()
-
-
-@pytest.fixture
 def http(world: World) -> Iterator[Any]:
     with TestClient(create_app(world.config, world.ledger)) as client:
         tokens = TokenStore(world.ledger.tables)
