@@ -29,7 +29,7 @@ from ledger.logkeys import home_keys, ledger_keys
 from ledger.service import Ledger
 from ledger.snapshot import is_empty
 from ledger.verify import verify_ledger
-from tests.support.world import World, clear_store_settings, make_world
+from tests.support.world import ORIGIN, World, clear_store_settings, make_world
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -145,11 +145,15 @@ def test_backup_and_restore_round_trip_with_a_checkpoint_saved_before(
     assert (target.home / "log.vkey").read_text() == (world.config.home / "log.vkey").read_text()
     assert (target.log_key_path).stat().st_mode & 0o777 == 0o600
     # The restored ledger goes on: a new entry (after the restored notification ids) and a
-    # checkpoint under the same key.
+    # checkpoint under the same key. Restored, it runs on the wall clock, and so does the
+    # user who signs for it (the world's simulated clock is in 2023: ledger/timestamps.py).
     from api.application.commands import Client
+    from ledger.signer import Signer
 
     with Ledger(target) as restored:
-        appended = Client(restored, world.signer("sig")).comment("R1.1", "restored")
+        assert restored.origin() == ORIGIN
+        sig = Signer("sig", world.keys["sig"], ORIGIN)
+        appended = Client(restored, sig).comment("R1.1", "restored")
         assert appended.leaf_index == len(_state(world.config))
     code, text, err = run(target, "checkpoint", capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0, err

@@ -76,7 +76,12 @@ def valid() -> Iterator[dict[str, Any]]:
             for path in bundle.rglob("*")
             if path.is_file()
         }
-        yield {"files": files, "entries": files["entries.jsonl"].splitlines(), "vkey": world.vkey}
+        yield {
+            "files": files,
+            "entries": files["entries.jsonl"].splitlines(),
+            "vkey": world.vkey,
+            "trust": world.trust,  # the chair's charter key, which an auditor pins
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -283,7 +288,7 @@ def test_a_mutated_bundle_is_reported_never_crashes_the_auditor(
     as_zip = data.draw(st.booleans())
     path = _write_bundle(files, as_zip)
     try:
-        report = audit(path, log_key=valid["vkey"].encode())
+        report = audit(path, log_key=valid["vkey"].encode(), trust=valid["trust"])
         if files == valid["files"]:
             assert report.ok
         assert report.to_json()["problems"] is not None
@@ -300,7 +305,7 @@ def test_a_bundle_with_a_type_confused_entry_is_reported(valid: dict[str, Any], 
     files = data.draw(type_confused_bundle(valid["files"]))
     path = _write_bundle(files, as_zip=False)
     try:
-        report = audit(path, log_key=valid["vkey"].encode())
+        report = audit(path, log_key=valid["vkey"].encode(), trust=valid["trust"])
         assert not report.ok or files == valid["files"]
     finally:
         shutil.rmtree(path)
@@ -337,7 +342,7 @@ def test_each_wrongly_typed_member_is_a_reported_problem(
     files["entries.jsonl"] = b"\n".join(lines) + b"\n"
     path = _write_bundle(files, as_zip=False)
     try:
-        report = audit(path, log_key=valid["vkey"].encode())
+        report = audit(path, log_key=valid["vkey"].encode(), trust=valid["trust"])
         assert not report.ok
         assert any(p.leaf_index == 0 for p in report.problems)
     finally:
@@ -355,7 +360,7 @@ def test_a_damaged_zip_bundle_is_reported_never_crashes_the_auditor(
         damaged = folder / "b.zip"
         damaged.write_bytes(whole.read_bytes()[:truncate] + data)
         shutil.rmtree(whole.parent)
-        report = audit(damaged, log_key=valid["vkey"].encode())
+        report = audit(damaged, log_key=valid["vkey"].encode(), trust=valid["trust"])
         assert not report.ok
     finally:
         shutil.rmtree(folder)
@@ -445,7 +450,7 @@ def test_an_event_for_an_aggregate_that_does_not_exist_is_refused_by_rule(live: 
                 config, origin="o.example/x", admin_id="admin", admin_name="A", admin_key=key,
                 ledger=ledger,
             )  # fmt: skip
-            recommendation = Signer("admin", key, clock=clock).sign(
+            recommendation = Signer("admin", key, "o.example/x", clock=clock).sign(
                 Plan.RecommendationAdded.TYPE,
                 PLAN_ID,
                 1,
@@ -463,10 +468,10 @@ def test_a_bundle_without_entries_or_not_a_zip_is_a_reported_problem(
     files = {k: v for k, v in valid["files"].items() if k != "entries.jsonl"}
     path = _write_bundle(files, as_zip=True)
     try:
-        report = audit(path, log_key=valid["vkey"].encode())
+        report = audit(path, log_key=valid["vkey"].encode(), trust=valid["trust"])
         assert any("no entries.jsonl" in p.detail for p in report.problems)
         path.write_bytes(b"PK\x03\x04 not really a zip")
-        report = audit(path, log_key=valid["vkey"].encode())
+        report = audit(path, log_key=valid["vkey"].encode(), trust=valid["trust"])
         assert [p.check for p in report.problems] == ["bundle"]
     finally:
         shutil.rmtree(path.parent)

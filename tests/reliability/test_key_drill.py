@@ -56,9 +56,17 @@ def test_a_revoked_user_key_is_refused_by_the_cli_and_http_and_old_entries_verif
 ) -> None:
     officer_key = _key_file(world, "council.officer", tmp_path)
     admin_key = _key_file(world, "admin", tmp_path)
+    lead_key = _key_file(world, "council.lead", tmp_path)
     key_id = world.keys["council.officer"].key_id
+    # The operator's admin cannot revoke an officer's key (domain/charter.py): only the
+    # officer or whoever the charter has appoint officers, the agency's lead.
     code, out, err = cli(
         "--as", "admin", "--key", str(admin_key),
+        "keys", "revoke", "council.officer", key_id, "--reason", "laptop stolen",
+    )  # fmt: skip
+    assert code == 3 and "directory.revoke_key" in err and "Traceback" not in err
+    code, out, err = cli(
+        "--as", "council.lead", "--key", str(lead_key),
         "keys", "revoke", "council.officer", key_id, "--reason", "laptop stolen",
     )  # fmt: skip
     assert code == 0, err
@@ -141,16 +149,16 @@ def test_the_log_key_rotation_drill(world: World, cli: Any, tmp_path: Path) -> N
     bundle = tmp_path / "bundle"
     export_bundle(world.ledger, (home / "log.vkey").read_text(), bundle)
     assert (bundle / "log-key-rotations.jsonl").exists()
-    report = audit(bundle, log_key=old_vkey.encode(), since=saved)
+    report = audit(bundle, log_key=old_vkey.encode(), since=saved, trust=world.trust)
     assert not report.ok
     details = " ".join(p.detail for p in report.problems)
     assert f"the log key was rotated at size {rotation.size}" in details
     assert "you have not pinned it" in details
-    report = audit(bundle, log_key=both.read_text(), since=saved)
+    report = audit(bundle, log_key=both.read_text(), since=saved, trust=world.trust)
     assert report.ok, report.problems
     code, out, err = cli(
         "verify-bundle", str(bundle), "--log-key", str(both), "--since", _save(tmp_path, saved),
-        "--report", str(tmp_path / "report"),
+        "--trust", _trust(world, tmp_path), "--report", str(tmp_path / "report"),
     )  # fmt: skip
     assert code == 0, err
 
@@ -176,13 +184,20 @@ def test_the_log_key_rotation_drill(world: World, cli: Any, tmp_path: Path) -> N
     (bundle / "checkpoints.jsonl").write_text(
         lines + json.dumps({"tree_size": size, "note": forged}) + "\n"
     )
-    report = audit(bundle, log_key=both.read_text())
+    report = audit(bundle, log_key=both.read_text(), trust=world.trust)
     assert any("after its retirement" in p.detail for p in report.problems)
 
 
 def _save(folder: Path, note: str) -> str:
     path = folder / "saved.txt"
     path.write_text(note)
+    return str(path)
+
+
+def _trust(world: World, folder: Path) -> str:
+    """The roots file an auditor pins (`verify-bundle --trust`): the chair's charter key."""
+    path = folder / "trust.keys"
+    path.write_text(world.trust)
     return str(path)
 
 
@@ -246,8 +261,9 @@ def test_a_bundle_exported_through_the_api_carries_the_rotation(
             "export", "--out", str(bundle), "--log-key", str(both),
         )  # fmt: skip
     assert code == 0, err
-    assert audit(bundle, log_key=both.read_text()).ok
-    report = audit(bundle, log_key=old_vkey)
+    report = audit(bundle, log_key=both.read_text(), trust=world.trust)
+    assert report.ok, report.problems
+    report = audit(bundle, log_key=old_vkey, trust=world.trust)
     assert any("the log key was rotated at size" in p.detail for p in report.problems)
 
 
