@@ -46,15 +46,18 @@ AUDITOR_README = """\
 # Audit bundle of an inquiry-ledger log
 
 Verify it with `inquiry-ledger verify-bundle THIS_BUNDLE --log-key LOG_VKEY_FILE
-[--since SAVED_CHECKPOINT] [--evidence]`, or read `ledger/auditor/` (standard library
-and `cryptography` only) and run it yourself: `python -m ledger.auditor THIS_BUNDLE
---log-key LOG_VKEY_FILE`. Pin the log key you obtained independently
-(not the one in `bundle.json`), and keep the latest checkpoint from `checkpoints.jsonl`:
-on your next visit, `--since` that file proves nothing before it was rewritten.
+--trust ROOTS_FILE [--since SAVED_CHECKPOINT] [--evidence]`, or read `ledger/auditor/`
+(standard library and `cryptography` only) and run it yourself:
+`python -m ledger.auditor THIS_BUNDLE --log-key LOG_VKEY_FILE --trust ROOTS_FILE`.
+Pin the log key and the roots of authority (the chair's public key, one base64 key a
+line) you obtained independently (not the ones in `bundle.json` or `keys.json`), and
+keep the latest checkpoint from `checkpoints.jsonl`: on your next visit, `--since` that
+file proves nothing before it was rewritten.
 
 - `entries.jsonl`: one entry a line, in log order. Each is RFC 8785 canonical JSON with
-  members actor, aggregate_id, format ("inquiry-ledger/event/v1"), key_id, payload,
-  signature, timestamp, type, version. The signature is Ed25519 (base64) over the same
+  members actor, aggregate_id, format ("inquiry-ledger/event/v2"), key_id, origin (the
+  log's name: an entry for another log is refused), payload, signature, timestamp, type,
+  version. The signature is Ed25519 (base64) over the same
   object without `signature`, canonicalised. key_id is the first 16 hex digits of the
   SHA-256 of the raw 32-byte public key.
 - The Merkle tree is RFC 9162: leaf = SHA-256(0x00 || line bytes), node =

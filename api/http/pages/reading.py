@@ -128,6 +128,7 @@ def action(
         agencies=plan.agencies if plan else {},
         recorded=recorded,
         browser_signing=not must_sign_off_page(directory, viewer.actor),
+        log_origin=ledger.origin(),
         my_keys=[k.key_id for k in user.active_keys()],
     )
 

@@ -12,9 +12,13 @@ from fastapi.testclient import TestClient
 
 from api.application.tokens import TokenStore
 from api.http.app import create_app
-from domain import Action, Status, action_aggregate_id
+from domain import DIRECTORY_ID, Action, Directory, Status, action_aggregate_id
+from domain.charter import DEFAULT_APPOINTERS
+from ledger.auditor.ed25519 import encode_public_key
 from ledger.auditor.entry import SignedEntry
-from tests.support.world import World, clear_store_settings, make_world
+from ledger.keys import KeyPair
+from ledger.signer import Signer
+from tests.support.world import ORIGIN, World, clear_store_settings, make_world
 
 
 @pytest.fixture
@@ -360,3 +364,30 @@ def test_access_logs_are_json_and_never_hold_tokens_or_bodies(
     assert records[1]["status"] == 401 and records[1]["user"] is None
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert secret_text not in text and "il_" not in text and "Bearer" not in text
+
+
+def test_only_an_administrators_token_carries_a_chairs_charter(http: Any, world: World) -> None:
+    # The chair has no token before the charter registers them, so an administrator's
+    # token may carry their self-signed charter; nobody else's token carries another's entry.
+    new_chair = KeyPair.generate()
+    payload = {
+        "chair_id": "chair2",
+        "name": "Another chair",
+        "public_key": encode_public_key(new_chair.public_key),
+        "title": "Inquiry",
+        "appointers": dict(DEFAULT_APPOINTERS),
+        "off_page_roles": [],
+    }
+    version = world.ledger.version_of(DIRECTORY_ID) + 1
+    charter = Signer("chair2", new_chair, ORIGIN, clock=world.clock).sign(
+        Directory.CharterAdopted.TYPE, DIRECTORY_ID, version, payload
+    )
+    refused = http.post("/v1/entries", json={"entries": [wire(charter)]}, headers=auth(http, "sig"))
+    assert refused.status_code == 403 and refused.json()["error"] == "not_your_entry"
+    # Carried by the administrator, it reaches the ledger, whose rule decides: this ledger
+    # already has its charter, so the second one is refused, by rule, not by the token.
+    carried = http.post(
+        "/v1/entries", json={"entries": [wire(charter)]}, headers=auth(http, "admin")
+    )
+    assert carried.status_code == 409, carried.text
+    assert carried.json()["rule"] == "directory.charter"

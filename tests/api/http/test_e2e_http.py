@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api.cli.main import main
+from tests.support.deployment import Deployment, cli_runner
 from tests.support.sample_plan import ONE_ACTION as ACTIONS
 from tests.support.sample_plan import RECOMMENDATIONS
 from tests.support.server import running_server
@@ -47,67 +48,48 @@ def run(*args: str, capsys: Any) -> tuple[int, str, str]:
 
 @pytest.fixture
 def server(
-    server_env: dict[str, str], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+    server_env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
-    """Set the ledger up on the server's side, then start `inquiry-ledger serve`."""
-    assert run("init", "--origin", "council.example/e2e", capsys=capsys)[0] == 0
+    """Set the ledger up as its people do (tests/support/deployment.py): the administrator
+    inits it with their own key, on the server; then, over HTTP, the chair adopts the
+    charter from their own machine and appoints the implementation group, which imports the plan, and the
+    council's lead, who registers an officer. Each user makes their key on their own
+    machine; only the public half travels."""
+    site = Deployment(
+        cli_runner(capsys), monkeypatch, server_env, tmp_path / "client-keys",
+        tmp_path / "client-home",
+    )  # fmt: skip
+    site.initialise("council.example/e2e")
+    site.token("admin")
     (tmp_path / "recs.csv").write_text(RECOMMENDATIONS)
     (tmp_path / "actions.csv").write_text(ACTIONS)
-    for csv in ("recs.csv", "actions.csv"):
-        code, _, err = run(
-            "--as", "admin", "import", str(tmp_path / csv), "--expected", "2", capsys=capsys
-        )
-        assert code == 0, err
-    tokens: dict[str, str] = {}
-    keys = tmp_path / "client-keys"
-    for user, role, agency in [
-        ("jo", "officer", "council"),
-        ("sam", "agency_lead", "council"),
-        ("sig", "implementation_group", None),
-        ("kc", "chair", None),
-    ]:
-        # Each user makes their key on their own machine; only the public half travels.
-        assert run("keys", "new", "--out", str(keys / f"{user}.key"), capsys=capsys)[0] == 0
-        extra = ["--agency", agency] if agency else []
-        code, _, err = run(
-            "--as",
-            "admin",
-            "users",
-            "add",
-            user,
-            "--name",
-            user,
-            "--role",
-            role,
-            "--key-file",
-            str(keys / f"{user}.key"),
-            *extra,
-            capsys=capsys,
-        )
-        assert code == 0, err
-        code, out, _ = run("--as", "admin", "tokens", "create", user, capsys=capsys)
-        tokens[user] = out.strip()
-    tokens["admin"] = run("--as", "admin", "tokens", "create", "admin", capsys=capsys)[1].strip()
-    admin_key = Path(server_env["INQUIRY_LEDGER_HOME"]) / "keys" / "users" / "admin.key"
     with running_server(server_env) as url:
         # From here on the CLI acts as a remote client: no database, no S3 settings.
         for name in server_env:
             monkeypatch.delenv(name)
-        monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(tmp_path / "client-home"))
-        yield {"url": url, "tokens": tokens, "keys": keys, "admin_key": admin_key}
+        monkeypatch.setenv("INQUIRY_LEDGER_HOME", str(site.client_home))
+        site.url = url
+        site.adopt_charter("kc")
+        site.token("kc")
+        site.appoint("kc", "sig", "implementation_group")
+        site.import_plan("sig", [tmp_path / "recs.csv", tmp_path / "actions.csv"], expected=2)
+        site.appoint("kc", "sam", "agency_lead", "council")
+        site.appoint("sam", "jo", "officer", "council")
+        yield {
+            "url": url,
+            "tokens": site.tokens,
+            "keys": site.keys,
+            "admin_key": site.key("admin"),
+            "site": site,
+        }
 
 
 def as_user(server: dict[str, Any], user: str) -> list[str]:
-    return [
-        "--server",
-        server["url"],
-        "--token",
-        server["tokens"][user],
-        "--as",
-        user,
-        "--key",
-        str(server["keys"] / f"{user}.key"),
-    ]
+    site: Deployment = server["site"]
+    return site.as_user(user)
 
 
 def test_officer_to_chair_over_http(server: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
@@ -174,9 +156,14 @@ def test_administration_over_http(server: dict[str, Any], tmp_path: Path, capsys
         "evidence_required,due_date\n"
         "R2.1,2,Publish the report,West Mercia Police,Superintendent,Report out,Report,\n"
     )
+    # The implementation group edits the plan, never the administrator (the charter).
     code, out, err = run(*admin, "import", str(more), capsys=capsys)
+    assert code == 3 and "imported" not in out, err
+    assert "may not add actions to the plan" in err and "[rule: action.add]" in err
+    sig = as_user(server, "sig")
+    code, out, err = run(*sig, "import", str(more), capsys=capsys)
     assert code == 0 and "imported 1 entries" in out, err
-    code, _, err = run(*admin, "import", str(more), capsys=capsys)
+    code, _, err = run(*sig, "import", str(more), capsys=capsys)
     assert code == 2 and "already exists" in err
     code, out, _ = run(*admin, "users", "list", capsys=capsys)
     assert code == 0 and "kc" in out and "chair" in out

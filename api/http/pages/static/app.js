@@ -7,7 +7,7 @@
 import { canonicalBytes } from "./canonical.js";
 import { bytesToHex, generateKey, loadKey, sign, supportsEd25519 } from "./keystore.js";
 
-const FORMAT = "inquiry-ledger/event/v1";
+const FORMAT = "inquiry-ledger/event/v2"; // ledger/auditor/entry.py: binds the log's origin
 const LOCAL_HASH_LIMIT = 256 * 1024 * 1024; // hash in the browser up to this size
 const UNSUPPORTED =
   "This browser cannot make Ed25519 signatures (WebCrypto Ed25519), so it cannot sign for you. " +
@@ -135,6 +135,7 @@ export function checkPrepared(body, intent) {
   const problems = [];
   const expect = (what, got, wanted) => { if (!same(got, wanted)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`); };
   expect("format", body.format, FORMAT);
+  expect("log", body.origin, intent.origin);
   expect("type", body.type, intent.eventType);
   expect("action", body.aggregate_id, intent.aggregate);
   expect("signer", body.actor, intent.user);
@@ -233,6 +234,7 @@ async function signAndRecord(section, form, status) {
     command, inputs, user, keyId: key.keyId,
     eventType: form.dataset.eventType,
     aggregate: section.dataset.aggregate,
+    origin: section.dataset.origin,
     evidence: (section.dataset.evidence || "").split(",").filter(Boolean),
   });
   if (problems.length) {

@@ -1,11 +1,16 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright, against a real
-uvicorn server on PostgreSQL. Every user makes their key in their own browser (WebCrypto
-Ed25519, non-extractable, in IndexedDB); the administrator registers only the public
-half with the CLI; then the whole flow runs through the pages: an officer uploads
-evidence and submits, the agency lead signs off, the implementation group accepts, the
-chair verifies and runs the verifier, scrutiny looks at a past moment and the diff; an
-officer whose key is a file signs on their own machine (`inquiry-ledger sign`) and pastes
-the signature back.
+uvicorn server on PostgreSQL, set up as its people set it up (tests/support/deployment.py):
+the administrator inits it with their own key and the chair adopts the charter with a key
+made on their own machine; over HTTP the chair appoints the implementation group, which
+imports the plan, and the council's lead, who registers the officers — both with key files
+for that command-line work, after which each moves to a key made in their own browser
+(WebCrypto Ed25519, non-extractable, in IndexedDB; `keys rotate --public-key`). Officers
+and scrutiny make their keys in their browsers and their appointers register only the
+public half. Then the whole flow runs through the pages: an officer uploads evidence and
+submits, the agency lead signs off, the implementation group accepts, the chair — whom
+the charter requires to sign on their own machine — verifies with `inquiry-ledger sign`
+and runs the verifier, scrutiny looks at a past moment and the diff; an officer whose key
+is a file signs on their own machine too and pastes the signature back.
 
 Screenshots of each page go to the test's tmp folder (and, if WEB_SCREENSHOTS_DIR is
 set, are copied there too). Without /usr/bin/chromium the test is skipped locally with
@@ -28,6 +33,7 @@ import pytest
 
 from api.cli.main import main
 from ledger.auditor.canonical import canonical_bytes
+from tests.support.deployment import Deployment, cli_runner
 from tests.support.sample_plan import RECOMMENDATIONS
 from tests.support.server import running_server
 
@@ -48,13 +54,17 @@ ACTIONS = (
     "2023-03-31\n"
     "R2.1,2,Publish the annual report,West Mercia Police,Superintendent,Report out,Report,\n"
 )
+#: user, name, role, agency, appointer (None: the chair, who adopted the charter)
 USERS = [
-    ("jo", "Jo Officer", "officer", "council"),
-    ("sam", "Sam Lead", "agency_lead", "council"),
-    ("sig", "Implementation Group", "implementation_group", None),
-    ("kc", "The Chair", "chair", None),
-    ("scrutiny", "Scrutiny Committee", "scrutiny", None),
+    ("jo", "Jo Officer", "officer", "council", "sam"),
+    ("sam", "Sam Lead", "agency_lead", "council", "kc"),
+    ("sig", "Implementation Group", "implementation_group", None, "kc"),
+    ("kc", "The Chair", "chair", None, None),
+    ("scrutiny", "Scrutiny Committee", "scrutiny", None, "kc"),
 ]
+#: Who first works from the command line with a key file (importing the plan, registering
+#: officers), then rotates to a key made in their browser.
+KEY_FILE_FIRST = ("sig", "sam")
 
 
 def _require_browser() -> Any:
@@ -83,8 +93,11 @@ def cli(*args: str, capsys: Any) -> str:
 
 @pytest.fixture
 def server(
-    postgres_url: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Deployment]:
     env = {
         "INQUIRY_LEDGER_HOME": str(tmp_path / "server-home"),
         "INQUIRY_LEDGER_DATABASE_URL": postgres_url,
@@ -95,13 +108,23 @@ def server(
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    cli("init", "--origin", "council.example/web-e2e", capsys=capsys)
+    site = Deployment(
+        cli_runner(capsys), monkeypatch, env, tmp_path / "own-keys", tmp_path / "client-home"
+    )
+    site.initialise("council.example/web-e2e")
     (tmp_path / "recs.csv").write_text(RECOMMENDATIONS)
     (tmp_path / "actions.csv").write_text(ACTIONS)
-    cli("--as", "admin", "import", str(tmp_path / "recs.csv"), "--expected", "2", capsys=capsys)
-    cli("--as", "admin", "import", str(tmp_path / "actions.csv"), capsys=capsys)
     with running_server(env) as url:
-        yield url
+        site.url = url
+        site.adopt_charter("kc")
+        site.token("kc")
+        names = {user: name for user, name, *_ in USERS}
+        site.appoint("kc", "sig", "implementation_group", name=names["sig"])
+        site.import_plan("sig", [tmp_path / "recs.csv", tmp_path / "actions.csv"], expected=2)
+        site.appoint("kc", "sam", "agency_lead", "council", name=names["sam"])
+        # An officer who keeps a file key and never signs in a browser (sign_on_own_machine).
+        site.appoint("sam", "ola", "officer", "council", name="Ola Officer")
+        yield site
 
 
 AXE_OPTIONS = {
@@ -210,39 +233,71 @@ def sign_off_by_keyboard(page: Any, url: str, statement: str, shots: Shots) -> N
         page.keyboard.press("Enter")
 
 
-def sign_on_own_machine(browser: Any, url: str, tmp_path: Path, shots: Shots, capsys: Any) -> None:
-    """A council officer whose key is a file on their own machine (never in a browser)
-    comments through the page: "Sign on my own machine…" prepares the statement, the page
-    offers its exact bytes, `inquiry-ledger sign` signs them here and the pasted signature
-    is recorded. The page's script lets that form post through untouched."""
-    key = tmp_path / "ola.key"
-    made = cli("keys", "new", "--out", str(key), capsys=capsys)
-    public_key = re.search(r"public key: (\S+)", made).group(1)  # type: ignore[union-attr]
-    cli("--as", "admin", "users", "add", "ola", "--name", "Ola Officer", "--role", "officer",
-        "--agency", "council", "--public-key", public_key, capsys=capsys)  # fmt: skip
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    sign_in(page, url, cli("--as", "admin", "tokens", "create", "ola", capsys=capsys).strip())
+def sign_off_the_page(
+    page: Any,
+    url: str,
+    command_label: str,
+    fields: dict[str, str],
+    key: Path,
+    tmp_path: Path,
+    capsys: Any,
+    *,
+    event: str,
+    shots: Shots | None = None,
+    name: str = "",
+) -> int:
+    """Send one form on R1.1's page with "sign on my own machine": the page prepares the
+    statement (an `action.<event>`) and offers its exact bytes, `inquiry-ledger sign`
+    signs them here with the key file and the pasted signature is recorded; return the log
+    position reported."""
     page.goto(f"{url}/actions/R1.1")
-    form = page.locator("form.sign-form", has=page.get_by_role("heading", name="Comment"))
-    form.get_by_label("Comment").fill("Signed on my own machine — naïve ✓")
-    form.get_by_role("button", name="Sign on my own machine…").click()
+    form = page.locator("form.sign-form", has=page.get_by_role("heading", name=command_label))
+    for label, value in fields.items():
+        form.get_by_label(label).fill(value)
+    form.get_by_role("button", name=re.compile(r"[Ss]ign on my own machine…$")).click()
     page.wait_for_url(f"{url}/web/off-page")
-    assert "naïve ✓" in page.locator("#off-page-facts").inner_text()
-    shots.take(page, "off-page-prepared")
+    for value in fields.values():
+        assert value in page.locator("#off-page-facts").inner_text()
+    if shots is not None:
+        shots.take(page, f"{name}-prepared")
     with page.expect_download() as got:
         page.get_by_role("button", name=re.compile(r"^Download ")).click()
-    name = got.value.suggested_filename
-    assert re.fullmatch(r"action\.comment_added-R1\.1-v\d+\.json", name), name
-    body = tmp_path / name
+    file_name = got.value.suggested_filename
+    assert re.fullmatch(rf"action\.{event}-R1\.1-v\d+\.json", file_name), file_name
+    body = tmp_path / file_name
     got.value.save_as(str(body))
     assert page.locator("#off-page-json").text_content().encode() == body.read_bytes()
     signature = cli("sign", str(body), "--key", str(key), capsys=capsys).strip()
     page.get_by_role("textbox", name="Signature").fill(signature)
     with page.expect_navigation(url=re.compile(r"recorded=\d+")):
         page.get_by_role("button", name="Record the signed statement").click()
-    assert "recorded at log position" in page.get_by_role("status").first.inner_text()
+    message = page.get_by_role("status").filter(has_text="recorded at log position")
+    return int(re.search(r"log position (\d+)", message.inner_text()).group(1))  # type: ignore[union-attr]
+
+
+def sign_on_own_machine(
+    browser: Any, site: Deployment, tmp_path: Path, shots: Shots, capsys: Any
+) -> None:
+    """A council officer whose key is a file on their own machine (never in a browser;
+    their lead registered its public half) comments through the page: "Sign on my own
+    machine…" prepares the statement, the page offers its exact bytes, `inquiry-ledger
+    sign` signs them here and the pasted signature is recorded. The page's script lets
+    that form post through untouched."""
+    url = site.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    sign_in(page, url, site.tokens["ola"])
+    page.goto(f"{url}/actions/R1.1")
+    form = page.locator("form.sign-form", has=page.get_by_role("heading", name="Comment"))
+    assert form.locator("button[data-sign=browser]").count() == 1  # offered, not taken
+    text = "Signed on my own machine — naïve ✓"
+    position = sign_off_the_page(
+        page, url, "Comment", {"Comment": text}, site.key("ola"), tmp_path, capsys,
+        event="comment_added", shots=shots, name="off-page",
+    )  # fmt: skip
+    assert position > 0
+    assert "naïve ✓" in page.locator("table.timeline").inner_text()
     assert "Signed on my own machine" in page.locator("table.timeline").inner_text()
     context.close()
 
@@ -281,9 +336,10 @@ TRICKY: list[Any] = [
 ]
 
 
-def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -> None:
+def test_the_whole_flow_in_a_browser(server: Deployment, tmp_path: Path, capsys: Any) -> None:
     sync_playwright = _require_browser()
-    url = server
+    site = server
+    url = site.url
     shots = Shots(tmp_path / "screenshots")
     evidence = tmp_path / "terms-of-reference.pdf"
     evidence.write_bytes(b"%PDF-1.4\n% terms of reference\n" + os.urandom(3 * 1024 * 1024))
@@ -293,22 +349,36 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
             pages: dict[str, Any] = {}
-            for user, name, role, agency in USERS:
+            for user, name, role, agency, appointer in USERS:
                 # One browser profile per person: each key lives in its own IndexedDB.
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 context.set_default_timeout(30_000)
                 page = context.new_page()
-                public_key = make_key(page, url, user)
-                if user == "jo":
-                    shots.take(page, "key-page")
-                extra = ["--agency", agency] if agency else []
-                cli("--as", "admin", "users", "add", user, "--name", name, "--role", role,
-                    "--public-key", public_key, *extra, capsys=capsys)  # fmt: skip
-                token = cli("--as", "admin", "tokens", "create", user, capsys=capsys).strip()
+                if appointer is not None:
+                    public_key = make_key(page, url, user)
+                    if user == "jo":
+                        shots.take(page, "key-page")
+                    if user in KEY_FILE_FIRST:
+                        # Signed with the key file their appointer registered: the holder
+                        # moves to the browser's key (it replaces the file's).
+                        code, _, err = site.on_client(
+                            *site.as_user(user), "keys", "rotate", user,
+                            "--public-key", public_key, "--reason", "signing in my browser",
+                        )  # fmt: skip
+                        assert code == 0, err
+                    else:
+                        site.appoint(
+                            appointer, user, role, agency, name=name, public_key=public_key
+                        )
                 if user == "jo":
                     page.goto(f"{url}/signin")
                     shots.take(page, "sign-in")
-                sign_in(page, url, token)
+                sign_in(page, url, site.tokens[user])
+                if appointer is None:
+                    # The chair signs on their own machine (the charter): no browser key.
+                    page.goto(f"{url}/keys")
+                    assert page.get_by_role("button", name="Make my signing key").count() == 0
+                    assert "inquiry-ledger keys new" in page.locator("main").inner_text()
                 pages[user] = page
 
             jo = pages["jo"]
@@ -346,7 +416,15 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
             assert position > 0
             sign_off_by_keyboard(pages["sig"], url, "Accepted by the SIG", shots)
             chair = pages["kc"]
-            act(chair, url, "Sign off", {"Statement (optional)": "Verified independently"})
+            chair.goto(f"{url}/actions/R1.1")
+            assert chair.locator("#off-page-only").is_visible()
+            assert chair.locator("button[data-sign=browser]").count() == 0
+            position = sign_off_the_page(
+                chair, url, "Sign off", {"Statement (optional)": "Verified independently"},
+                site.key("kc"), tmp_path, capsys, event="signed_off", shots=shots,
+                name="chair-sign-off",
+            )  # fmt: skip
+            assert position > 0
             shots.take(chair, "action-verified")
             text = chair.locator("main").inner_text()
             assert "verified" in text and "Verified independently" in text
@@ -404,14 +482,13 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
             assert canonical["out"] == expected
             assert len(canonical["refused"]) == 4
 
-            sign_on_own_machine(browser, url, tmp_path, shots, capsys)
+            sign_on_own_machine(browser, site, tmp_path, shots, capsys)
 
             # Pages with JavaScript off: everything is there, and the forms sign only on
             # one's own machine (browser signing needs the script).
             plain = browser.new_context(java_script_enabled=False)
             page = plain.new_page()
-            token = cli("--as", "admin", "tokens", "create", "sam", capsys=capsys).strip()
-            sign_in(page, url, token)
+            sign_in(page, url, site.token("sam"))
             page.goto(f"{url}/actions/R1.1")
             body = page.locator("main").inner_text()
             history = json.loads(cli("history", "R1.1", "--json", capsys=capsys))
@@ -447,9 +524,7 @@ def test_the_whole_flow_in_a_browser(server: str, tmp_path: Path, capsys: Any) -
             assert page.get_by_role("button", name="Make my signing key").is_disabled()
             shots.take(page, "no-ed25519")
             # Signed in there, the action page says it before any form is filled in.
-            sign_in(
-                page, url, cli("--as", "admin", "tokens", "create", "sam", capsys=capsys).strip()
-            )
+            sign_in(page, url, site.token("sam"))
             page.goto(f"{url}/actions/R1.1")
             warning = page.get_by_role("alert").filter(has_text="cannot make Ed25519")
             warning.wait_for()
