@@ -19,20 +19,15 @@ only by the chair. The administrator appoints nobody but administrators and edit
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 
 from domain import (
     DIRECTORY_ID,
-    PLAN_ID,
     Action,
     Actor,
     Directory,
@@ -42,7 +37,6 @@ from domain import (
     Plan,
     Role,
     RuleContext,
-    action_aggregate_id,
 )
 from domain.charter import (
     APPOINTER_CHOICES,
@@ -50,6 +44,7 @@ from domain.charter import (
     parse_appointers,
     parse_off_page_roles,
 )
+from tests.support.domain_world import ORIGIN, Cast, DomainWorld, key_id, now, public_key
 
 # --------------------------------------------------------------------------------------
 # The charter's table, from the specification.
@@ -95,24 +90,6 @@ def test_the_modules_choices_are_the_charters_choices() -> None:
 # The world: a genesis administrator, a charter, and one user per role (two admins, two
 # agencies), each registered by their appointer.
 
-_clock = itertools.count()
-_BASE = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def now() -> datetime:
-    return _BASE + timedelta(seconds=next(_clock))
-
-
-def public_key(n: int) -> str:
-    """A distinct, well-formed (32 bytes, base64) public key."""
-    return base64.b64encode(bytes([n]) * 32).decode()
-
-
-def key_id(public: str) -> str:
-    """As ledger.auditor.ed25519.key_id_for: 16 hex digits of SHA-256 over the raw key."""
-    return hashlib.sha256(base64.b64decode(public)).hexdigest()[:16]
-
-
 USERS: dict[str, Actor] = {
     "admin": Actor("admin", Role.ADMIN, None),
     "admin2": Actor("admin2", Role.ADMIN, None),
@@ -125,7 +102,9 @@ USERS: dict[str, Actor] = {
     "police.officer": Actor("police.officer", Role.OFFICER, "police"),
 }
 ACTORS = list(USERS)
-KEYS = {user: public_key(i + 1) for i, user in enumerate(USERS)}
+CAST = Cast(USERS)  # their keys and the events they sign (tests/support/domain_world.py)
+KEYS = CAST.keys
+signed = CAST.signed  # signed(cls, state, actor, **payload): by actor with their key
 NEW_KEY = public_key(100)  # nobody holds it yet
 
 RoleAndAgency = tuple[str, str | None]
@@ -161,69 +140,14 @@ def appointers_of(charter: str, user: str) -> set[str]:
     return REGISTRARS[charter][(actor.role.value, actor.agency)]
 
 
-def signed(cls: type[Any], state: Any, actor: str, **payload: Any) -> Any:
-    """An event of `cls` on `state`, signed by `actor` with their key."""
-    return cls(
-        originator_id=state.id,
-        originator_version=state.version + 1,
-        timestamp=now(),
-        actor=actor,
-        key_id=key_id(KEYS[actor]) if actor in KEYS else "k",
-        signature="",
-        log_origin="test.example/ledger",
-        **payload,
-    )
-
-
-def created(cls: type[Any], originator_id: UUID, topic: str, actor: str, **payload: Any) -> Any:
-    """The event of `cls` that creates an aggregate, signed by `actor` with their key."""
-    return cls(
-        originator_id=originator_id,
-        originator_version=1,
-        timestamp=now(),
-        originator_topic=topic,
-        actor=actor,
-        key_id=key_id(KEYS[actor]),
-        signature="",
-        log_origin="test.example/ledger",
-        **payload,
-    )
-
-
 @dataclass
-class World:
-    directory: Directory
+class World(DomainWorld):
+    users = USERS
     charter: str = "default"  # the name of its charter in CHARTERS
-    plan: Plan | None = None
-
-    def ctx(self, actor: Actor | str) -> RuleContext:
-        if isinstance(actor, str):
-            actor = USERS[actor]
-        return RuleContext(actor=actor, directory=self.directory, plan=self.plan)
-
-    def check(self, ev: Any, actor: Actor | str) -> None:
-        ev.check(self.directory, self.ctx(actor))
-
-    def append(self, ev: Any, actor: Actor | str) -> None:
-        """Append `ev` to the directory the way the ledger does: check, then mutate."""
-        self.check(ev, actor)
-        self.directory = ev.mutate(self.directory)
 
 
 def genesis() -> Directory:
-    ev = created(
-        Directory.Created,
-        DIRECTORY_ID,
-        "domain.directory:Directory",
-        "admin",
-        origin="test.example/ledger",
-        admin_id="admin",
-        admin_name="Admin",
-        public_key=KEYS["admin"],
-    )
-    ev.check(None, RuleContext(USERS["admin"], None, None))
-    directory: Directory = ev.mutate(None)
-    return directory
+    return CAST.genesis()
 
 
 def charter_adopted(
@@ -253,7 +177,7 @@ def charter_adopted(
         actor=signer,
         key_id=key_id(signing_key or payload["public_key"]),
         signature="",
-        log_origin="test.example/ledger",
+        log_origin=ORIGIN,
         **payload,
     )
 
@@ -286,16 +210,7 @@ def register(world: World, user: str) -> None:
 
 
 def plan_imported(by: str) -> Any:
-    return created(
-        Plan.Created,
-        PLAN_ID,
-        "domain.plan:Plan",
-        by,
-        title="Test inquiry plan",
-        source="Report of the inquiry",
-        agencies=[{"id": "council", "name": "Council"}, {"id": "police", "name": "Police"}],
-        recommendations_expected=1,
-    )
+    return CAST.plan_imported(by, recommendations_expected=1)
 
 
 def recommendation_added(plan: Plan, by: str, number: int = 1) -> Any:
@@ -324,7 +239,7 @@ def chartered(charter: str = "default") -> World:
     """Genesis, the chair's charter, then everyone registered by their appointer: the
     implementation group before it imports the plan, the agency leads after it (their
     agencies come from the plan), and the officers by their agency's lead."""
-    world = World(adopt(genesis(), charter), charter)
+    world = World(adopt(genesis(), charter), charter=charter)
     register(world, "admin2")
     register(world, "ig")
     world.plan = new_plan(world)
@@ -706,15 +621,7 @@ def test_before_the_charter_administrators_register_administrators() -> None:
     assert world.directory.users["admin2"].role is Role.ADMIN
     assert world.directory.charter is None
     # ...and change each other's keys, which the charter has no say in.
-    rotated = signed(
-        Directory.KeyRotated,
-        world.directory,
-        "admin",
-        user_id="admin2",
-        new_public_key=NEW_KEY,
-        reason="lost laptop",
-    )
-    world.append(rotated, "admin")
+    world.append(rotation(world, "admin", "admin2"), "admin")
     assert [k.public_key for k in world.directory.users["admin2"].active_keys()] == [NEW_KEY]
 
 
@@ -851,20 +758,7 @@ def test_an_administrator_cannot_add_recommendations() -> None:
 
 
 def action_added(by: str) -> Any:
-    return created(
-        Action.Added,
-        action_aggregate_id("R1.1"),
-        "domain.action:Action",
-        by,
-        action_id="R1.1",
-        recommendation=1,
-        title="Set up a safeguarding board",
-        lead_agency="council",
-        lead_officers=["Jo Bloggs"],
-        expected_outcome="A board that meets monthly",
-        evidence_required="Terms of reference and minutes",
-        due_date="2024-06-30",
-    )
+    return CAST.action_added(by)
 
 
 def test_an_administrator_cannot_add_actions() -> None:

@@ -8,18 +8,13 @@ in those tables shows up as a failing case here.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from domain import (
-    DIRECTORY_ID,
     PLAN_ID,
     Action,
     Actor,
@@ -31,32 +26,15 @@ from domain import (
     Plan,
     Role,
     RuleContext,
-    action_aggregate_id,
 )
 from domain.charter import DEFAULT_APPOINTERS
 from domain.lifecycle import Status
 from domain.progress import recommendation_status
+from tests.support.domain_world import Cast, DomainWorld, key_id, public_key
 
 # --------------------------------------------------------------------------------------
 # The world: a plan with two agencies, one user per role, and action R1.1 led by council.
-
-_clock = itertools.count()
-_BASE = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def now() -> datetime:
-    return _BASE + timedelta(seconds=next(_clock))
-
-
-def public_key(n: int) -> str:
-    """A distinct, well-formed (32 bytes, base64) public key per user."""
-    return base64.b64encode(bytes([n]) * 32).decode()
-
-
-def key_id(public: str) -> str:
-    """As ledger.auditor.ed25519.key_id_for: 16 hex digits of SHA-256 over the raw key."""
-    return hashlib.sha256(base64.b64decode(public)).hexdigest()[:16]
-
+# It is made of the domain's own events, in memory (tests/support/domain_world.py).
 
 ADMIN = Actor("admin", Role.ADMIN, None)
 USERS: dict[str, Actor] = {
@@ -69,74 +47,21 @@ USERS: dict[str, Actor] = {
     "scrutiny": Actor("scrutiny", Role.SCRUTINY, None),
     "admin": ADMIN,
 }
-KEYS = {user: public_key(i + 1) for i, user in enumerate(USERS)}
+CAST = Cast(USERS)
+KEYS = CAST.keys
+event = CAST.signed  # event(cls, state, actor, **payload): signed by actor with their key
 
 
-def event(cls: type[Any], state: Any, actor: str, **payload: Any) -> Any:
-    return cls(
-        originator_id=state.id,
-        originator_version=state.version + 1,
-        timestamp=now(),
-        actor=actor,
-        key_id=key_id(KEYS[actor]) if actor in KEYS else "k",
-        signature="",
-        log_origin="test.example/ledger",
-        **payload,
-    )
-
-
-@dataclass
-class World:
-    directory: Directory
-    plan: Plan
-
-    def ctx(self, actor: Actor | str) -> RuleContext:
-        if isinstance(actor, str):
-            actor = USERS[actor]
-        return RuleContext(actor=actor, directory=self.directory, plan=self.plan)
-
-    def apply(self, state: Any, ev: Any, actor: Actor | str) -> Any:
-        """Append `ev` the way the ledger does: check the rule, then mutate."""
-        ev.check(state, self.ctx(actor))
-        return ev.mutate(state)
+class World(DomainWorld):
+    users = USERS
 
 
 def new_directory() -> Directory:
-    genesis = Directory.Created(
-        originator_id=DIRECTORY_ID,
-        originator_version=1,
-        timestamp=now(),
-        originator_topic="domain.directory:Directory",
-        actor="admin",
-        key_id=key_id(KEYS["admin"]),
-        signature="",
-        log_origin="test.example/ledger",
-        origin="test.example/ledger",
-        admin_id="admin",
-        admin_name="Admin",
-        public_key=KEYS["admin"],
-    )
-    ctx = RuleContext(actor=ADMIN, directory=None, plan=None)
-    genesis.check(None, ctx)
-    directory: Directory = genesis.mutate(None)
-    return directory
+    return CAST.genesis()
 
 
 def new_plan(directory: Directory) -> Plan:
-    created = Plan.Created(
-        originator_id=PLAN_ID,
-        originator_version=1,
-        timestamp=now(),
-        originator_topic="domain.plan:Plan",
-        actor="ig",
-        key_id="k",
-        signature="",
-        log_origin="test.example/ledger",
-        title="Test inquiry plan",
-        source="Report of the inquiry",
-        agencies=[{"id": "council", "name": "Council"}, {"id": "police", "name": "Police"}],
-        recommendations_expected=2,
-    )
+    created = CAST.plan_imported("ig", recommendations_expected=2)
     created.check(None, RuleContext(USERS["ig"], directory, None))
     plan: Plan = created.mutate(None)
     added = event(
@@ -191,7 +116,7 @@ def chartered_world() -> World:
     """The admin (genesis), the chair (charter), the implementation group the chair
     appointed and the plan it imported: nobody else registered yet."""
     directory = adopt_charter(new_directory())
-    world = World(directory, None)  # type: ignore[arg-type]
+    world = World(directory, None)
     register(world, USERS["ig"])
     world.plan = new_plan(world.directory)
     return world
@@ -228,24 +153,7 @@ def evidence_payload(digest: str) -> dict[str, Any]:
 
 
 def new_action(world: World = WORLD, *, with_evidence: bool = True) -> Action:
-    added = Action.Added(
-        originator_id=action_aggregate_id("R1.1"),
-        originator_version=1,
-        timestamp=now(),
-        originator_topic="domain.action:Action",
-        actor="ig",
-        key_id="k",
-        signature="",
-        log_origin="test.example/ledger",
-        action_id="R1.1",
-        recommendation=1,
-        title="Set up a safeguarding board",
-        lead_agency="council",
-        lead_officers=["Jo Bloggs"],
-        expected_outcome="A board that meets monthly",
-        evidence_required="Terms of reference and minutes",
-        due_date="2024-06-30",
-    )
+    added = CAST.action_added("ig")
     added.check(None, world.ctx("ig"))
     action: Action = added.mutate(None)
     if with_evidence:
@@ -915,7 +823,7 @@ def test_agency_roles_need_a_known_agency(role: str, agency: str | None) -> None
 @pytest.mark.parametrize(("role", "by"), [("officer", "council.lead"), ("agency_lead", "chair")])
 def test_agency_roles_need_an_imported_plan(role: str, by: str) -> None:
     directory = adopt_charter(new_directory())
-    world = World(directory, None)  # type: ignore[arg-type]
+    world = World(directory, None)
     ev = registration(world, by, role=role, agency="council")
     with pytest.raises(InvalidInput) as refused:
         ev.check(directory, RuleContext(USERS[by], directory, None))
@@ -1093,15 +1001,11 @@ def test_only_the_implementation_group_imports_the_plan_and_adds_recommendations
     by: str,
 ) -> None:
     directory = adopt_charter(new_directory())
-    created = Plan.Created(
-        originator_id=PLAN_ID,
-        originator_version=1,
-        timestamp=now(),
-        originator_topic="domain.plan:Plan",
-        actor=by,
-        key_id="k",
-        signature="",
-        log_origin="test.example/ledger",
+    created = CAST.created(
+        Plan.Created,
+        PLAN_ID,
+        "domain.plan:Plan",
+        by,
         title="Plan",
         source="Report",
         agencies=[{"id": "council", "name": "Council"}],
@@ -1131,15 +1035,11 @@ def test_only_the_implementation_group_imports_the_plan_and_adds_recommendations
 def test_the_plan_is_imported_once() -> None:
     directory = new_directory()
     plan = new_plan(directory)
-    again = Plan.Created(
-        originator_id=PLAN_ID,
-        originator_version=1,
-        timestamp=now(),
-        originator_topic="domain.plan:Plan",
-        actor="ig",
-        key_id="k",
-        signature="",
-        log_origin="test.example/ledger",
+    again = CAST.created(
+        Plan.Created,
+        PLAN_ID,
+        "domain.plan:Plan",
+        "ig",
         title="Plan",
         source="Report",
         agencies=[{"id": "council", "name": "Council"}],

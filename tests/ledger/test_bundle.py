@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from domain import Action, Status, action_aggregate_id
+from domain import Action, action_aggregate_id
 from ledger.auditor import audit
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.entry import SignedEntry
@@ -25,26 +25,20 @@ from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.bundle import ExportError, export_bundle, replay_rules
 from ledger.keys import KeyPair
 from ledger.signer import Signer
-from tests.support.world import World, make_world
+from tests.support.histories import agency_signed_off, review_notes
+from tests.support.world import World
 
 R1_1 = action_aggregate_id("R1.1")
 
 
 @pytest.fixture
-def world(config: Any, clock: Any) -> Any:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    officer = w.client("council.officer")
-    officer.change_status("R1.1", Status.IN_PROGRESS)
-    w.evidence("R1.1", b"minutes of the board, March")
-    w.evidence("R1.1", b"training register")
-    officer.change_status("R1.1", Status.EVIDENCE_SUBMITTED)
-    w.client("council.lead").sign_off("R1.1", "complete")
-    for i in range(3):
-        w.client("sig").comment("R1.1", f"review note {i}")
-    w.checkpoint()
-    yield w
-    w.ledger.close()
+def world(world: World) -> World:
+    """The shared world's R1.1 signed off by council on two pieces of evidence (two blobs
+    in the bundle), then three review notes; a checkpoint."""
+    agency_signed_off(world, b"minutes of the board, March", b"training register")
+    review_notes(world, 3)
+    world.checkpoint()
+    return world
 
 
 def _export(world: World, out: Path, *, evidence: bool = True) -> Path:

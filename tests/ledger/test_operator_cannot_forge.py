@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain import DIRECTORY_ID, Directory, Status, action_aggregate_id
+from domain import DIRECTORY_ID, Directory, action_aggregate_id
 from domain.charter import DEFAULT_APPOINTERS
 from ledger.auditor import audit
 from ledger.auditor.checkpoint import Checkpoint
@@ -19,24 +19,19 @@ from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.bundle import export_bundle
 from ledger.keys import KeyPair
 from ledger.signer import Signer
+from tests.support.attacks import accept
 from tests.support.world import ORIGIN, World, make_world
 
 R1_1 = action_aggregate_id("R1.1")
 
 
 @pytest.fixture
-def world(config: Any, clock: Any) -> Any:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    officer = w.client("council.officer")
-    officer.change_status("R1.1", Status.IN_PROGRESS)
-    w.evidence("R1.1", b"minutes")
-    officer.change_status("R1.1", Status.EVIDENCE_SUBMITTED)
-    w.client("council.lead").sign_off("R1.1", "complete")
-    w.client("sig").sign_off("R1.1", "accepted")
-    w.checkpoint()
-    yield w
-    w.ledger.close()
+def world(world: World) -> World:
+    """The shared world's R1.1 accepted by the implementation group, waiting for the
+    chair; a checkpoint."""
+    accept(world)
+    world.checkpoint()
+    return world
 
 
 def _export(world: World, out: Path) -> Path:

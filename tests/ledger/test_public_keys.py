@@ -33,6 +33,7 @@ from ledger.auditor.errors import FormatError
 from ledger.errors import InvalidEntry
 from ledger.keys import KeyPair
 from tests.support.bundles import append_crafted, append_lines, export, lines, problems
+from tests.support.key_spellings import other_base64
 from tests.support.world import World, make_world
 
 P = 2**255 - 19
@@ -63,15 +64,6 @@ NON_CANONICAL_Y = [
 IDENTITY = encode(1, 0)
 IDENTITY_TEXT = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 FORGED_UNDER_IDENTITY = IDENTITY + bytes(32)  # R = identity, S = 0
-
-
-def other_base64(text: str) -> str:
-    """The same bytes in base64 with an unused pad bit set (a second spelling)."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    at = len(text.rstrip("=")) - 1
-    changed = text[:at] + alphabet[alphabet.index(text[at]) | 1] + text[at + 1 :]
-    assert changed != text and base64.b64decode(changed) == base64.b64decode(text)
-    return changed
 
 
 def bad_key_texts() -> list[tuple[str, str]]:

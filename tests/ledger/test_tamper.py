@@ -10,29 +10,24 @@ from __future__ import annotations
 import pytest
 
 from api.cli.main import main
-from domain import Action, Status, action_aggregate_id
+from domain import Action, action_aggregate_id
 from ledger.keys import KeyPair
 from ledger.signer import Signer
 from ledger.verify import VerificationReport, verify_ledger
+from tests.support.histories import agency_signed_off, review_notes
 from tests.support.rawdb import RawEvents
-from tests.support.world import World, make_world
+from tests.support.world import World
 
 
 @pytest.fixture
-def world(config, clock) -> World:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    officer = w.client("council.officer")
-    officer.change_status("R1.1", Status.IN_PROGRESS)
-    w.evidence("R1.1", b"minutes")
-    officer.change_status("R1.1", Status.EVIDENCE_SUBMITTED)
-    w.client("council.lead").sign_off("R1.1", "complete")
-    for i in range(3):
-        w.client("sig").comment("R1.1", f"review note {i}")
-    w.checkpoint()
-    assert verify_ledger(w.ledger, w.vkey, workers=1).ok
-    yield w
-    w.ledger.close()
+def world(world: World) -> World:
+    """The shared world's R1.1 signed off by council, then three review notes; a
+    checkpoint, and all of it verified."""
+    agency_signed_off(world, b"minutes")
+    review_notes(world, 3)
+    world.checkpoint()
+    assert verify_ledger(world.ledger, world.vkey, workers=1).ok
+    return world
 
 
 def _verify(world: World) -> VerificationReport:

@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from api.application.tokens import TokenStore
-from api.http.app import create_app
 from ledger.auditor import audit
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.cosignature import (
@@ -30,18 +28,16 @@ from ledger.bundle import export_bundle
 from ledger.config import LedgerConfig
 from ledger.keys import KeyPair
 from ledger.witness import SplitView, WitnessError, WitnessState, check_extends
+from tests.support.histories import under_a_checkpoint
 from tests.support.server import running_server
+from tests.support.web import web_client
 from tests.support.world import World, make_world
 
 
 @pytest.fixture
-def world(config: Any, clock: Any) -> Any:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    w.client("council.officer").comment("R1.1", "first")
-    w.checkpoint()
-    yield w
-    w.ledger.close()
+def world(world: World) -> World:
+    """The shared world (tests/conftest.py), a comment on R1.1 and a checkpoint to cosign."""
+    return under_a_checkpoint(world, "first")
 
 
 def _chair() -> Cosigner:
@@ -151,11 +147,8 @@ def test_two_witnesses_shown_different_views_are_caught_by_the_auditor(
 
 @pytest.fixture
 def http(world: World) -> Any:
-    with TestClient(create_app(world.config, world.ledger)) as client:
-        tokens = TokenStore(world.ledger.tables)
-        client.tokens = {
-            user: tokens.create(user, timedelta(days=1), now=world.clock.now) for user in world.keys
-        }
+    """A TestClient on the world's ledger; `http.tokens[user]` is an API token."""
+    with web_client(world) as client:
         yield client
 
 

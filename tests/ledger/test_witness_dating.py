@@ -26,19 +26,16 @@ from ledger.config import DEFAULT_FORWARD_SKEW
 from ledger.errors import ClockSkew, CosignedTooLate
 from ledger.keys import KeyPair
 from ledger.service import Ledger
-from tests.support.world import World, make_world
+from tests.support.histories import under_a_checkpoint
+from tests.support.world import World
 
 R1_1 = action_aggregate_id("R1.1")
 
 
 @pytest.fixture
-def world(config: Any, clock: Any) -> Any:
-    w = make_world(config, clock)
-    w.add_action("R1.1")
-    w.client("council.officer").comment("R1.1", "before the witness looked")
-    w.checkpoint()
-    yield w
-    w.ledger.close()
+def world(world: World) -> World:
+    """The shared world (tests/conftest.py), a comment on R1.1 and a checkpoint to cosign."""
+    return under_a_checkpoint(world, "before the witness looked")
 
 
 def _witness(name: str = "chair.inquiry.example") -> Cosigner:

@@ -4,7 +4,6 @@ files an honest party keeps on their own side (key files, the trust file, pinned
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 from collections.abc import Iterable, Sequence
@@ -14,13 +13,14 @@ from typing import Any
 import pytest
 
 from api.application.commands import Client
-from domain import Status
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.entry import SignedEntry
 from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
 from tests.support.bundles import lines
+from tests.support.histories import agency_signed_off
+from tests.support.key_spellings import other_base64 as other_base64  # re-exported
 from tests.support.rawdb import RawEvents
 from tests.support.world import World, make_world
 
@@ -28,15 +28,6 @@ from tests.support.world import World, make_world
 #: which R = identity, S = 0 "verifies" for every message (tests/ledger/test_public_keys.py).
 IDENTITY = bytes([1]) + bytes(31)
 FORGED_UNDER_IDENTITY = IDENTITY + bytes(32)
-
-
-def other_base64(text: str) -> str:
-    """The same bytes in base64 with an unused pad bit set: a second spelling."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    at = len(text.rstrip("=")) - 1
-    changed = text[:at] + alphabet[alphabet.index(text[at]) | 1] + text[at + 1 :]
-    assert changed != text and base64.b64decode(changed) == base64.b64decode(text)
-    return changed
 
 
 # -- an honest party's own files --------------------------------------------------------------
@@ -102,11 +93,7 @@ def database_dump(config: LedgerConfig) -> bytes:
 def accept(world: World, action_id: str = "R1.1") -> str:
     """Take the action (led by council) to `accepted`: evidence, the agency's sign-off and
     the implementation group's; the chair's is the one left. Returns the evidence's hash."""
-    officer = world.client("council.officer")
-    officer.change_status(action_id, Status.IN_PROGRESS)
-    sha = world.evidence(action_id, f"minutes of {action_id}".encode())
-    officer.change_status(action_id, Status.EVIDENCE_SUBMITTED)
-    world.client("council.lead").sign_off(action_id, "complete")
+    (sha,) = agency_signed_off(world, f"minutes of {action_id}".encode(), action_id=action_id)
     world.client("sig").sign_off(action_id, "accepted")
     return sha
 
