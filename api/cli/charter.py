@@ -19,7 +19,6 @@ from api.cli.common import (
     config_from,
     open_ledger,
     print_appended,
-    remote_for,
 )
 from domain.charter import DEFAULT_APPOINTERS
 
@@ -45,9 +44,6 @@ def cmd_charter_adopt(args: argparse.Namespace) -> int:
 
 
 def cmd_charter_show(args: argparse.Namespace) -> int:
-    if remote_for(args) is not None:
-        print("charter show reads the ledger folder; over HTTP see GET /v1/users")
-        return 2
     with open_ledger(config_from(args)) as ledger:
         charter = ledger.require_directory().charter
         if charter is None:

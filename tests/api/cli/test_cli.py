@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.sample_plan import ACTIONS, setup_plan
+from tests.support.sample_plan import ACTIONS, init_ledger, setup_plan
 
 
 def test_init_creates_the_log_key_privately_and_keeps_no_user_key(cli, tmp_path: Path) -> None:
@@ -238,3 +239,26 @@ def test_a_witness_key_with_a_bad_name_is_refused_before_its_file_is_written(
     code, _, err = cli("witness", "new-key", "--name", "bad name", "--out", str(key_file))
     assert code == 2 and "name" in err
     assert not key_file.exists()
+
+
+def test_charter_show_says_who_appoints_whom(cli: Any, tmp_path: Path) -> None:
+    init_ledger(cli, tmp_path, "council.example/charter")
+    code, out, _ = cli("charter", "show")
+    assert code == 0 and "no charter adopted yet" in out
+    key = tmp_path / "chair.key"
+    assert cli("keys", "new", "--out", str(key))[0] == 0
+    code, out, err = cli(
+        "--as", "chair", "--key", str(key), "charter", "adopt", "--name", "Chair",
+        "--title", "CSE inquiry", "--leads-appointed-by", "implementation_group",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "charter adopted; chair is the chair" in out and "receipt under checkpoint" in out
+    code, out, _ = cli("charter", "show")
+    assert code == 0
+    assert "CSE inquiry" in out and "chair: Chair (chair), root key" in out
+    assert "agency_lead" in out and "implementation_group" in out
+    assert "own machine (not in the operator's page): chair" in out
+    code, _, err = cli(
+        "--as", "chair", "--key", str(key), "charter", "adopt", "--name", "C", "--title", "T"
+    )
+    assert code == 3 and "[rule: directory.charter]" in err  # one charter per ledger
