@@ -55,9 +55,9 @@ def server(
 ) -> Iterator[dict[str, Any]]:
     """Set the ledger up as its people do (tests/support/deployment.py): the administrator
     inits it with their own key, on the server; then, over HTTP, the chair adopts the
-    charter from their own machine and appoints the implementation group, which imports the plan, and the
-    council's lead, who registers an officer. Each user makes their key on their own
-    machine; only the public half travels."""
+    charter from their own machine and appoints the implementation group, which imports
+    the plan, and the council's lead, who registers an officer. Each user makes their key
+    on their own machine; only the public half travels."""
     site = Deployment(
         cli_runner(capsys), monkeypatch, server_env, tmp_path / "client-keys",
         tmp_path / "client-home",
