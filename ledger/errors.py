@@ -23,6 +23,12 @@ class ClockSkew(LedgerError):
     code = "clock_skew"
 
 
+class FutureFloor(ClockSkew):
+    """A signer was asked to date its entry far ahead of its own clock (the aggregate's
+    floor, ledger/timestamps.py): it signs nothing rather than follow a future-dated entry
+    into the future, which would hide its own entry from answers as of today."""
+
+
 class CosignedTooLate(LedgerError):
     """A cosignature's time is later than an entry the log recorded after that checkpoint:
     storing it would make the log break its own dating rule (ledger/timestamps.py)."""

@@ -14,6 +14,7 @@ This module imports no command module; the command modules import it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -153,11 +154,45 @@ def client_for(args: argparse.Namespace) -> tuple[Any, Client]:
     ledger = remote if remote is not None else open_ledger(config)
     try:
         origin = ledger.origin()
+        if remote is not None:
+            check_known_log(config.home, remote.base_url, origin)
     except BaseException:
         ledger.close()
         raise
     receipts = _local_receipts(ledger, config) if isinstance(ledger, Ledger) else None
     return ledger, Client(ledger, signer_for(args, config, origin), receipts)
+
+
+def check_known_log(home: Path, server: str, origin: str) -> None:
+    """Sign only for the log this caller means. The origin a server states is inside every
+    body signed for it, so a server naming another log (a training server calling itself
+    production) would collect signatures valid there. $INQUIRY_LEDGER_ORIGIN pins it;
+    otherwise the first origin a server states is remembered (HOME/known-logs.json) and a
+    server that later names another is refused."""
+    pinned = os.environ.get("INQUIRY_LEDGER_ORIGIN")
+    if pinned and pinned != origin:
+        raise CliError(
+            f"the server {server} says it is the log {origin!r}, but INQUIRY_LEDGER_ORIGIN "
+            f"is {pinned!r}: nothing signed"
+        )
+    path = home / "known-logs.json"
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot read {path}: {error}") from None
+    if not isinstance(known, dict):
+        raise CliError(f"{path} is not a JSON object of server: origin")
+    said = known.get(server)
+    if said is None:
+        known[server] = origin
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+        print(f"{server} is the log {origin} (remembered in {path})", file=sys.stderr)
+    elif said != origin:
+        raise CliError(
+            f"the server {server} now says it is the log {origin!r}, but it was {said!r}: "
+            f"nothing signed (if the log really changed, remove it from {path})"
+        )
 
 
 def _local_receipts(ledger: Ledger, config: LedgerConfig) -> ReceiptIssuer | None:
@@ -259,6 +294,16 @@ def print_appended(results: Sequence[Any], args: argparse.Namespace | None = Non
 def keep_receipts(results: Sequence[Any], args: argparse.Namespace) -> None:
     """Keep the receipts among `results` in the caller's receipts file and say where."""
     receipted = [r for r in results if getattr(r, "receipt", None) is not None]
+    if len(receipted) < len(results) and remote_for(args) is not None:
+        # A server that stops giving receipts takes away the one thing a client can hold
+        # it to (receipts check): say so every time.
+        missing = ", ".join(str(r.leaf_index) for r in results if r not in receipted)
+        print(
+            f"inquiry-ledger: warning: the server gave no receipt for entry {missing}; "
+            "without one you cannot check later that it is still in the log (ask the "
+            "operator why)",
+            file=sys.stderr,
+        )
     if not receipted:
         return
     checkpoint = receipted[-1].receipt.claimed_checkpoint()

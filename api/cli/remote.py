@@ -73,8 +73,9 @@ class RemoteLedger:
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self.base_url = server.rstrip("/")
         self.http = httpx.Client(
-            base_url=server.rstrip("/"),
+            base_url=self.base_url,
             timeout=timeout,
             transport=transport,
             headers={"Authorization": f"Bearer {token}"},
@@ -289,6 +290,13 @@ def _receipted(answer: dict[str, Any], entry: SignedEntry) -> Receipted:
             raise ReceiptError(
                 f"the server appended entry {answer['leaf_index']} but its receipt is for "
                 f"leaf {receipt.leaf_index}"
+            )
+        origin = receipt.claimed_checkpoint().origin
+        if origin != entry.body.origin:
+            raise ReceiptError(
+                f"the server appended entry {answer['leaf_index']} but its receipt is a "
+                f"checkpoint of the log {origin!r}, not of {entry.body.origin!r}, the log the "
+                "entry was signed for"
             )
         try:
             check_inclusion(receipt, entry.entry_bytes())

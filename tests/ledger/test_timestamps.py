@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +14,12 @@ import pytest
 from domain import Action, action_aggregate_id
 from ledger.auditor.entry import SignedEntry
 from ledger.config import DEFAULT_BACKWARD_SKEW, DEFAULT_FORWARD_SKEW, ConfigError, LedgerConfig
-from ledger.errors import ClockSkew
-from ledger.signer import Signer
+from ledger.errors import ClockSkew, FutureFloor
+from ledger.keys import KeyPair
+from ledger.signer import FLOOR_AHEAD, Signer
 from ledger.timestamps import STEP
 from tests.support.clock import Clock
-from tests.support.world import World, make_world
+from tests.support.world import ORIGIN, World, make_world
 
 R1_1 = action_aggregate_id("R1.1")
 FORWARD = DEFAULT_FORWARD_SKEW
@@ -141,3 +142,18 @@ def test_a_configured_forward_bound_is_the_ledgers(config: LedgerConfig, clock: 
             world.ledger.append([_comment(world, _dated(world, "chair", two), "2 s ahead")])
     finally:
         world.ledger.close()
+
+
+def test_a_signer_does_not_follow_a_floor_far_in_the_future() -> None:
+    # An operator who future-dates one entry on an action (by the database or the clock)
+    # must not drag every later entry on it into that future, where answers "as of" the
+    # dates between would not see them: the signer refuses, and signs nothing.
+    now = datetime(2023, 1, 2, 9, 0, tzinfo=UTC)
+    signer = Signer("chair", KeyPair.generate(), ORIGIN, clock=lambda: now)
+    aggregate = action_aggregate_id("R1.1")
+    close = signer.sign("action.comment_added", aggregate, 3, {}, not_before=now + FLOOR_AHEAD)
+    assert close.body.timestamp == now + FLOOR_AHEAD  # two clocks may disagree a little
+    with pytest.raises(FutureFloor, match="nothing was signed"):
+        signer.sign(
+            "action.comment_added", aggregate, 3, {}, not_before=datetime(2031, 1, 1, tzinfo=UTC)
+        )

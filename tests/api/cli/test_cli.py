@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.cli.common import CliError, check_known_log
 from tests.support.sample_plan import ACTIONS, init_ledger, setup_plan
 
 
@@ -262,3 +263,18 @@ def test_charter_show_says_who_appoints_whom(cli: Any, tmp_path: Path) -> None:
         "--as", "chair", "--key", str(key), "charter", "adopt", "--name", "C", "--title", "T"
     )
     assert code == 3 and "[rule: directory.charter]" in err  # one charter per ledger
+
+
+def test_a_server_that_names_another_log_gets_nothing_signed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # A training server calling itself production would collect signatures valid there.
+    monkeypatch.delenv("INQUIRY_LEDGER_ORIGIN", raising=False)
+    check_known_log(tmp_path, "https://ledger.example", "council.example/inquiry")
+    assert "remembered in" in capsys.readouterr().err
+    check_known_log(tmp_path, "https://ledger.example", "council.example/inquiry")
+    with pytest.raises(CliError, match=r"now says it is the log 'council\.example/training'"):
+        check_known_log(tmp_path, "https://ledger.example", "council.example/training")
+    monkeypatch.setenv("INQUIRY_LEDGER_ORIGIN", "council.example/inquiry")
+    with pytest.raises(CliError, match="INQUIRY_LEDGER_ORIGIN"):
+        check_known_log(tmp_path, "https://training.example", "council.example/training")

@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
+from api.cli.remote import _receipted
+from domain import Action, action_aggregate_id
+from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.merkle import leaf_hash
 from ledger.auditor.note import NoteSigner
+from ledger.auditor.receipt import Receipt, ReceiptError
 from ledger.keys import KeyPair
 from ledger.service import Ledger
 from tests.support.plan_tables import GOOD, write_csv
@@ -142,3 +147,23 @@ def test_an_import_keeps_a_receipt_for_every_entry_it_appended(
     assert [line["type"] for line in lines] == ["action.added"] * 2
     code, out, err = cli("receipts", "check")
     assert code == 0 and "2 receipts checked: all still in the log" in out, err
+
+
+def test_a_receipt_for_another_log_is_refused_on_arrival(world: World) -> None:
+    # A server that answers with a checkpoint of another log (any key, any name) would
+    # have the receipt filed where `receipts check` never looks.
+    r11 = action_aggregate_id("R1.1")
+    entry = world.signer("chair").sign(
+        Action.CommentAdded.TYPE, r11, world.ledger.next_entry(r11).version,
+        {"kind": "comment", "text": "x"},
+    )  # fmt: skip
+    leaf = leaf_hash(entry.entry_bytes())
+    note = Checkpoint("elsewhere", 1, leaf).sign(NoteSigner("elsewhere", KeyPair.generate()))
+    answer = {
+        "leaf_index": 0, "notification_id": 1, "type": entry.body.type,
+        "aggregate_id": str(r11), "version": entry.body.version,
+        "receipt": Receipt(0, leaf, note, ()).to_json(),
+    }  # fmt: skip
+    with pytest.raises(ReceiptError, match=r"not of 'test\.example/ledger'"):
+        _receipted(answer, entry)
+    assert _receipted({**answer, "receipt": None}, entry).receipt is None  # warned by the CLI

@@ -136,6 +136,14 @@ export function checkPrepared(body, intent) {
   const expect = (what, got, wanted) => { if (!same(got, wanted)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`); };
   expect("format", body.format, FORMAT);
   expect("log", body.origin, intent.origin);
+  // Dated now by this computer's clock (the ledger accepts 5 minutes behind its own, and
+  // a signer follows a later floor by at most a minute): a body dated far off would be
+  // a statement made for another time.
+  const dated = Date.parse(String(body.timestamp).replace(/(\.\d{3})\d*Z$/, "$1Z"));
+  const now = Date.now();
+  if (!(dated > now - 5 * 60e3 && dated < now + 60e3)) {
+    problems.push(`it is dated ${body.timestamp}, not now by this computer's clock`);
+  }
   expect("type", body.type, intent.eventType);
   expect("action", body.aggregate_id, intent.aggregate);
   expect("signer", body.actor, intent.user);
@@ -255,7 +263,7 @@ async function signAndRecord(section, form, status) {
 }
 
 const NO_KEY =
-  "This browser holds no signing key for you. Make one on the 'Your signing key' page and ask your administrator to register it, " +
+  "This browser holds no signing key for you. Make one on the 'Your signing key' page and ask whoever appoints you (the chair, the implementation group or your agency's lead) to register it, " +
   "or use 'Sign on my own machine' with a key file there.";
 
 async function wireActionPage(section) {
@@ -290,7 +298,7 @@ function showKey(app, record) {
   app.querySelector("#key-id").textContent = record.keyId;
   app.querySelector("#key-public").textContent = record.publicKey;
   app.querySelector("#key-command-add").textContent =
-    `inquiry-ledger --as ADMIN users add ${record.user} --name "NAME" --role ROLE [--agency AGENCY] --public-key ${record.publicKey}`;
+    `inquiry-ledger --as APPOINTER --key APPOINTER.key users add ${record.user} --name "NAME" --role ROLE [--agency AGENCY] --public-key ${record.publicKey}`;
   const registered = (app.dataset.registered || "").split(",").filter(Boolean);
   if (app.dataset.user === record.user) {
     const note = app.querySelector("#key-registered");
