@@ -51,7 +51,9 @@ def cmd_charter_show(args: argparse.Namespace) -> int:
             return 0
         chair = ledger.require_directory().users[charter.chair_id]
         keys = ", ".join(key.public_key for key in chair.active_keys())
-        print(f"{charter.title}\nchair: {chair.name} ({chair.user_id}), root key {keys}")
+        # The root auditors pin is the key the charter was signed with (verify-bundle lists
+        # it); after a rotation by the chair the current key differs from it.
+        print(f"{charter.title}\nchair: {chair.name} ({chair.user_id}), current key {keys}")
         print(
             table(
                 ["Role", "Appointed by"],

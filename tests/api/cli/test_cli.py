@@ -256,7 +256,7 @@ def test_charter_show_says_who_appoints_whom(cli: Any, tmp_path: Path) -> None:
     assert "charter adopted; chair is the chair" in out and "receipt under checkpoint" in out
     code, out, _ = cli("charter", "show")
     assert code == 0
-    assert "CSE inquiry" in out and "chair: Chair (chair), root key" in out
+    assert "CSE inquiry" in out and "chair: Chair (chair), current key" in out
     assert "agency_lead" in out and "implementation_group" in out
     assert "own machine (not in the operator's page): chair" in out
     code, _, err = cli(
