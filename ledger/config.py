@@ -10,6 +10,12 @@ INQUIRY_LEDGER_MAX_BACKWARD_SKEW  seconds an entry may be dated behind it; defau
 INQUIRY_LEDGER_CHECKPOINT_INTERVAL  seconds within which `serve` signs a checkpoint once
                              the log has grown (api/application/checkpoints.py); 0 turns
                              it off; default 10
+INQUIRY_LEDGER_WITNESSES     a file naming the witnesses `serve` asks to cosign each
+                             regular checkpoint (C2SP tlog-witness), one a line:
+                             "URL KEY", URL the witness's submission prefix (http or
+                             https, no user or password), KEY its cosigner key as
+                             `witness new-key` prints it; blank lines and # comments
+                             are skipped; unset: none (api/application/witness_push.py)
 
 Why the two bounds differ: the forward bound is how far ahead of the moment anyone may
 date an entry, and so how far one signer can push the earliest timestamp everybody's
@@ -30,6 +36,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ledger.auditor.cosignature import CosignerKey
+from ledger.auditor.note import NoteError
+
 DEFAULT_HOME = ".inquiry-ledger"
 DEFAULT_FORWARD_SKEW = timedelta(seconds=5)
 DEFAULT_BACKWARD_SKEW = timedelta(minutes=5)
@@ -41,6 +50,19 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class ConfiguredWitness:
+    """A witness the server pushes checkpoints to: its add-checkpoint submission prefix
+    (no trailing slash) and the cosigner key its cosignatures must verify with."""
+
+    url: str
+    key: CosignerKey
+
+    @property
+    def add_checkpoint_url(self) -> str:
+        return f"{self.url}/add-checkpoint"
+
+
+@dataclass(frozen=True)
 class LedgerConfig:
     home: Path
     database_url: str | None = None
@@ -48,6 +70,8 @@ class LedgerConfig:
     max_backward_skew: timedelta = DEFAULT_BACKWARD_SKEW
     #: Within this long of the log growing, the server signs a checkpoint; zero: never.
     checkpoint_interval: timedelta = DEFAULT_CHECKPOINT_INTERVAL
+    #: The witnesses asked to cosign each regular checkpoint (INQUIRY_LEDGER_WITNESSES).
+    witnesses: tuple[ConfiguredWitness, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
@@ -64,6 +88,7 @@ class LedgerConfig:
             checkpoint_interval=_seconds(
                 env, "INQUIRY_LEDGER_CHECKPOINT_INTERVAL", DEFAULT_CHECKPOINT_INTERVAL
             ),
+            witnesses=_witnesses(env),
         )
         config.eventsourcing_env()  # validate early
         return config
@@ -152,3 +177,58 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     if not 0 <= seconds <= 86_400:
         raise ConfigError(f"{name} must be between 0 and 86400 seconds")
     return timedelta(seconds=seconds)
+
+
+def _witnesses(env: Mapping[str, str]) -> tuple[ConfiguredWitness, ...]:
+    """The witnesses file named by INQUIRY_LEDGER_WITNESSES (unset or empty: none)."""
+    name = "INQUIRY_LEDGER_WITNESSES"
+    path = env.get(name) or ""
+    if not path:
+        return ()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8"
+        raise ConfigError(f"{name}: cannot read the witnesses file {path}: {reason}") from None
+    return parse_witnesses(text, f"{name} {path}")
+
+
+def parse_witnesses(text: str, where: str = "witnesses file") -> tuple[ConfiguredWitness, ...]:
+    """One witness a line, "URL KEY"; a line that is not is refused, naming it."""
+    witnesses: list[ConfiguredWitness] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != 2:
+            raise ConfigError(f"{where}, line {number}: write one witness a line as 'URL KEY'")
+        url, key_text = fields
+        try:
+            key = CosignerKey.parse(key_text)
+        except NoteError as error:
+            raise ConfigError(f"{where}, line {number}: {error}") from None
+        witness = ConfiguredWitness(_witness_url(url, f"{where}, line {number}"), key)
+        if any(w.key == key for w in witnesses):
+            raise ConfigError(f"{where}, line {number}: witness key {key.name} is named twice")
+        witnesses.append(witness)
+    return tuple(witnesses)
+
+
+def _witness_url(url: str, where: str) -> str:
+    """A witness's submission prefix: http(s), a host, no credentials, query or fragment
+    (they would end up in logs, and the spec appends /add-checkpoint to a plain prefix)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise ConfigError(f"{where}: {url[:80]!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: the witness URL must be http:// or https:// with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{where}: the witness URL may not carry a user or password")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"{where}: the witness URL may not carry a query or fragment")
+    if port == 0:
+        raise ConfigError(f"{where}: the witness URL's port may not be 0")
+    return url.rstrip("/")

@@ -11,10 +11,11 @@ Regular checkpoints: `serve` signs one by itself within `checkpoint_interval` se
 the log growing (LedgerConfig; INQUIRY_LEDGER_CHECKPOINT_INTERVAL, default 10, 0 = off),
 so receipts' trees are soon under a stored checkpoint, witnesses always find a fresh one,
 and nobody has to remember to run `checkpoint`. After each, `on_signed` is called: the
-place where witnesses will be asked to cosign. There is no push today, because there is
-no witness server to push to: our witnesses (`witness cosign`, ledger/witness.py) pull
-the latest checkpoint and post their cosignature back (POST
-/v1/checkpoints/{size}/cosignatures). Pushing to C2SP tlog-witness servers is issue 16.
+HTTP app (api/http/app.py) passes one that asks the configured witnesses to cosign it
+over C2SP tlog-witness (INQUIRY_LEDGER_WITNESSES; api/application/witness_push.py,
+served by `witness serve`). Witnesses may also pull (`witness cosign`, ledger/witness.py:
+fetch the latest checkpoint and post the cosignature back, POST
+/v1/checkpoints/{size}/cosignatures).
 """
 
 from __future__ import annotations

@@ -120,6 +120,7 @@ REMOTE_COMMANDS = {
     ("witness", "cosign"),
     ("export", None),
     ("witness", "new-key"),
+    ("witness", "serve"),  # the witness's own side: opens no ledger
     ("receipts", "list"),
     ("receipts", "check"),
 }

@@ -9,6 +9,7 @@ never sees a private key and cannot forge an entry. The transparency-log endpoin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from api.application.checkpoints import RegularCheckpoints
 from api.application.evidence import ConfiguredEvidence
 from api.application.idempotency import CommandLog
 from api.application.tokens import TokenStore
+from api.application.witness_push import WitnessPush
 from api.http import errors, unavailable
 from api.http.deps import ERRORS, Services
 from api.http.middleware import AccessLog, BodyLimit
@@ -33,11 +35,13 @@ from api.http.routes import (
     report,
     status,
 )
+from api.http.witness_client import HttpxWitnessPost
 from ledger.config import LedgerConfig
 from ledger.service import Ledger
 from projections.projector import projector_for
 
 JSON_LIMIT = 1024 * 1024
+witness_log = logging.getLogger("inquiry_ledger.witnesses")
 
 #: The JSON API's routers, in the order their operations appear in /openapi.json.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -74,8 +78,17 @@ def create_app(
         # Bring the as-of projection up to date now, not in the first status request.
         catching_up, stop_catching_up = projector_for(the_ledger).catch_up_in_background(the_ledger)
         # Sign a checkpoint within the interval of the log growing (0: never).
+        # After each, ask the configured witnesses to cosign it (C2SP tlog-witness).
         interval = config.checkpoint_interval.total_seconds()
-        checkpoints = RegularCheckpoints(the_ledger, config, interval) if interval > 0 else None
+        post = HttpxWitnessPost() if config.witnesses and interval > 0 else None
+        if config.witnesses and post is None:
+            witness_log.warning("witnesses are configured, but checkpoints are off: no push")
+        push = None if post is None else WitnessPush(the_ledger, config.witnesses, post)
+        checkpoints = (
+            RegularCheckpoints(the_ledger, config, interval, on_signed=push)
+            if interval > 0
+            else None
+        )
         if checkpoints is not None:
             checkpoints.start()
         try:
@@ -83,6 +96,8 @@ def create_app(
         finally:
             if checkpoints is not None:
                 checkpoints.stop()
+            if post is not None:
+                post.close()
             stop_catching_up.set()
             catching_up.join()
             if ledger is None:
