@@ -52,6 +52,7 @@ from domain import (
 from domain.events import SignedEvent
 from ledger import merkle
 from ledger.auditor.checkpoint import Checkpoint
+from ledger.auditor.dating import GRACE
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError, EventBody, SignedEntry, entry_bytes_from_body
 from ledger.auditor.merkle import CompactRange, ProofError, leaf_hash
@@ -72,7 +73,7 @@ from ledger.errors import (
 from ledger.mapper import SignedEntryMapper
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
-from ledger.timestamps import NextEntry, TimestampRule, floor, witnessed_moment
+from ledger.timestamps import NextEntry, TimestampRule, floor, witness_floor, witnessed_moment
 
 GENESIS_TYPE = Directory.Created.TYPE
 CHARTER_TYPE = Directory.CharterAdopted.TYPE
@@ -222,7 +223,7 @@ class Ledger:
         """The next entry's version and the earliest timestamp it may carry: a signer
         dates it max(now, not_before), which this ledger accepts however far the
         previous entry was dated ahead (ledger/timestamps.py)."""
-        return next_entry_of(self.get(aggregate_id), self._witnessed)
+        return next_entry_of(self.get(aggregate_id), witness_floor(self._witnessed))
 
     def require_directory(self) -> Directory:
         directory = self.directory()
@@ -381,7 +382,7 @@ class Ledger:
         if body.version != current_version + 1:
             raise VersionConflict(body.aggregate_id, current_version)
         previous = None if aggregate is None else aggregate.modified_on
-        self.timestamps.check(body.timestamp, now, previous, self._witnessed)
+        self.timestamps.check(body.timestamp, now, previous, witness_floor(self._witnessed))
         directory = current(DIRECTORY_ID)
         actor, public_key = self._signer(entry, directory)
         try:
@@ -685,13 +686,15 @@ class Ledger:
                     f"clock {now.isoformat()} by more than {self.timestamps.forward}: "
                     "check the witness's clock"
                 )
+            earliest = witness_floor(moment)
+            assert earliest is not None
             for leaf_index, stamp in self._timestamps_from(tree_size):
-                if stamp < moment:
+                if stamp < earliest:
                     raise CosignedTooLate(
                         f"entry {leaf_index}, after the checkpoint of size {tree_size}, is "
-                        f"dated {stamp.isoformat()}, before this cosignature's time "
-                        f"{moment.isoformat()}: cosign a checkpoint that covers it (an "
-                        "administrator signs a new one)"
+                        f"dated {stamp.isoformat()}, more than {GRACE} before this "
+                        f"cosignature's time {moment.isoformat()}: cosign a checkpoint that "
+                        "covers it (an administrator signs a new one)"
                     )
             self.tables.insert_cosignature(tree_size, witness_key, line, at)
             if self._witnessed is None or moment > self._witnessed:

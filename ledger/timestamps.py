@@ -4,14 +4,15 @@ An entry is dated by its signer. The ledger accepts timestamp t on an aggregate 
 
 - t is not before the aggregate's previous entry (so a time cut is a prefix of every
   aggregate's history: projections/asof.py relies on it);
-- t is not before the newest time a witness cosigned a checkpoint at (nothing recorded
-  after a witnessed checkpoint may claim to be older than the witness's look at the
-  log: ledger/auditor/dating.py checks the same from a bundle);
+- t is not more than GRACE (five minutes) before the newest time T a witness cosigned a
+  checkpoint at (nothing recorded after a witnessed checkpoint may claim to be older than
+  the witness's look at the log, less the time a signature may take to arrive:
+  ledger/auditor/dating.py says why, and checks the same from a bundle);
 - t is at most `backward` behind the ledger's clock, and at most `forward` ahead of it,
   *or* it is exactly the earliest timestamp the two rules above allow (the floor).
 
 The last clause is what stops a future-dated entry from blocking anyone. Signers write
-max(now, floor), floor = max(previous + 1 us, witnessed). The previous entry was at most
+max(now, floor), floor = max(previous + 1 us, T - GRACE). The previous entry was at most
 `forward` ahead of the clock when it was accepted, so previous + 1 us is within
 `forward` (+1 us) of the clock now, and a cosignature's time is refused beyond `forward`
 (Ledger.record_cosignature); the 1 us per successor is let through by accepting the
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ledger.auditor.dating import GRACE
 from ledger.auditor.entry import format_timestamp
 from ledger.errors import ClockSkew
 
@@ -50,6 +52,12 @@ def floor(previous: datetime | None, witnessed: datetime | None) -> datetime | N
     if successor is None or witnessed is None:
         return successor or witnessed
     return max(successor, witnessed)
+
+
+def witness_floor(witnessed: datetime | None) -> datetime | None:
+    """The earliest time an entry appended after a checkpoint a witness cosigned at
+    `witnessed` may claim: GRACE before it (ledger/auditor/dating.py says why)."""
+    return None if witnessed is None else witnessed - GRACE
 
 
 def date_entry(now: datetime, not_before: datetime | None) -> datetime:
@@ -90,9 +98,10 @@ class TimestampRule:
             )
         if witnessed is not None and timestamp < witnessed:
             raise ClockSkew(
-                f"entry timestamp {stamp} is before {format_timestamp(witnessed)}, when a "
-                "witness cosigned a checkpoint of this log: nothing recorded after a "
-                "witnessed checkpoint may be dated before it"
+                f"entry timestamp {stamp} is more than {_span(GRACE)} before "
+                f"{format_timestamp(witnessed + GRACE)}, when a witness cosigned a "
+                "checkpoint of this log: nothing recorded after a witnessed checkpoint may "
+                "be dated that far before it; prepare and sign it again"
             )
         earliest = floor(previous, witnessed)
         if timestamp > now + self.forward and timestamp != earliest:

@@ -27,9 +27,15 @@ project imports:
 
 The audit re-derives everything from the signed entries:
 
+0. the log audited is the one the pinned log key is named for (a log key is always named
+   by its log's origin): bundle.json, every checkpoint, the genesis and every entry must
+   name it, so a checkpoint of another log signed with the same key is refused, and the
+   summary's first line names it;
 1. every entry is canonical JSON in the documented format, and its Ed25519 signature
    verifies over the canonical body, with the key that was registered to its actor and
-   not revoked *at that point in the log* (keys are replayed from the directory events);
+   not revoked *at that point in the log* (keys are replayed from the directory events;
+   a directory entry the domain refuses whoever signs it, such as a user registered
+   twice or a key revoked that is not the named user's, is reported and not replayed);
 2. the signer's role, and for officers and agency leads their agency, may sign that kind
    of event (authority.py: who may sign what, never what state it leaves);
 3. per aggregate, versions run 1, 2, 3... and timestamps never go backwards;
@@ -43,8 +49,11 @@ The audit re-derives everything from the signed entries:
    `evidence=True`) each blob in the bundle re-hashes to its SHA-256 and size;
 7. cosignatures by the witnesses the auditor pins (C2SP tlog-cosignature) verify, and
    two saved checkpoints of one size with different roots are reported as a split view;
-   no entry after a checkpoint a pinned witness cosigned at time T is dated before T
-   (dating.py: such an entry was backdated);
+   no entry after a checkpoint a pinned witness cosigned at time T is dated more than
+   five minutes before T (backdated), and none it holds more than five minutes after T
+   (future-dated): dating.py. A pinned witness's cosignature on a checkpoint saved
+   earlier (`since`) dates and counts like one in the bundle, so the operator cannot
+   move the dates back by dropping it from the bundle;
 8. keys.json, the directory as people read it, lists exactly the users, roles, keys and
    leaves of the directory replayed in step 1.
 

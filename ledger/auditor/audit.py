@@ -109,11 +109,11 @@ class Auditor:
         except (FormatError, OSError, KeyError) as error:
             self.problem(None, "bundle", str(error))
             return self.report
-        self.report.origin = str(meta.get("origin", ""))
+        self._origin(meta)
         self.witnesses = Witnesses(witness_keys, self.report, self.problem)
         roots = signed_roots(self.bundle, key, self.witnesses, self.report, self.problem)
-        rotation_roots(key, roots, self.problem)
-        since = saved_roots(self.since_notes, key, self.report, self.problem)
+        rotation_roots(key, roots, self.report, self.problem)
+        since = saved_roots(self.since_notes, key, self.witnesses, self.report, self.problem)
         self.signatures = SignatureChecks()
         self._entries(roots, since)
         for finding in self.signatures.finish():
@@ -126,6 +126,22 @@ class Auditor:
         self._keys_file()
         self.report.problems.sort(key=lambda p: (p.leaf_index is None, p.leaf_index or 0))
         return self.report
+
+    def _origin(self, meta: dict[str, Any]) -> None:
+        """The log audited is the one the pinned log key is named for (report.origin,
+        pins.log_origin); bundle.json, written by the operator, must name the same."""
+        self.report.checks.append(
+            f"the log is {self.report.origin}, the name of the log key: bundle.json, every "
+            "checkpoint, the genesis and every entry name it"
+        )
+        named = meta.get("origin")
+        if named != self.report.origin:
+            self.problem(
+                None,
+                "another log",
+                f"bundle.json names the log {named!r}, but the log key is that of "
+                f"{self.report.origin!r}",
+            )
 
     def _entries(self, roots: dict[int, bytes], since: dict[int, bytes]) -> None:
         """The one streaming pass: each entry hashed into the tree (checked against the
@@ -183,9 +199,17 @@ class Auditor:
             self.problem(
                 position,
                 "another log",
-                f"the entry was signed for the log {body.origin!r}, not {self.report.origin!r}",
+                f"the entry was signed for the log {body.origin!r}, but the log key is that "
+                f"of {self.report.origin!r}",
             )
             return
+        if body.type == GENESIS_TYPE and body.payload.get("origin") != self.report.origin:
+            self.problem(
+                position,
+                "another log",
+                f"the genesis founds the log {body.payload.get('origin')!r}, but the log key "
+                f"is that of {self.report.origin!r}",
+            )
         self._sequence(position, body)
         backdated = self.witnesses.dating.check(position, body.timestamp)
         if backdated is not None:

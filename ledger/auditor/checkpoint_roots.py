@@ -52,7 +52,7 @@ def signed_roots(
             problem(None, "checkpoint", str(error))
             continue
         if checkpoint.origin != report.origin:
-            problem(None, "checkpoint", f"checkpoint for another log {checkpoint.origin}")
+            problem(None, "another log", _another_log("checkpoint", checkpoint, report))
             continue
         remember_root(
             roots,
@@ -67,11 +67,28 @@ def signed_roots(
     return roots
 
 
-def rotation_roots(key: LogKeys, roots: dict[int, bytes], problem: ProblemSink) -> None:
+def _another_log(what: str, checkpoint: Checkpoint, report: AuditReport) -> str:
+    return (
+        f"{what} {checkpoint.size} is of the log {checkpoint.origin!r}, but the log key "
+        f"that signed it is that of {report.origin!r} (a log key signs for its own log only)"
+    )
+
+
+def rotation_roots(
+    key: LogKeys, roots: dict[int, bytes], report: AuditReport, problem: ProblemSink
+) -> None:
     """A rotation statement names the tree it hands over at: the entries must hash to
     its root at its size, like any checkpoint's (else the handover was made on a
-    history this bundle does not hold)."""
+    history this bundle does not hold). It must be of this log."""
     for rotation in key.rotations:
+        if rotation.origin != report.origin:
+            problem(
+                None,
+                "another log",
+                f"the log key rotation at size {rotation.size} is of the log "
+                f"{rotation.origin!r}, not of {report.origin!r}",
+            )
+            continue
         handover = Checkpoint(rotation.origin, rotation.size, rotation.root_hash)
         remember_root(
             roots,
@@ -83,12 +100,18 @@ def rotation_roots(key: LogKeys, roots: dict[int, bytes], problem: ProblemSink) 
 
 
 def saved_roots(
-    notes: list[str], key: LogKeys, report: AuditReport, problem: ProblemSink
+    notes: list[str],
+    key: LogKeys,
+    witnesses: Witnesses,
+    report: AuditReport,
+    problem: ProblemSink,
 ) -> dict[int, bytes]:
     """Sizes and roots of the checkpoints the auditor (or witnesses) saved earlier.
 
     Two saved checkpoints of one size with different roots, both signed by the log
-    key, prove the log showed different histories to different readers."""
+    key, prove the log showed different histories to different readers. A pinned
+    witness's cosignature on a saved checkpoint counts and dates the history as one in
+    the bundle does (Witnesses.saved): the operator cannot drop it from the bundle."""
     saved: dict[int, bytes] = {}
     for note in notes:
         try:
@@ -96,6 +119,10 @@ def saved_roots(
         except FormatError as error:
             problem(None, "saved checkpoint", f"cannot be checked: {error}")
             continue
+        if checkpoint.origin != report.origin:
+            problem(None, "another log", _another_log("saved checkpoint", checkpoint, report))
+            continue
+        witnesses.saved(note, checkpoint)
         remember_root(
             saved,
             checkpoint,

@@ -126,8 +126,10 @@ class AuditReport:
 
 
 def summary_lines(report: AuditReport) -> list[str]:
-    """What was checked, in two lines: the same words from the CLI and `python -m`."""
+    """Which log, and what was checked: the same words from the CLI and `python -m`. The
+    log is the one the log key is named for (not what the bundle says it is)."""
     return [
+        f"log: {report.origin or 'unknown (no log key could be read)'}",
         f"entries: {report.entries}  signatures verified: {report.signatures_verified}  "
         f"authority checked: {report.authority_checked}  checkpoints verified: "
         f"{report.checkpoints_verified} (latest covers {report.latest_checkpoint})  "

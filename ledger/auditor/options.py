@@ -11,7 +11,7 @@ from ledger.auditor.findings import AuditReport
 
 
 class OptionError(Exception):
-    """A file named on the command line cannot be read."""
+    """A file named on the command line cannot be read, or the options contradict."""
 
 
 def read_option_file(path: str, what: str) -> str:
@@ -55,8 +55,28 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
 
 
+def check_quorum(required: int | None, witness_keys: int) -> None:
+    """``--witnesses K`` counts the witnesses pinned with ``--witness-key``: without them
+    it would ask for nothing (and the audit would pass as if no witness were needed), and
+    more than them can never be met. OptionError if so."""
+    if required is None:
+        return
+    if witness_keys == 0:
+        raise OptionError(
+            f"--witnesses {required} needs the witnesses' keys: pin each with --witness-key "
+            "FILE (repeatable); K of them must have cosigned"
+        )
+    if not 1 <= required <= witness_keys:
+        raise OptionError(
+            f"--witnesses {required}: K must be between 1 and the number of witness keys "
+            f"pinned with --witness-key ({witness_keys})"
+        )
+
+
 def audit_from_options(args: argparse.Namespace) -> AuditReport:
-    """Run the audit the parsed options ask for; OptionError if a named file is missing."""
+    """Run the audit the parsed options ask for; OptionError if a named file is missing
+    or the options contradict."""
+    check_quorum(args.witnesses, len(args.witness_key or []))
     return audit(
         Path(args.bundle),
         log_key=read_option_file(args.log_key, "log verifier key") if args.log_key else None,

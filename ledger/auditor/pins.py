@@ -52,7 +52,25 @@ def log_keys(
         pinned += [r.old for r in rotations]
         report.log_key_source = "taken from the bundle (not pinned: pass --log-key)"
     report.log_key = ", ".join(f"{key.label}+..." for key in pinned)
+    report.origin = log_origin(pinned, problem)
     return LogKeys(pinned, rotations)
+
+
+def log_origin(pinned: list[VerifierKey], problem: ProblemSink) -> str:
+    """The log the audit is of: the name of the pinned log key (a log key is always named
+    by its log's origin). Whatever the bundle says its origin is, and every checkpoint,
+    genesis and entry, must name this one: a key signs for one log, so a checkpoint of
+    another log under it (a training ledger's, say) is not this log's. After a rotation
+    the pinned keys must all bear that one name."""
+    names = list(dict.fromkeys(key.name for key in pinned))
+    if len(names) > 1:
+        problem(
+            None,
+            "log key",
+            f"the pinned log keys name different logs ({', '.join(names)}): a log's keys, "
+            "old and new, all bear its origin; pin the keys of one log only",
+        )
+    return names[0]
 
 
 def _unpinned(pinned: list[VerifierKey], rotations: list[Rotation]) -> str:

@@ -99,7 +99,8 @@ class Roots:
 
     def apply(self, position: int, body: EventBody) -> None:
         """Record a directory entry's effect (its signature and authority already
-        checked) and describe it."""
+        checked, and the entry one the domain accepts: Signers.apply refuses a user
+        registered twice, so no member is overwritten here) and describe it."""
         kind, payload, actor = body.type, body.payload, body.actor
         signer = self.members.get(actor)
         signer_rooted = signer is not None and signer.rooted

@@ -132,6 +132,10 @@ class Signers:
         """Keep the facts the signer checks need: keys, members, lead agencies. Raises
         KeyError, TypeError, AttributeError or FormatError for a malformed payload."""
         kind, payload, aggregate = body.type, body.payload, body.aggregate_id
+        refused = self._refused(body)
+        if refused is not None:
+            self.problem(position, "directory", f"{kind} not applied: {refused}")
+            return
         if kind.startswith("directory.") or kind == GENESIS_TYPE:
             self.roots.apply(position, body)
         if kind == GENESIS_TYPE:
@@ -151,6 +155,37 @@ class Signers:
             self.lead_agency[aggregate] = payload["lead_agency"]
         elif kind == "action.amended" and "lead_agency" in payload.get("changes", {}):
             self.lead_agency[aggregate] = payload["changes"]["lead_agency"]
+
+    def _refused(self, body: EventBody) -> str | None:
+        """Why the domain refuses this directory entry whoever signs it (domain/directory.py:
+        a user registered twice, a key revoked that is not an active key of the user the
+        entry names, a key of a user nobody registered changed, a key registered twice),
+        or None. The audit then reports it and leaves the directory as it was, as the
+        ledger would have, rather than let it overwrite a member or revoke another's key
+        and fail later entries for a reason that is not theirs."""
+        kind, payload = body.type, body.payload
+        if kind in (CHARTER_TYPE, "directory.user_registered"):
+            user = payload["chair_id" if kind == CHARTER_TYPE else "user_id"]
+            if user in self.roots.members:
+                return f"user {user!r} already exists"
+            return self._known_key(payload["public_key"])
+        if kind == "directory.key_rotated":
+            if payload["user_id"] not in self.roots.members:
+                return f"no registered user {payload['user_id']!r}"
+            return self._known_key(payload["new_public_key"])
+        if kind == "directory.key_revoked":
+            user, key_id = payload["user_id"], payload["revoked_key_id"]
+            key = self.keys.get(key_id) if isinstance(key_id, str) else None
+            if key is None or key.user != user or key.revoked_at is not None:
+                return f"{user} has no active key {key_id}"
+        return None
+
+    def _known_key(self, public_key_text: str) -> str | None:
+        key_id = key_id_for(decode_public_key(public_key_text))
+        known = self.keys.get(key_id)
+        if known is None:
+            return None
+        return f"this public key (key {key_id}) is already registered, to {known.user}"
 
     def _add_key(self, user: str, public_key_text: str) -> None:
         public_key = decode_public_key(public_key_text)

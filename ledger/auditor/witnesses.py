@@ -11,9 +11,16 @@ checks every cosignature by a pinned witness, requires that enough of them cosig
 from __future__ import annotations
 
 from ledger.auditor.checkpoint import Checkpoint
-from ledger.auditor.cosignature import CosignerKey, cosigned_by, cosigned_time
-from ledger.auditor.dating import WitnessDating
+from ledger.auditor.cosignature import (
+    CosignerKey,
+    cosigned_by,
+    cosigned_time,
+    note_body,
+    open_cosignature,
+)
+from ledger.auditor.dating import GRACE, WitnessDating
 from ledger.auditor.findings import AuditReport, ProblemSink
+from ledger.auditor.note import SIGNATURE_PREFIX, NoteError
 
 
 class Witnesses:
@@ -32,9 +39,12 @@ class Witnesses:
         """What is checked of them; nothing when no witness is pinned."""
         if not self.keys:
             return []
+        grace = f"{int(GRACE.total_seconds() // 60)} minutes"
         return [
             "every cosignature by a pinned witness verifies",
-            "no entry after a checkpoint a pinned witness cosigned is dated before it",
+            "no entry after a checkpoint a pinned witness cosigned (in the bundle or in a "
+            f"checkpoint saved earlier) is dated before it, by more than {grace}, and none "
+            f"it holds after it, by more than {grace}",
         ]
 
     def cosigned(self, note: str, checkpoint: Checkpoint) -> None:
@@ -50,17 +60,54 @@ class Witnesses:
                     "does not verify",
                 )
             elif verdict:
-                best = max(self.report.witnessed[witness.name], checkpoint.size)
-                self.report.witnessed[witness.name] = best
                 at = cosigned_time(note, witness)
                 if at is not None:
-                    self.dating.witnessed(checkpoint.size, at, witness.name)
+                    self._count(checkpoint, at, witness)
+
+    def saved(self, note: str, checkpoint: Checkpoint) -> None:
+        """The same for a checkpoint saved earlier (``--since``), verified by the log key:
+        a witness's saved note carries its own cosignature line, which counts and dates
+        the history whether or not the operator kept it in the bundle (so dropping it
+        from checkpoints.jsonl moves no floor). Each line by a pinned witness's name is
+        opened with that witness's key; one by its key that does not verify is a problem."""
+        body = note_body(note)
+        lines = note.rpartition("\n\n")[2].splitlines()
+        for witness in self.keys:
+            for line in lines:
+                if not line.startswith(f"{SIGNATURE_PREFIX}{witness.name} "):
+                    continue
+                try:
+                    at = open_cosignature(body, line, witness)
+                except NoteError:
+                    if cosigned_by(f"{body}\n{line}\n", witness) is False:
+                        self.problem(
+                            None,
+                            "bad cosignature",
+                            f"saved checkpoint {checkpoint.size}: the cosignature by "
+                            f"{witness.name} does not verify",
+                        )
+                    continue  # another key of that name's line: not this witness's
+                self._count(checkpoint, at, witness)
+
+    def _count(self, checkpoint: Checkpoint, at: int, witness: CosignerKey) -> None:
+        """A valid cosignature by `witness` at time `at`: the largest checkpoint it
+        cosigned, and the history dated by it (dating.py)."""
+        best = max(self.report.witnessed[witness.name], checkpoint.size)
+        self.report.witnessed[witness.name] = best
+        self.dating.witnessed(checkpoint.size, at, witness.name)
 
     def quorum(self, required: int | None) -> None:
         """Each pinned witness must have cosigned, or at least `required` of them (k of n):
         a witness key that cosigned nothing proves nothing, so a bundle without its
         cosignature fails rather than passing quietly."""
         if not self.keys:
+            if required is not None:
+                self.problem(
+                    None,
+                    "witness",
+                    f"--witnesses {required} asks for cosignatures by {required} pinned "
+                    "witnesses, but no witness key is pinned (--witness-key)",
+                )
             return
         needed = required or len(self.keys)
         if not 1 <= needed <= len(self.keys):
