@@ -46,8 +46,8 @@ DEFAULT_ESCALATION_MONTHS = (3, 6, 9)
 MAX_MONTHS = 120
 MAX_WITHIN_DAYS = 366
 ITEM_MEMBERS = frozenset({"action_id", "due_date", "level", "overdue"})
-MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")  # whole string: fullmatch
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 RULE = "reminder.send"
 
 
@@ -166,11 +166,11 @@ class Reminders(Aggregate):
             months = check_escalation_months(self.escalate_months)
             self._check_actions(date.fromisoformat(self.as_of), within, months)
             self._check_people(ctx)
-            if not isinstance(self.message_id, str) or not MESSAGE_ID.match(self.message_id):
+            if not isinstance(self.message_id, str) or not MESSAGE_ID.fullmatch(self.message_id):
                 raise InvalidInput(RULE, "message_id must be an RFC 5322 <id@domain>")
             if len(self.message_id) > 250:
                 raise InvalidInput(RULE, "message_id is longer than 250 characters")
-            if not isinstance(self.body_sha256, str) or not SHA256_HEX.match(self.body_sha256):
+            if not isinstance(self.body_sha256, str) or not SHA256_HEX.fullmatch(self.body_sha256):
                 raise InvalidInput(RULE, "body_sha256 must be 64 lowercase hex digits")
 
         def _check_actions(self, as_of: date, within: int, months: tuple[int, ...]) -> None:

@@ -11,7 +11,7 @@ from typing import Protocol
 from domain.errors import InvalidInput, NotPermitted
 from domain.roles import AGENCY_ROLES, Actor, Role
 
-IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # whole string: fullmatch
 MAX_TEXT = 20_000
 
 
@@ -73,7 +73,7 @@ def require_text(value: object, field: str, rule: str, *, max_length: int = MAX_
 
 
 def require_identifier(value: object, field: str, rule: str) -> None:
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise InvalidInput(
             rule, f"{field} must be 1-64 characters of a-z, 0-9, '.', '_' or '-': {value!r}"
         )

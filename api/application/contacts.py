@@ -57,7 +57,7 @@ def load_contacts(path: Path) -> dict[str, str]:
             errors.append(f"line {number}: user_id is empty")
         elif user_id in contacts:
             errors.append(f"line {number}: {user_id} is listed twice")
-        elif not ADDRESS.match(address) or len(address) > 254:
+        elif not ADDRESS.fullmatch(address) or len(address) > 254:
             # The address itself is not echoed: it is personal data.
             errors.append(f"line {number}: the email of {user_id} is not a plain address")
         else:

@@ -60,7 +60,7 @@ class SmtpSettings:
         missing = [PREFIX + name for name, value in (("HOST", host), ("FROM", sender)) if not value]
         if missing:
             raise SmtpConfigError(f"to send reminders, set {' and '.join(missing)}")
-        if not ADDRESS.match(sender):
+        if not ADDRESS.fullmatch(sender):
             raise SmtpConfigError(f"{PREFIX}FROM must be a plain address like ledger@example.org")
         flag = env.get(PREFIX + "STARTTLS", "off").strip().lower()
         if flag not in ON | OFF:
