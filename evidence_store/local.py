@@ -77,7 +77,8 @@ class LocalEvidenceStore:
     def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> StoredBlob:
         """Store a stream; the same content stored twice is kept once."""
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp_dir.mkdir(mode=0o700, exist_ok=True)
         reader = LimitedHashingReader(stream, self.max_bytes)
         wrapped = None
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
@@ -107,8 +108,8 @@ class LocalEvidenceStore:
                 self.key_store.put(
                     sha256, wrapped
                 )  # the key before the blob: never a blob without its key
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp_name, 0o444)
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(tmp_name, 0o400)  # evidence may hold personal data: its owner only
             # Another writer may have linked the same content meanwhile: keep the first.
             with contextlib.suppress(FileExistsError):
                 os.link(tmp_name, final)

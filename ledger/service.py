@@ -150,11 +150,15 @@ class Ledger:
         self.clock = clock
         self.timestamps = TimestampRule(config.max_forward_skew, config.max_backward_skew)
         if not config.uses_postgres:
-            config.home.mkdir(parents=True, exist_ok=True)
+            # Only its owner reads the ledger's folder and database: they hold every
+            # entry, and the folder the log key (issue 17).
+            config.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.app = LedgerApplication(env=config.eventsourcing_env())
         datastore = cast(Any, self.app.factory).datastore
         self.tables = LedgerTables(datastore, postgres=config.uses_postgres)
         self.tables.create()
+        if not config.uses_postgres and config.sqlite_path.exists():
+            config.sqlite_path.chmod(0o600)  # SQLite gives its -wal and -shm files this mode
         self._lock: FileAppendLock | PostgresAppendLock
         if config.database_url is not None:
             self._lock = PostgresAppendLock(config.database_url)
