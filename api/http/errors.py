@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.application.access import AccessDenied
 from api.application.tokens import TokenError
@@ -51,6 +52,10 @@ class Conflict(Exception):
         super().__init__(detail)
         self.code = code
         self.extra = extra
+
+
+#: The error code for each status Starlette itself answers with.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def error(status: int, code: str, detail: Any, **extra: Any) -> JSONResponse:
@@ -140,6 +145,17 @@ def install(app: FastAPI) -> None:
         return error(422, "invalid_request", details)
 
     app.add_exception_handler(RequestValidationError, validation)
+
+    async def routing(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own refusals (no such route, a method the route does not take) in
+        # the documented shape, not FastAPI's {"detail": ...}.
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        response = error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, routing)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         # No stack trace to the client; the log names the type only, never a payload.

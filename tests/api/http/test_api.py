@@ -391,3 +391,12 @@ def test_only_an_administrators_token_carries_a_chairs_charter(http: Any, world:
     )
     assert carried.status_code == 409, carried.text
     assert carried.json()["rule"] == "directory.charter"
+
+
+def test_unknown_routes_and_methods_answer_in_the_documented_error_shape(http: Any) -> None:
+    missing = http.get("/v1/no-such-thing", headers=auth(http, "chair"))
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "detail": "Not Found"}
+    wrong = http.delete("/v1/entries", headers=auth(http, "chair"))
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    assert "POST" in wrong.headers["allow"]
