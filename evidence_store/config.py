@@ -20,6 +20,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,12 @@ class EvidenceConfig:
             fd = os.open(self.kek_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+        mode = stat.S_IMODE(self.kek_file.stat().st_mode)
+        if mode & 0o077:  # whoever reads it reads every encrypted blob
+            raise EvidenceError(
+                f"the key-encryption key {self.kek_file} is readable by others (mode "
+                f"{mode:o}); run: chmod 600 {self.kek_file}"
+            )
         try:
             return load_kek(base64.b64decode(self.kek_file.read_text().strip(), validate=True))
         except (OSError, binascii.Error) as error:

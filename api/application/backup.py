@@ -333,6 +333,7 @@ def _stage_home(reader: ArchiveReader, home: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             with reader.open(name) as source, target.open("wb") as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
+            target.chmod(0o400)  # as the local store keeps them: their owner's only
         _check_log_key(staging, reader.manifest.get("origin"))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
