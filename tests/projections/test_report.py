@@ -420,6 +420,11 @@ def test_api_report_roles_formats_and_errors(history: History) -> None:
             response = get(user, as_of=AS_OF)
             assert response.status_code == 200, (user, response.text)
         assert response.headers["content-type"].startswith("text/html")
+        # A document that runs no script, is never framed and never sniffed (issue 17).
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy  # none: default-src 'none' covers scripts
+        assert response.headers["x-content-type-options"] == "nosniff"
         # the log grew past the history's checkpoint: the server signed a fresh one first
         assert response.headers["x-checkpoint-size"] == str(history.world.ledger.tree_size())
         page = ReportPage(response.text)

@@ -29,6 +29,7 @@ from api.http.deps import (
     optional_moment,
 )
 from api.http.errors import Conflict
+from api.http.security import REPORT_HEADERS
 from ledger.auditor.entry import EntryFormatError
 from projections.report import ReportError
 from projections.report_render import render
@@ -75,6 +76,7 @@ def report(
         content,
         media_type=media_type,
         headers={
+            **(REPORT_HEADERS if format == "html" else {"X-Content-Type-Options": "nosniff"}),
             "X-Checkpoint-Size": str(built.checkpoint.size),
             "X-Log-Size": str(built.checkpoint.log_size),
             "Content-Disposition": f'inline; filename="progress-report.{format}"',
