@@ -20,12 +20,26 @@ class Bundle:
     def exists(self, name: str) -> bool:
         if self.zip is not None:
             return name in self.zip.namelist()
-        return (self.path / name).is_file()
+        path = self._inside(name)
+        return path is not None and path.is_file()
 
     def open(self, name: str) -> IO[bytes]:
         if self.zip is not None:
             return self.zip.open(name)
-        return (self.path / name).open("rb")
+        path = self._inside(name)
+        if path is None:
+            raise FileNotFoundError(f"{name} is not a file inside the bundle")
+        return path.open("rb")
+
+    def _inside(self, name: str) -> Path | None:
+        """The file `name` of a folder bundle, or None if it would be outside the folder
+        (a name with `..`, or a link out of it): a bundle is the operator's, and the
+        auditor reads nothing of the chair's machine because a bundle names it."""
+        if name.startswith("/") or "\\" in name or ".." in name.split("/"):
+            return None
+        root = self.path.resolve()
+        path = (root / name).resolve()
+        return path if path.is_relative_to(root) else None
 
     def lines(self, name: str) -> Iterator[bytes]:
         with self.open(name) as stream:

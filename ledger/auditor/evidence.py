@@ -9,6 +9,7 @@ for. A blob lawfully erased keeps its hash in the log and is not expected in the
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from ledger.auditor.bundle import Bundle
@@ -16,6 +17,9 @@ from ledger.auditor.canonical import parse_json
 from ledger.auditor.entry import EventBody
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, ProblemSink
+
+#: A blob's name in a bundle: its SHA-256, lowercase hex.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class Evidence:
@@ -43,9 +47,15 @@ class Evidence:
             for line in bundle.lines("evidence/manifest.jsonl"):
                 try:
                     record = parse_json(line)
-                    listed[str(record["sha256"])] = record
+                    sha = record["sha256"]
                 except (FormatError, KeyError, TypeError) as error:
                     problem(None, "evidence manifest", str(error))
+                    continue
+                if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
+                    # It names a file to read (evidence/blobs/<sha256>): only a hash may.
+                    problem(None, "evidence manifest", f"{sha!r} is not a SHA-256 (64 hex)")
+                    continue
+                listed[sha] = record
         report.evidence_listed = len(listed)
         for sha in sorted(set(self.attached) - set(listed)):
             problem(self.attached[sha], "evidence manifest", f"{sha} is attached, not listed")
