@@ -126,9 +126,14 @@ REMOTE_COMMANDS = {
 }
 
 
+def server_of(args: argparse.Namespace) -> str | None:
+    """The server's URL in client mode (--server or INQUIRY_LEDGER_SERVER), else None."""
+    return args.server or os.environ.get("INQUIRY_LEDGER_SERVER") or None
+
+
 def remote_for(args: argparse.Namespace) -> RemoteLedger | None:
     """The server to talk to, when --server (or INQUIRY_LEDGER_SERVER) is given."""
-    server = args.server or os.environ.get("INQUIRY_LEDGER_SERVER")
+    server = server_of(args)
     if not server:
         return None
     token = args.token or os.environ.get("INQUIRY_LEDGER_TOKEN")
@@ -140,7 +145,7 @@ def remote_for(args: argparse.Namespace) -> RemoteLedger | None:
 
 
 def refuse_remote_for_local_commands(args: argparse.Namespace) -> None:
-    if not (args.server or os.environ.get("INQUIRY_LEDGER_SERVER")):
+    if server_of(args) is None:
         return
     sub = getattr(args, f"{args.command}_cmd", None)
     if (args.command, sub) not in REMOTE_COMMANDS:
@@ -295,7 +300,7 @@ def print_appended(results: Sequence[Any], args: argparse.Namespace | None = Non
 def keep_receipts(results: Sequence[Any], args: argparse.Namespace) -> None:
     """Keep the receipts among `results` in the caller's receipts file and say where."""
     receipted = [r for r in results if getattr(r, "receipt", None) is not None]
-    if len(receipted) < len(results) and remote_for(args) is not None:
+    if len(receipted) < len(results) and server_of(args) is not None:
         # A server that stops giving receipts takes away the one thing a client can hold
         # it to (receipts check): say so every time.
         missing = ", ".join(str(r.leaf_index) for r in results if r not in receipted)
