@@ -5,6 +5,14 @@ evidence; everyone else (the implementation group, scrutiny, the chair, administ
 reads the whole plan. Auditors (the chair, scrutiny, the implementation group and
 administrators) may also read the whole log, the progress report and the verification.
 
+What is not scoped: the plan and every action's summary status (the tracker's table:
+status, claim, verdict, ratings, dates, counts), which every signed-in user reads, as a
+public tracker would show them. What is: an action's history and everything said in it
+(reasons, statements, comments, evidence names and files), in every view that carries
+it (the action, its timelines, what changed between two dates); and the directory, of
+which an agency reads its own people and the bodies it answers to, not other agencies'
+staff or the administrators.
+
 The JSON API and the web pages ask these functions, so the rule exists once. (The
 command line's local mode runs with the operator's own database access; in client mode it
 reads through the API, so through these same checks.) Nothing here knows about HTTP: the
@@ -14,13 +22,19 @@ refusal (403 for the API).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from domain import Actor, Role
 from domain.roles import AGENCY_ROLES
+from projections.diff import DecisionEntry
+from projections.port import LogReader
+from projections.timeline import current_lead_agencies
 
 #: Those who hold the agencies to account: they read everything, the whole log included.
 AUDITORS = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.ADMIN})
+#: The bodies every agency answers to: their holders are listed to every signed-in user.
+ACCOUNTABLE_TO = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP})
 #: Those who cosign the log's checkpoints as witnesses.
 WITNESSES = frozenset({Role.CHAIR, Role.SCRUTINY})
 
@@ -76,3 +90,39 @@ def require_readable_action(actor: Actor, lead_agency: str | None) -> None:
 def require_readable_evidence(actor: Actor, lead_agencies: Iterable[str]) -> None:
     if not may_read_evidence(actor, lead_agencies):
         raise AccessDenied(f"{actor.describe()} reads only {actor.agency}'s evidence")
+
+
+def may_read_user(actor: Actor, role: Role, agency: str | None) -> bool:
+    """Whether the actor may see a directory entry (name, role, agency, keys): everyone
+    may see the holders of the bodies agencies answer to, and their own agency's users;
+    only those who read the whole plan see the rest."""
+    return not acts_for_agency(actor) or role in ACCOUNTABLE_TO or agency == actor.agency
+
+
+#: An item of a listing (a decision, a timeline row) that concerns one action.
+Item = TypeVar("Item")
+
+
+def readable_items(
+    actor: Actor,
+    items: Iterable[Item],
+    action_of: Callable[[Item], str],
+    lead_of: Callable[[str], str | None],
+) -> list[Item]:
+    """The items about actions the actor may read, in their order (an action whose lead
+    is unknown is readable only by those who read everything)."""
+    if not acts_for_agency(actor):
+        return list(items)
+    return [item for item in items if may_read_action(actor, lead_of(action_of(item)))]
+
+
+def scoped_decisions(
+    ledger: LogReader, actor: Actor, decisions: list[DecisionEntry]
+) -> list[DecisionEntry]:
+    """The decisions of a diff the actor may read: their reasons and statements are an
+    action's history, scoped like the action itself (by its lead agency now)."""
+    if not acts_for_agency(actor):
+        return decisions
+    return readable_items(
+        actor, decisions, lambda d: d.action_id, current_lead_agencies(ledger).get
+    )

@@ -2,8 +2,8 @@
 
 Each owner declares its own tables next to the code that uses them: the ledger its
 event store, checkpoints, cosignatures, metadata and Merkle tree (`ledger.storage`),
-the API its token hashes (`tokens`), answered commands (`idempotency`) and browser
-sessions (`sessions`), the as-of projection its indexed tables (`projections.store`).
+the API its token hashes (`tokens`), answered commands (`idempotency`), browser
+sessions (`sessions`) and which agency uploaded which blob (`uploads`), the as-of projection its indexed tables (`projections.store`).
 Backup and restore (`backup`) are given this list: what a backup copies, what a restore
 creates and loads, and what it rebuilds or leaves out, follow each table's `backup`.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from api.application.idempotency import API_COMMANDS
 from api.application.sessions import WEB_SESSIONS
 from api.application.tokens import API_TOKENS
+from api.application.uploads import EVIDENCE_UPLOADS
 from ledger.storage import LEDGER_TABLES, Backup, TableSpec
 from projections.store import table_names as projection_table_names
 
@@ -25,4 +26,11 @@ def projection_tables() -> list[TableSpec]:
 
 def all_tables() -> list[TableSpec]:
     """Every declared table, the ledger's first (the event store's leading)."""
-    return [*LEDGER_TABLES, API_TOKENS, API_COMMANDS, WEB_SESSIONS, *projection_tables()]
+    return [
+        *LEDGER_TABLES,
+        API_TOKENS,
+        API_COMMANDS,
+        WEB_SESSIONS,
+        EVIDENCE_UPLOADS,
+        *projection_tables(),
+    ]

@@ -10,7 +10,7 @@ routers that the composition root includes.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from api.application.evidence import ConfiguredEvidence
 from api.application.idempotency import CommandLog
 from api.application.tokens import TokenError, TokenStore
+from api.application.uploads import EvidenceUploads
 from api.http import session as web_session
 from domain import Actor
 from ledger.auditor.entry import EntryFormatError
@@ -37,6 +38,11 @@ class Services:
     tokens: TokenStore
     commands: CommandLog
     evidence: ConfiguredEvidence
+    #: Which agency uploaded which blob: who may name it (api/application/uploads.py).
+    uploads: EvidenceUploads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.uploads = EvidenceUploads(self.ledger.tables)
 
 
 # -- dependencies --------------------------------------------------------------------------

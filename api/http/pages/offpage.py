@@ -30,6 +30,11 @@ from starlette.datastructures import FormData
 from api.application.commands import CommandError
 from api.application.offpage import BodyError, facts, file_name, fingerprint, read_body
 from api.application.prepare import COMMANDS, prepare
+from api.application.uploads import (
+    naming_leads_in,
+    require_attachable,
+    require_true_media_types,
+)
 from api.http.deps import Services, ServicesDep, services
 from api.http.pages.common import (
     PageError,
@@ -204,6 +209,8 @@ async def record(request: Request, svc: ServicesDep) -> Response:
             f"That is not a signature ({error}): paste the one line inquiry-ledger sign printed.",
         )
     try:
+        require_attachable(viewer.actor, [entry], svc.uploads, naming_leads_in(svc.ledger))
+        require_true_media_types(svc.evidence.store, [entry])
         results: list[Appended] = svc.ledger.append([entry])
     except VersionConflict:
         recorded = find_recorded(svc.ledger, [entry])  # sent twice: it is already in

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.application.access import scoped_decisions
 from api.application.offpage import must_sign_off_page
 from api.application.prepare import offered
 from api.http.deps import ServicesDep
@@ -66,6 +67,7 @@ def diff(
         if last <= first:
             raise PageError(400, "'To' must be after 'From'.")
         result = diff_as_of(svc.ledger, first, last)
+        result.decisions = scoped_decisions(svc.ledger, viewer.actor, result.decisions)
     return render(
         request,
         "diff.html",

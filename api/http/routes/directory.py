@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.application.access import may_read_user
 from api.http.deps import CallerDep, ServicesDep, errors_doc
 from api.http.routes.schemas import MeOut, UserOut
 
@@ -25,8 +26,10 @@ def me(svc: ServicesDep, who: CallerDep) -> MeOut:
 
 @router.get("/v1/users", response_model=list[UserOut], responses=errors_doc(401))
 def users(svc: ServicesDep, who: CallerDep) -> list[UserOut]:
-    """The directory: who may sign, in which role and agency, with which keys (public
-    keys are what every verifier needs; nothing here is secret)."""
+    """The directory: who may sign, in which role and agency, with which keys. An
+    officer or agency lead sees their own agency's users and the chair, implementation
+    group and scrutiny, not other agencies' staff or the administrators (an auditor's
+    bundle carries every public key, so verification needs none of this)."""
     directory = svc.ledger.require_directory()
     return [
         UserOut(
@@ -39,4 +42,5 @@ def users(svc: ServicesDep, who: CallerDep) -> list[UserOut]:
             revoked_keys=sum(1 for k in u.keys.values() if not k.active),
         )
         for u in sorted(directory.users.values(), key=lambda u: u.user_id)
+        if may_read_user(who, u.role, u.agency)
     ]

@@ -13,6 +13,11 @@ from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter
 
 from api.application.checkpoints import server_receipts
+from api.application.uploads import (
+    naming_leads_in,
+    require_attachable,
+    require_true_media_types,
+)
 from api.http.deps import CallerDep, ConfigDep, Services, ServicesDep, errors_doc
 from api.http.errors import Conflict, Forbidden
 from api.http.routes.schemas import AppendIn, AppendOut, EntryIn
@@ -50,6 +55,8 @@ def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendI
         replay = replayed(svc, request.command_id, who, request_hash)
         if replay is not None:
             return replay
+    require_attachable(who, entries, svc.uploads, naming_leads_in(svc.ledger))
+    require_true_media_types(svc.evidence.store, entries)
     try:
         results = svc.ledger.append(entries)
     except VersionConflict:

@@ -38,6 +38,8 @@ def upload(
     head = file.file.read(SNIFF_BYTES)
     file.file.seek(0)
     blob = svc.evidence.store.put(file.file, expected_sha256=sha256)
+    assert who.agency is not None  # acts_for_agency: officers and leads have one
+    svc.uploads.record(blob.sha256, who.agency, who.user_id)  # they hold these bytes
     return StoredOut(
         sha256=blob.sha256,
         size=blob.size,

@@ -9,11 +9,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from api.application.access import acts_for_agency, require_readable_action, scoped_decisions
 from api.http.deps import MAX_INDEX, CallerDep, ServicesDep, errors_doc, moment, optional_moment
 from api.http.routes.schemas import DiffOut, PlanOut, StatusOut, VersionOut
+from domain import action_aggregate_id
 from ledger.auditor.entry import EntryFormatError, format_timestamp
 from projections.asof import status_as_of
 from projections.diff import diff_as_of
+from projections.timeline import current_lead_agencies
 
 router = APIRouter(tags=["read"])
 
@@ -58,19 +61,30 @@ def diff(
     end: Annotated[str, Query(alias="to", max_length=40)],
 ) -> dict[str, Any]:
     """What changed between two dates (or date-times, UTC): actions added, every field
-    that changed, and every signed decision in between with its log position."""
+    that changed, and every signed decision in between with its log position (for an
+    officer or agency lead, the decisions on their own agency's actions only)."""
     first, last = moment(start), moment(end)
     if last <= first:
         raise EntryFormatError("'to' must be after 'from'")
-    return diff_as_of(svc.ledger, first, last).to_json()
+    found = diff_as_of(svc.ledger, first, last)
+    found.decisions = scoped_decisions(svc.ledger, who, found.decisions)
+    return found.to_json()
 
 
 @router.get(
-    "/v1/aggregates/{aggregate_id}/version", response_model=VersionOut, responses=errors_doc(401)
+    "/v1/aggregates/{aggregate_id}/version",
+    response_model=VersionOut,
+    responses=errors_doc(401, 403),
 )
 def version(svc: ServicesDep, who: CallerDep, aggregate_id: UUID) -> VersionOut:
     """The aggregate's current version and latest timestamp: a signed entry writes
     version + 1, dated max(now, not_before) (ledger/timestamps.py)."""
+    if acts_for_agency(who):  # an action's version and dates are part of its history
+        leads = {
+            action_aggregate_id(a): lead for a, lead in current_lead_agencies(svc.ledger).items()
+        }
+        if aggregate_id in leads:
+            require_readable_action(who, leads[aggregate_id])
     following = svc.ledger.next_entry(aggregate_id)
     return VersionOut(
         aggregate_id=str(aggregate_id),

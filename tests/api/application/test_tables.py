@@ -10,6 +10,7 @@ from api.application.idempotency import CommandLog
 from api.application.sessions import WebSessions
 from api.application.tables import all_tables
 from api.application.tokens import TokenStore
+from api.application.uploads import EvidenceUploads
 from ledger.storage import EVENTS, Backup
 from projections.projector import projector_for
 from tests.support.world import make_world
@@ -34,6 +35,7 @@ def test_every_table_in_the_database_is_declared(config: Any, clock: Any) -> Non
         token = tokens.create("chair", timedelta(days=1), now=clock.now)
         CommandLog(world.ledger.tables).remember("c-1", "chair", "hash", {"ok": True})
         WebSessions(world.ledger.tables).start(tokens, token, clock.now)
+        EvidenceUploads(world.ledger.tables).record("ab" * 32, "council", "council.officer")
         projector_for(world.ledger).catch_up(world.ledger)
         found = _tables_in(world)
         declared = {spec.name for spec in all_tables()}
@@ -58,6 +60,7 @@ def test_the_list_says_what_a_backup_copies() -> None:
         "ledger_meta",
         "api_tokens",
         "api_commands",
+        "evidence_uploads",
     ]
     omitted = {spec.name for spec in tables if spec.backup is Backup.OMIT}
     assert {"web_sessions", "asof_state", "asof_changes"} <= omitted
