@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -28,6 +29,15 @@ DATE_COLUMNS = frozenset({"due_date"})
 SHEET_NAMES = ("recommendations", "actions")
 MAX_ROWS = 20_000
 FORMULA_PREFIX = "="
+#: What the parts of a workbook may unpack to, at most: a small zip can unpack to
+#: gigabytes, and the import reads a table of at most MAX_ROWS rows.
+MAX_UNPACKED = 256 * 1024 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+#: The part every Office Open XML package has (an .xlsx is one; so are .docx and .pptx).
+CONTENT_TYPES = "[Content_Types].xml"
+UNREADABLE = "not a readable .xlsx workbook"
+DAMAGED = "damaged or truncated (save it again from the spreadsheet)"
+NOT_A_WORKBOOK = "a zip, but not a spreadsheet saved as .xlsx"
 
 
 @dataclass(frozen=True)
@@ -94,17 +104,19 @@ def read_csv(path: Path) -> Table:
 def read_xlsx(path: Path) -> Table:
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_package(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        if isinstance(error, FileNotFoundError | PermissionError):
-            raise
-        raise TableError("file", "not a readable .xlsx workbook") from None
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError:  # openpyxl's "File contains no valid workbook part"
+        raise TableError("file", f"{UNREADABLE}: {NOT_A_WORKBOOK}") from None
+    except Exception:  # as in _parsed: whatever fails in there is the file
+        raise TableError("file", f"{UNREADABLE}: {DAMAGED}") from None
     try:
         sheet = _choose_sheet(workbook)
-        rows = sheet.iter_rows()
+        rows = _parsed(sheet.iter_rows())
         header = next(rows, ())
         columns: list[str] = []
         letters: dict[str, str] = {}
@@ -140,8 +152,44 @@ def read_xlsx(path: Path) -> Table:
         workbook.close()
 
 
+def _check_package(path: Path) -> None:
+    """Refuse what is not a zip, a zip that is not an Office package, and one that would
+    unpack to more than MAX_UNPACKED, before openpyxl reads any of it. (A zip's reader
+    never unpacks a part past its declared size, so the declared sizes bound it.)"""
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+    except zipfile.BadZipFile:
+        with open(path, "rb") as handle:
+            zipped = handle.read(4) == ZIP_MAGIC  # a zip's start, but not its end
+        raise TableError("file", f"{UNREADABLE}: {DAMAGED}" if zipped else UNREADABLE) from None
+    if CONTENT_TYPES not in {part.filename for part in parts}:
+        raise TableError("file", f"{UNREADABLE}: {NOT_A_WORKBOOK}")
+    if sum(part.file_size for part in parts) > MAX_UNPACKED:
+        raise TableError("file", f"{UNREADABLE}: it unpacks to over {MAX_UNPACKED >> 20} MiB")
+
+
+def _parsed(rows: Iterator[Any]) -> Iterator[Any]:
+    """The sheet's rows, openpyxl parsing each as it is asked for. A damaged part (a
+    truncated or corrupted zip member, XML that is not well-formed, a cell openpyxl
+    cannot make sense of) fails in there with whatever its zip, zlib or XML reader
+    raises, and the list of those is open-ended: each is the file's fault, and one
+    sentence for the user, never a traceback. Only openpyxl's own calls are guarded,
+    so a mistake in this module still shows as one."""
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # open-ended, as said above
+            raise TableError("file", f"{UNREADABLE}: {DAMAGED}") from None
+        yield row
+
+
 def _choose_sheet(workbook: Any) -> Any:
     names = list(workbook.sheetnames)
+    if not names:
+        raise TableError("sheet", "the workbook has no worksheet to import")
     wanted = [n for n in names if n.strip().lower() in SHEET_NAMES]
     if len(wanted) == 1:
         return workbook[wanted[0]]

@@ -34,6 +34,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 recommendations_expected=args.expected,
             )
         except ImportRejected as rejected:
+            if len(rejected.errors) == 1 and rejected.errors[0].row == 0:
+                # The file as a whole (not a workbook, damaged, the wrong sheet): one line.
+                whole = rejected.errors[0]
+                said = whole.message if whole.column == "file" else str(whole)
+                raise CliError(f"{args.file}: {said}; nothing was imported") from None
             for error in rejected.errors:
                 print(f"{args.file}: {error}", file=sys.stderr)
             raise CliError(str(rejected)) from None

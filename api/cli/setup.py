@@ -44,8 +44,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.http.app import create_app
+    from api.http.connections import ServerLimits, protocol_for, raise_open_files_limit
 
     config = config_from(args)
+    limits = ServerLimits.from_env()
     if args.checkpoint_interval is not None:
         if not 0 <= args.checkpoint_interval <= 86_400:
             raise CliError("--checkpoint-interval is between 0 and 86400 seconds")
@@ -59,8 +61,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app_logger.addHandler(handler)
     app_logger.setLevel(logging.INFO)
     app_logger.propagate = False
+    # Idle and slow clients, head sizes and the connection cap: api/http/connections.py.
+    # uvicorn's limit_concurrency is left off: it would count idle connections against
+    # real requests. Its keep-alive timeout (5 s) stays: the header timeout bounds it.
+    protocol = protocol_for(limits, raise_open_files_limit())
+    app_logger.info("at most %d connections at once (%s)", protocol.cap, limits.describe())
     uvicorn.run(
-        create_app(config), host=args.host, port=args.port, log_level="info", access_log=False
+        create_app(config, limits=limits),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        http=protocol,
     )
     return 0
 

@@ -20,9 +20,10 @@ from api.application.evidence import ConfiguredEvidence
 from api.application.idempotency import CommandLog
 from api.application.tokens import TokenStore
 from api.application.witness_push import WitnessPush
-from api.http import errors, unavailable
+from api.http import docs, errors, unavailable
+from api.http.connections import ServerLimits
 from api.http.deps import ERRORS, Services
-from api.http.middleware import AccessLog, BodyLimit
+from api.http.middleware import AccessLog, BodyLimit, HeaderAuth
 from api.http.pages.routes import install_web
 from api.http.routes import (
     actions,
@@ -35,6 +36,7 @@ from api.http.routes import (
     report,
     status,
 )
+from api.http.security import SecurityHeaders
 from api.http.witness_client import HttpxWitnessPost
 from ledger.config import LedgerConfig
 from ledger.service import Ledger
@@ -58,7 +60,11 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 
 def create_app(
-    config: LedgerConfig, ledger: Ledger | None = None, *, json_limit: int = JSON_LIMIT
+    config: LedgerConfig,
+    ledger: Ledger | None = None,
+    *,
+    json_limit: int = JSON_LIMIT,
+    limits: ServerLimits | None = None,
 ) -> FastAPI:
     evidence_store = (
         ledger.evidence
@@ -109,6 +115,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         responses={code: ERRORS[code] for code in (422, 500, 503)},
+        docs_url=None,  # not FastAPI's CDN-loaded pages: api/http/docs.py
+        redoc_url=None,
     )
     app.state.config = config
     errors.install(app)
@@ -116,8 +124,18 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app)  # the browser pages (api/http/pages/)
+    docs.install(app)  # Swagger UI at /docs, unless INQUIRY_LEDGER_API_DOCS=off
+    bounds = limits or ServerLimits()  # serve's, from INQUIRY_LEDGER_* (api/http/connections.py)
     app.add_middleware(
-        BodyLimit, limit=json_limit, evidence_limit=int(evidence_store.config.max_bytes)
+        BodyLimit,
+        limit=json_limit,
+        evidence_limit=int(evidence_store.config.max_bytes),
+        timeout=bounds.body_timeout,
+        min_rate=bounds.body_min_rate,
     )
+    # Outside BodyLimit: who may not send a body is refused before anything else.
+    app.add_middleware(HeaderAuth)
+    # Around every response but the log's: no HTML without its security headers.
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app

@@ -150,6 +150,12 @@ def install(app: FastAPI) -> None:
         # Starlette's own refusals (no such route, a method the route does not take) in
         # the documented shape, not FastAPI's {"detail": ...}.
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # The framework's only 400: a body it could not parse (broken multipart, a
+            # form it cannot read). That is a malformed request, answered like a JSON
+            # body that does not parse (422 invalid_request), which is the documented
+            # status; 400 is documented only for our own inconsistent-parameter refusals.
+            return error(422, "invalid_request", [{"loc": ["body"], "msg": str(exc.detail)}])
         code = HTTP_CODES.get(exc.status_code, "http_error")
         response = error(exc.status_code, code, str(exc.detail))
         response.headers.update(exc.headers or {})
