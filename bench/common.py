@@ -450,7 +450,29 @@ def make_signed_world(store: Store, clock: BenchClock) -> Any:
     world = make_world(config, clock)
     for action_id, lead in actions():
         world.add_action(action_id, lead)
+    save_world_keys(world, store.home)
     return world
+
+
+#: Where a cached ledger keeps its simulated users' private keys (benchmark data only: a
+#: real ledger holds no user's key), so a benchmark can append to a copy of it later.
+BENCH_KEYS = "bench-keys"
+
+
+def save_world_keys(world: Any, home: Path) -> None:
+    for user, key in world.keys.items():
+        key.write(home / BENCH_KEYS / f"{user}.key")
+
+
+def load_world_keys(home: Path) -> dict[str, Any]:
+    """user id -> KeyPair of a cached ledger's simulated users ({} for a cache built
+    before the keys were kept: rebuild it with `bench/verify.py --clean-cache`)."""
+    from ledger.keys import KeyPair
+
+    folder = home / BENCH_KEYS
+    if not folder.is_dir():
+        return {}
+    return {path.stem: KeyPair.read(path) for path in sorted(folder.glob("*.key"))}
 
 
 def run_signed(

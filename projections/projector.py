@@ -4,9 +4,11 @@ The projector reads the log from its own high-water mark, in log order, a page a
 time: each entry is applied to its aggregate with the domain's own `mutate` (the same
 code the full replay runs), the shown part of the aggregate is serialised
 (`projections.status.action_snapshot` / `plan_snapshot`), and a snapshot row is written
-only if that text changed. The page's rows commit together with the mark's move, so
-a crash loses at most an uncommitted page and a second projector (another API worker)
-that raced us simply finds the mark moved and continues from there.
+only if that text changed; an entry that changes an evidence item (it names the blob by
+`sha256`: attached, withdrawn, erased) also writes that item's row
+(`projections.status.evidence_snapshot`). The page's rows commit together with the
+mark's move, so a crash loses at most an uncommitted page and a second projector
+(another API worker) that raced us simply finds the mark moved and continues from there.
 
 Aggregates are kept in memory between catch-ups (keyed by version, so a copy that
 another process has overtaken is never used); after a restart each aggregate is
@@ -30,6 +32,7 @@ from ledger.entry import to_domain_event
 from projections.status import (
     PlanStatus,
     action_snapshot,
+    evidence_snapshot,
     plan_snapshot,
     status_from_snapshots,
 )
@@ -37,6 +40,7 @@ from projections.store import (
     AtCut,
     Batch,
     Change,
+    EvidenceRow,
     NewAggregate,
     ProjectionTables,
     from_micros,
@@ -152,6 +156,7 @@ class Projector:
         aggregates: list[NewAggregate] = []
         changes: list[Change] = []
         snapshots: list[tuple[int, int, str]] = []
+        evidence: list[EvidenceRow] = []
         for leaf, data in _integrated_entries(ledger, start, end):
             event = to_domain_event(SignedEntry.from_entry_bytes(data))
             aggregate_id = event.originator_id
@@ -174,8 +179,12 @@ class Projector:
             else:
                 shown = _Shown(version, shown.leaf, shown.text)
             self._shown[aggregate_id] = shown
-            changes.append(Change(agg, leaf, to_micros(event.timestamp), version, shown.leaf))
-        return Batch(start, end, aggregates, changes, snapshots)
+            ts = to_micros(event.timestamp)
+            changes.append(Change(agg, leaf, ts, version, shown.leaf))
+            item = _evidence_item(aggregate, event)
+            if item is not None:
+                evidence.append(EvidenceRow(item["sha256"], agg, leaf, ts, _dumps(item)))
+        return Batch(start, end, aggregates, changes, snapshots, evidence)
 
     def _aggregate_before(self, ledger: LogReader, aggregate_id: UUID, version: int) -> Any:
         """The aggregate at `version - 1` (None before its first entry)."""
@@ -232,18 +241,35 @@ class Projector:
         label: str,
     ) -> PlanStatus:
         _, rows = self.cut(ledger, as_of=as_of, position=position)
-        plan: dict[str, Any] | None = None
-        actions: list[tuple[dict[str, Any], str]] = []
-        size = 0
-        for row in rows:
-            size += row.version
-            if row.state is None:
-                continue
-            if row.kind == "plan":
-                plan = json.loads(row.state)
-            elif row.kind == "action":
-                actions.append((json.loads(row.state), from_micros(row.ts).isoformat()))
-        return status_from_snapshots(plan, actions, log_size=size, as_of=label, today=today)
+        return status_of_cut(rows, today=today, label=label)
+
+
+def status_of_cut(rows: list[AtCut], *, today: date, label: str) -> PlanStatus:
+    """The status from the aggregates inside a cut (`Projector.cut`)."""
+    plan: dict[str, Any] | None = None
+    actions: list[tuple[dict[str, Any], str]] = []
+    size = 0
+    for row in rows:
+        size += row.version
+        if row.state is None:
+            continue
+        if row.kind == "plan":
+            plan = json.loads(row.state)
+        elif row.kind == "action":
+            actions.append((json.loads(row.state), from_micros(row.ts).isoformat()))
+    return status_from_snapshots(plan, actions, log_size=size, as_of=label, today=today)
+
+
+def _evidence_item(aggregate: Any, event: Any) -> dict[str, Any] | None:
+    """The evidence item an action's entry changed, as it stands after it, or None.
+
+    Every action event that changes an item names its blob by `sha256` (attached,
+    withdrawn, erased); a sign-off names a list of hashes and changes no item."""
+    named = getattr(event, "sha256", None)
+    if not isinstance(aggregate, Action) or not isinstance(named, str):
+        return None
+    found = aggregate.evidence.get(named)
+    return None if found is None else evidence_snapshot(found)
 
 
 def _integrated_entries(ledger: LogReader, start: int, end: int) -> list[tuple[int, bytes]]:

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from domain import Action, Plan, Status
 from domain.events import SignedEvent
-from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision
+from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision, Evidence
 from domain.progress import recommendation_status
 from ledger.auditor.entry import SignedEntry
 from ledger.entry import to_domain_event
@@ -186,6 +186,29 @@ def action_snapshot(action: Action) -> dict[str, Any]:
             for level, s in action.sign_offs.items()
         ],
     }
+
+
+def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
+    """One evidence item as an export lists it: hash, size, type, description, dates.
+
+    The original file name and the storage key are left out (a name can carry personal
+    data; the hash is the reference), and so are the reasons for a withdrawal or an
+    erasure (the log holds them, signed)."""
+    return {
+        "sha256": evidence.sha256,
+        "size": evidence.size,
+        "media_type": evidence.media_type,
+        "description": evidence.description,
+        "effective_date": evidence.effective_date,
+        "attached_by": evidence.attached_by,
+        "attached_at": evidence.attached_at.isoformat(),
+        "withdrawn_at": _moment(evidence.withdrawn_at),
+        "erased_at": _moment(evidence.erased_at),
+    }
+
+
+def _moment(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def plan_snapshot(plan: Plan) -> dict[str, Any]:

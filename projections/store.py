@@ -18,6 +18,16 @@ smaller than a UUID in every index). Timestamps are integer microseconds since t
 epoch (the signed timestamps have microsecond precision, so nothing is rounded).
 The number of entries inside a cut is the sum of the aggregates' versions there.
 
+Evidence has a table of its own (`evidence`): one row per entry that changes an
+evidence item of an action (attached, withdrawn, erased), keyed by the blob's hash
+first, holding the item as it stood after that entry. "Which actions name this blob,
+and is it erased?" is then one seek on the hash, and an export lists each action's
+items as of a cut from the same rows, without replaying anything.
+
+The tables' layout and what their JSON holds are versioned (`FORMAT`, a row of the
+state table): tables written by another version are emptied and rebuilt from the log
+when a projector opens them, so a new column or table never sits half-filled.
+
 Rows are only ever added beyond the high-water mark, and a batch of rows commits in
 the same transaction as the mark's move (a compare-and-set on the old mark), so
 concurrent projectors, API workers and crashes can neither duplicate nor lose a row,
@@ -28,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,8 +49,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATE_KEY = "log"
 #: The projection's tables, each named ``<prefix>_<table>``. They are derived from the log
 #: (rebuilt on demand, see `Projector.rebuild`), so backups leave them out.
-TABLES = ("state", "aggregates", "changes", "snapshots")
+TABLES = ("state", "aggregates", "changes", "snapshots", "evidence")
 DEFAULT_PREFIX = "asof"
+FORMAT_KEY = "format"
+#: Bumped whenever the tables or their JSON change shape (2: the evidence table).
+FORMAT = 2
 
 
 def table_names(prefix: str = DEFAULT_PREFIX) -> list[str]:
@@ -78,6 +91,17 @@ class NewAggregate:
 
 
 @dataclass(frozen=True)
+class EvidenceRow:
+    """An evidence item of an action as it stood after the entry at `leaf`."""
+
+    sha256: str
+    agg: int
+    leaf: int
+    ts: int
+    state: str
+
+
+@dataclass(frozen=True)
 class Batch:
     """Everything one catch-up step adds, committed together with the mark's move."""
 
@@ -86,6 +110,17 @@ class Batch:
     aggregates: list[NewAggregate]
     changes: list[Change]
     snapshots: list[tuple[int, int, str]]
+    evidence: list[EvidenceRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BlobUse:
+    """One action naming a blob: its latest evidence row, and the action's latest
+    snapshot (None if it has none)."""
+
+    action_id: str
+    evidence: str
+    action: str | None
 
 
 @dataclass(frozen=True)
@@ -135,12 +170,16 @@ class ProjectionTables:
             "CREATE INDEX IF NOT EXISTS {p}_changes_by_time ON {p}_changes (agg, ts, leaf)",
             "CREATE TABLE IF NOT EXISTS {p}_snapshots (agg BIGINT NOT NULL, leaf BIGINT NOT NULL, "
             "state TEXT NOT NULL, PRIMARY KEY (agg, leaf)" + tail,
+            "CREATE TABLE IF NOT EXISTS {p}_evidence (sha256 TEXT NOT NULL, agg BIGINT NOT NULL, "
+            "leaf BIGINT NOT NULL, ts BIGINT NOT NULL, state TEXT NOT NULL, "
+            "PRIMARY KEY (sha256, agg, leaf)" + tail,
             "INSERT INTO {p}_state VALUES ('" + STATE_KEY + "', 0) ON CONFLICT DO NOTHING",
         ]
         return [self._sql(s) for s in statements]
 
     def create(self) -> None:
-        """Create the tables if absent. Two processes starting at once on PostgreSQL may
+        """Create the tables if absent, and empty them (mark 0) if another version of
+        the code wrote them (`FORMAT`). Two processes starting at once on PostgreSQL may
         race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalogue): the
         loser retries once, by which time the tables exist."""
         for attempt in range(2):
@@ -148,10 +187,25 @@ class ProjectionTables:
                 with self.database.transaction() as cursor:
                     for statement in self.schema():
                         cursor.execute(statement)
+                    self._require_format(cursor)
                 return
             except Exception:
                 if attempt:
                     raise
+
+    def _require_format(self, cursor: Cursor) -> None:
+        # The mark's row is locked first (as `commit` does), so no batch of the old
+        # format can commit between the check and the reset.
+        cursor.execute(
+            self._sql("UPDATE {p}_state SET high_water=high_water WHERE key=?"), (STATE_KEY,)
+        )
+        cursor.execute(self._sql("SELECT high_water FROM {p}_state WHERE key=?"), (FORMAT_KEY,))
+        row = cursor.fetchone()
+        if row is not None and int(row["high_water"]) == FORMAT:
+            return
+        self._reset(cursor)
+        cursor.execute(self._sql("DELETE FROM {p}_state WHERE key=?"), (FORMAT_KEY,))
+        cursor.execute(self._sql("INSERT INTO {p}_state VALUES (?, ?)"), (FORMAT_KEY, FORMAT))
 
     def high_water(self) -> int:
         with self.reading() as cursor:
@@ -218,14 +272,24 @@ class ProjectionTables:
                 cursor.executemany(
                     self._sql("INSERT INTO {p}_snapshots VALUES (?, ?, ?)"), batch.snapshots
                 )
+            if batch.evidence:
+                cursor.executemany(
+                    self._sql("INSERT INTO {p}_evidence VALUES (?, ?, ?, ?, ?)"),
+                    [(e.sha256, e.agg, e.leaf, e.ts, e.state) for e in batch.evidence],
+                )
         return True
 
     def reset(self) -> None:
         """Forget everything (for a rebuild from scratch), in one transaction."""
         with self.database.transaction() as cursor:
-            for table in ("changes", "snapshots", "aggregates"):
-                cursor.execute(self._sql(f"DELETE FROM {{p}}_{table}"))
-            cursor.execute(self._sql("UPDATE {p}_state SET high_water=0 WHERE key=?"), (STATE_KEY,))
+            self._reset(cursor)
+
+    def _reset(self, cursor: Cursor) -> None:
+        # The mark moves first: like `commit`'s compare-and-set, it waits for a batch
+        # being committed, so every row that batch adds is deleted below.
+        cursor.execute(self._sql("UPDATE {p}_state SET high_water=0 WHERE key=?"), (STATE_KEY,))
+        for table in ("changes", "snapshots", "aggregates", "evidence"):
+            cursor.execute(self._sql(f"DELETE FROM {{p}}_{table}"))
 
     # -- queries -------------------------------------------------------------------------
 
@@ -326,6 +390,48 @@ class ProjectionTables:
                 for r in cursor.fetchall()
             ]
 
+    def evidence_uses(self, sha256: str, *, bound: int) -> list[BlobUse]:
+        """Every action that names the blob below `bound`, with its latest evidence row
+        and its latest snapshot: one seek on the hash, then one per action naming it."""
+        with self.reading() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT e.agg, a.name, e.state, (SELECT s.state FROM {p}_snapshots s "
+                    "WHERE s.agg = e.agg AND s.leaf < ? ORDER BY s.leaf DESC LIMIT 1) AS action "
+                    "FROM {p}_evidence e JOIN {p}_aggregates a ON a.agg = e.agg "
+                    "WHERE e.sha256 = ? AND e.leaf < ? ORDER BY e.agg, e.leaf"
+                ),
+                (bound, sha256, bound),
+            )
+            rows = cursor.fetchall()
+        latest: dict[int, BlobUse] = {}
+        for r in rows:  # in leaf order per action: the last one wins
+            action = None if r["action"] is None else str(r["action"])
+            latest[int(r["agg"])] = BlobUse(str(r["name"]), str(r["state"]), action)
+        return list(latest.values())
+
+    def evidence_at(self, *, bound: int, ts: int | None = None) -> dict[str, list[str]]:
+        """action id -> the JSON of each of its evidence items as it stood inside the cut
+        (entries with leaf < bound, signed at or before ts): the latest row of each."""
+        where = "e.leaf < ?" + ("" if ts is None else " AND e.ts <= ?")
+        with self.reading() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT a.name, e.sha256, e.state FROM {p}_evidence e "
+                    "JOIN {p}_aggregates a ON a.agg = e.agg "
+                    f"WHERE {where} ORDER BY e.agg, e.sha256, e.leaf"
+                ),
+                (bound,) if ts is None else (bound, ts),
+            )
+            rows = cursor.fetchall()
+        items: dict[tuple[str, str], str] = {}
+        for r in rows:  # in leaf order per item: the last one wins
+            items[(str(r["name"]), str(r["sha256"]))] = str(r["state"])
+        out: dict[str, list[str]] = {}
+        for (name, _), state in items.items():
+            out.setdefault(name, []).append(state)
+        return out
+
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row, in key order (to compare a rebuild with the incremental tables)."""
         out: dict[str, list[tuple[Any, ...]]] = {}
@@ -334,6 +440,7 @@ class ProjectionTables:
                 ("aggregates", "agg"),
                 ("changes", "agg, leaf"),
                 ("snapshots", "agg, leaf"),
+                ("evidence", "sha256, agg, leaf"),
                 ("state", "key"),
             ):
                 cursor.execute(self._sql(f"SELECT * FROM {{p}}_{table} ORDER BY {order}"))
@@ -344,7 +451,7 @@ class ProjectionTables:
         """Row counts (the benchmark reports these beside the bytes on disk)."""
         counts: dict[str, int] = {}
         with self.reading() as cursor:
-            for table in ("aggregates", "changes", "snapshots"):
+            for table in ("aggregates", "changes", "snapshots", "evidence"):
                 cursor.execute(self._sql(f"SELECT count(*) AS n FROM {{p}}_{table}"))
                 counts[table] = int(cast(Any, cursor.fetchone())["n"])
         return counts

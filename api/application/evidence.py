@@ -121,7 +121,12 @@ class EvidenceReport:
 
 
 def named_evidence(ledger: Ledger) -> dict[str, list[tuple[str, bool]]]:
-    """sha256 -> [(action id, erased by a signed event)] for every blob the log names."""
+    """sha256 -> [(action id, erased by a signed event)] for every blob the log names.
+
+    A full replay, on purpose: the whole-store verification and the orphan listing walk
+    everything anyway, and trust no derived table. A download asks about one blob and
+    must not cost the log's length: it reads the as-of projection instead
+    (`projections.evidence.evidence_uses`, tested to agree with this)."""
     replay = Replay().feed(ledger.entries())
     named: dict[str, list[tuple[str, bool]]] = {}
     for action in replay.of_type(Action):

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from api.application.access import acts_for_agency, may_read_action
-from api.application.evidence import named_evidence
 from domain import Action, Actor
 from evidence_store.base import EvidenceError, EvidenceStore
 from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
@@ -30,7 +29,7 @@ from ledger.auditor.entry import SignedEntry
 from ledger.errors import InvalidEntry, MissingEvidence
 from ledger.service import Ledger
 from ledger.storage import LedgerTables, TableSpec
-from projections.timeline import current_lead_agencies
+from projections.evidence import evidence_uses
 
 EVIDENCE_UPLOADS = TableSpec(
     "evidence_uploads",
@@ -101,13 +100,11 @@ def require_attachable(
 
 
 def naming_leads_in(ledger: Ledger) -> NamingLeads:
-    """The lead agencies of the actions that name a blob, now (looked up only when the
-    agency has no upload of its own on record, e.g. for blobs attached before it)."""
+    """The lead agencies of the actions that name a blob, now, from the as-of projection
+    (one indexed seek, whatever the log's length: projections/evidence.py)."""
 
     def leads(sha256: str) -> list[str | None]:
-        uses = named_evidence(ledger).get(sha256, [])
-        current = current_lead_agencies(ledger)
-        return [current.get(action_id) for action_id, _ in uses]
+        return [use.lead_agency or None for use in evidence_uses(ledger, sha256)]
 
     return leads
 

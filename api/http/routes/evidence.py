@@ -12,12 +12,12 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import Response, StreamingResponse
 
 from api.application.access import acts_for_agency, require_readable_evidence
-from api.application.evidence import named_evidence
 from api.http.deps import CallerDep, ServicesDep, body_doc, errors_doc
 from api.http.errors import Forbidden, NotFound
 from api.http.routes.schemas import StoredOut
 from evidence_store.base import check_sha256
 from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
+from projections.evidence import evidence_uses
 
 router = APIRouter(tags=["evidence"])
 
@@ -66,11 +66,13 @@ def download(
     """Stream an evidence file, re-verified against its hash as it goes (a blob that
     fails verification ends the response early: the client's own hash check fails)."""
     check_sha256(sha256)
-    uses = named_evidence(svc.ledger).get(sha256)
+    # From the as-of projection (caught up first): one seek on the hash and one read per
+    # action naming it, not a replay of the log (any officer can ask, again and again).
+    uses = evidence_uses(svc.ledger, sha256)
     if not uses:
         raise NotFound(f"no evidence {sha256} is named by the ledger")
-    # The actions are looked up only for a caller whose reads are scoped to an agency.
-    actions = (svc.ledger.action(action_id) for action_id, _ in uses)
+    # Each use carries its action's current lead agency, read with it from the projection.
+    actions = iter(uses)
     require_readable_evidence(who, (a.lead_agency for a in actions if a))
     chunks = svc.evidence.store.read(sha256)
     first = next(chunks)  # fail before the response starts if it cannot be read at all

@@ -3,9 +3,11 @@
 `GET /v1/report` is for those who hold the agencies to account (chair, scrutiny, the
 implementation group, administrators); it is built from the newest signed checkpoint
 (the server signs a fresh one first when the log has grown past the latest) and says
-which, in the document and in the X-Checkpoint-Size header.
+which, in the document and in the X-Checkpoint-Size header. Rendered reports are kept
+(api/application/reports.py): asking again for the same one costs nothing.
 `GET /v1/export/status` is readable by every role, scoped like the action reads: an
-officer or agency lead gets only their own agency's actions and evidence.
+officer or agency lead gets only their own agency's actions and evidence. It is built
+from the as-of projection, so its cost follows the plan, not the log's length.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi.responses import Response
 
 from api.application.access import agency_scope, require_auditor
 from api.application.checkpoints import held_log_signer
-from api.application.reports import progress_report
+from api.application.reports import rendered_report
 from api.application.spreadsheet_export import render_export
 from api.http.deps import (
     CallerDep,
@@ -33,7 +35,7 @@ from api.http.security import REPORT_HEADERS
 from ledger.auditor.entry import EntryFormatError
 from projections.report import ReportError
 from projections.report_render import render
-from projections.report_sheets import status_export
+from projections.report_sheets import status_export_as_of
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -68,13 +70,14 @@ def report(
     if signer is None and svc.ledger.latest_checkpoint() is None:
         raise Conflict("the log has no signed checkpoint yet", "no_checkpoint")
     try:
-        built = progress_report(svc.ledger, config, as_of=until, since=start, signer=signer)
+        built = rendered_report(
+            svc.ledger, config, as_of=until, since=start, signer=signer, fmt=format, render=render
+        )
     except ReportError as error:
         raise EntryFormatError(str(error)) from None
-    content, media_type = render(built, format)
     return Response(
-        content,
-        media_type=media_type,
+        built.content,
+        media_type=built.media_type,
         headers={
             **(REPORT_HEADERS if format == "html" else {"X-Content-Type-Options": "nosniff"}),
             "X-Checkpoint-Size": str(built.checkpoint.size),
@@ -100,9 +103,7 @@ def export_status(
 ) -> Response:
     """The status of every action you may read, as of a date (default: now), as CSV
     (evidence hashes in a column) or XLSX (a second sheet lists the evidence)."""
-    export = status_export(
-        svc.ledger.entries(), as_of=optional_moment(as_of), agency=agency_scope(who)
-    )
+    export = status_export_as_of(svc.ledger, as_of=optional_moment(as_of), agency=agency_scope(who))
     content, media_type = render_export(export, format)
     return Response(
         content,
