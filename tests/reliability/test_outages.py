@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 
 from api.application.evidence import ConfiguredEvidence
 from api.application.tokens import TokenStore
+from api.application.uploads import EvidenceUploads
 from api.http.app import create_app
 from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
@@ -189,21 +190,45 @@ def test_database_restart_and_s3_outage_fail_fast_with_503_and_recover(
         # -- the S3 server stops, then starts again ------------------------------------------
         orphan_candidate = os.urandom(2048)
         never_stored = hashlib.sha256(orphan_candidate).hexdigest()
-        evidence_entry = probe_signer.sign(
-            Action.EvidenceAttached.TYPE,
-            probe_aggregate,
-            probe_version() + 1,
-            {
-                "sha256": never_stored,
-                "size": len(orphan_candidate),
-                "media_type": "application/octet-stream",
-                "original_name": "never-uploaded.bin",
-                "description": "names a blob that is not stored",
-                "storage_key": f"sha256/{never_stored[:2]}/{never_stored[2:4]}/{never_stored}",
-                "effective_date": "2024-01-01",
-            },
-        )
-        unbacked = {"entries": [wire(evidence_entry)], "command_id": "probe-unbacked-0001"}
+
+        def evidence_entry(sha256: str, size: int, media_type: str) -> Any:
+            return probe_signer.sign(
+                Action.EvidenceAttached.TYPE,
+                probe_aggregate,
+                probe_version() + 1,
+                {
+                    "sha256": sha256,
+                    "size": size,
+                    "media_type": media_type,
+                    "original_name": "file.bin",
+                    "description": "an evidence entry sent while S3 is down",
+                    "storage_key": f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}",
+                    "effective_date": "2024-01-01",
+                },
+            )
+
+        unbacked = {
+            "entries": [
+                wire(
+                    evidence_entry(never_stored, len(orphan_candidate), "application/octet-stream")
+                )
+            ],
+            "command_id": "probe-unbacked-0001",
+        }
+        # A blob this agency uploaded before the outage: naming it needs the store.
+        held = http.post("/v1/evidence", files={"file": ("held.bin", os.urandom(1024))})
+        assert held.status_code == 201, held.text
+        tally.uploads.add(held.json()["sha256"])  # an orphan once its entry is refused below
+        backed = {
+            "entries": [
+                wire(
+                    evidence_entry(
+                        held.json()["sha256"], held.json()["size"], held.json()["media_type"]
+                    )
+                )
+            ],
+            "command_id": "probe-backed-0001",
+        }
         gateway.stop()
         s3_down_at = time.monotonic()
         try:
@@ -213,8 +238,12 @@ def test_database_restart_and_s3_outage_fail_fast_with_503_and_recover(
             response, seconds = _timed(upload)
             _assert_unavailable(response, seconds)
             figures["s3_down_upload_503_seconds"] = round(seconds, 2)
-            response, seconds = _timed(lambda: http.post("/v1/entries", json=unbacked))
+            response, seconds = _timed(lambda: http.post("/v1/entries", json=backed))
             _assert_unavailable(response, seconds)  # cannot check the blob: not appended
+            # A blob the agency never uploaded is refused without asking the store
+            # (api/application/uploads.py), outage or not.
+            response = http.post("/v1/entries", json=unbacked)
+            assert response.status_code == 422, response.text
             version = probe_version()
             response = http.post("/v1/entries", json=comment("S3 is down", version + 1))
             assert response.status_code == 200, "the database alone should still serve"
@@ -304,6 +333,9 @@ def test_an_unreachable_s3_server_is_a_fast_503_and_no_evidence_entry_is_appende
             aggregate = action_aggregate_id("R1.1")
             version = world.ledger.version_of(aggregate)
             sha256 = hashlib.sha256(data).hexdigest()
+            # As if the council had uploaded it before the outage: naming it then needs
+            # the store (a blob it never uploaded is refused without asking it).
+            EvidenceUploads(world.ledger.tables).record(sha256, "council", "council.officer")
             entry = world.signer("council.officer").sign(
                 Action.EvidenceAttached.TYPE,
                 aggregate,

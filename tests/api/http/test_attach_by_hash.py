@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain import Action
-from tests.api.http.test_api import auth, signed, wire
+from tests.support.api_calls import auth, signed, wire
 from tests.support.web import web_client
 from tests.support.world import World
 
