@@ -26,6 +26,7 @@ lives elsewhere (storage.py, merkle.py, sigpool.py, auditor/).
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -70,6 +71,7 @@ from ledger.errors import (
     VersionConflict,
     WrongLogKey,
 )
+from ledger.group_commit import GroupCommit, Pending
 from ledger.mapper import SignedEntryMapper
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
@@ -137,6 +139,17 @@ class Appended:
     version: int
 
 
+def _appended(recording: Recording[UUID], leaves: dict[int, int]) -> Appended:
+    event = cast(SignedEvent, recording.domain_event)
+    return Appended(
+        leaves[recording.notification.id],
+        recording.notification.id,
+        type(event).TYPE,
+        event.originator_id,
+        event.originator_version,
+    )
+
+
 class Ledger:
     def __init__(
         self,
@@ -176,6 +189,9 @@ class Ledger:
         # on may be dated before it. Re-read with the tree state before every batch, so
         # the append path asks nothing more per entry (ledger/timestamps.py).
         self._witnessed = _moment_or_none(self.tables.log_state()[2])
+        self._group: GroupCommit[list[SignedEntry], list[Appended]] = GroupCommit(
+            self._append_group, max_items=len, max_group_items=self.GROUP_ENTRIES
+        )
 
     @property
     def witnessed(self) -> datetime | None:
@@ -263,7 +279,12 @@ class Ledger:
     # -- appending ---------------------------------------------------------------------
 
     def append(self, entries: Sequence[SignedEntry]) -> list[Appended]:
-        """Verify and append signed entries atomically, in the order given."""
+        """Verify and append signed entries atomically, in the order given.
+
+        Concurrent calls are written together (ledger/group_commit.py): one lock hold and
+        one transaction for every request queued at that moment, each request checked
+        against the state the accepted ones before it leave, and answered (or refused)
+        on its own."""
         if not entries:
             return []
         # Outside the lock: a stored blob is never removed by the product (and Object
@@ -272,39 +293,70 @@ class Ledger:
         for entry in entries:
             if entry.body.type == Action.EvidenceAttached.TYPE:
                 self._check_blob(entry.body.payload)
+        return self._group.submit(list(entries))
+
+    def _append_group(self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]) -> None:
+        """Write one group (see `append`); settle every request in it."""
         with self.append_lock():
-            self._integrate()
-            events, stored, touched = self._check_all(entries)
+            retry_alone = self._write_group(group)
+        for pending in retry_alone:  # outside the lock: each takes it again
+            self._append_group([pending])
+
+    def _write_group(
+        self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]
+    ) -> list[Pending[list[SignedEntry], list[Appended]]]:
+        """Check, record and integrate the group under the append lock; return the
+        requests to write again one by one (a group whose insert hit a conflict)."""
+        self._integrate()
+        state: dict[UUID, Any] = {}  # aggregates as the accepted requests leave them
+        accepted: list[tuple[Pending[list[SignedEntry], list[Appended]], int]] = []
+        events: list[SignedEvent] = []
+        stored: list[bytes] = []
+        for pending in group:
             try:
-                recordings = self.app.record(events, stored)
-            except IntegrityError:
-                first = entries[0].body
-                raise VersionConflict(
+                checked, made, touched = self._check_all(pending.item, state)
+            except Exception as error:  # this request's own refusal; its neighbours go on
+                pending.fail(error)
+                continue
+            state.update(touched)
+            accepted.append((pending, len(checked)))
+            events.extend(checked)
+            stored.extend(made)
+        if not accepted:
+            self._remember(state)
+            return []
+        try:
+            recordings = self.app.record(events, stored)
+        except IntegrityError:
+            # A writer outside this lock took a version first. Nothing of the group was
+            # written (one transaction); alone, each request gets its own answer.
+            self._fresh.clear()
+            if len(accepted) > 1:
+                return [pending for pending, _ in accepted]
+            first = accepted[0][0].item[0].body
+            accepted[0][0].fail(
+                VersionConflict(
                     first.aggregate_id,
                     self.version_of(first.aggregate_id),
                     "another entry was appended to the same aggregate first; re-read and re-sign",
-                ) from None
-            own = {recording.notification.id for recording in recordings}
-            # Still under the lock that the first _integrate() ran under: the tree state
-            # it left is current, so it need not be read back from the database.
-            recorded = [recording.notification for recording in recordings]
-            leaves = dict(self._integrate(own, state_is_current=True, recorded=recorded))
-            self._remember(touched)
-        results = []
-        for recording in recordings:
-            event = cast(SignedEvent, recording.domain_event)
-            results.append(
-                Appended(
-                    leaves[recording.notification.id],
-                    recording.notification.id,
-                    type(event).TYPE,
-                    event.originator_id,
-                    event.originator_version,
                 )
             )
-        return results
+            return []
+        own = {recording.notification.id for recording in recordings}
+        # Still under the lock that the first _integrate() ran under: the tree state it
+        # left is current, so it need not be read back from the database.
+        recorded = [recording.notification for recording in recordings]
+        leaves = dict(self._integrate(own, state_is_current=True, recorded=recorded))
+        self._remember(state)
+        at = 0
+        for pending, count in accepted:
+            pending.succeed([_appended(r, leaves) for r in recordings[at : at + count]])
+            at += count
+        return []
 
     FRESH_LIMIT = 10_000
+    #: A group's bound in entries: a large import still goes in alone, as one batch.
+    GROUP_ENTRIES = 4096
 
     def _remember(self, aggregates: dict[UUID, Any]) -> None:
         for aggregate_id, aggregate in aggregates.items():
@@ -315,7 +367,7 @@ class Ledger:
             self._fresh.pop(next(iter(self._fresh)))
 
     def _check_all(
-        self, entries: Sequence[SignedEntry]
+        self, entries: Sequence[SignedEntry], base: dict[UUID, Any] | None = None
     ) -> tuple[list[SignedEvent], list[bytes], dict[UUID, Any]]:
         """Check every entry against the state the entries before it leave behind.
 
@@ -323,16 +375,29 @@ class Ledger:
         every aggregate the batch touched, as the batch leaves them (a refused batch
         leaves nothing changed that anyone else can see). Signatures are verified by
         worker processes, a chunk at a time, while this process checks the rules of the
-        entries that follow; nothing is returned before every verdict is in."""
+        entries that follow; nothing is returned before every verdict is in.
+
+        `base` holds the aggregates as the requests accepted before this one in a group
+        leave them: read, never changed (an aggregate this batch changes is copied from
+        it first), so a refused batch leaves the group's state as it was."""
         state: dict[UUID, Any] = {}
+        shared = base if base is not None else {}
 
         def current(aggregate_id: UUID) -> Any:
-            if aggregate_id not in state:
-                # Taken out of the fresh cache while the batch changes it: if the batch is
-                # refused, it is simply not put back (and is re-read from the store later).
-                fresh = self._fresh.pop(aggregate_id, None)
-                state[aggregate_id] = fresh if fresh is not None else self.get(aggregate_id)
+            if aggregate_id in state:
+                return state[aggregate_id]
+            if aggregate_id in shared:
+                return shared[aggregate_id]
+            # Taken out of the fresh cache while the batch changes it: if the batch is
+            # refused, it is simply not put back (and is re-read from the store later).
+            fresh = self._fresh.pop(aggregate_id, None)
+            state[aggregate_id] = fresh if fresh is not None else self.get(aggregate_id)
             return state[aggregate_id]
+
+        def writable(aggregate_id: UUID) -> Any:
+            if aggregate_id not in state and shared.get(aggregate_id) is not None:
+                state[aggregate_id] = copy.deepcopy(shared[aggregate_id])  # copy on write
+            return current(aggregate_id)
 
         now = self.clock()
         events: list[SignedEvent] = []
@@ -348,7 +413,9 @@ class Ledger:
         signed: list[SignedEntry] = []  # the entry of each signature, in order
         try:
             for entry in entries:
-                event, message = self._check_one(entry, now, current, state, signatures, signed)
+                event, message = self._check_one(
+                    entry, now, current, writable, state, signatures, signed
+                )
                 events.append(event)
                 stored.append(entry_bytes_from_body(message, entry.signature))
         except (DomainError, LedgerError):
@@ -367,6 +434,7 @@ class Ledger:
         entry: SignedEntry,
         now: datetime,
         current: Callable[[UUID], Any],
+        writable: Callable[[UUID], Any],
         state: dict[UUID, Any],
         signatures: SignatureBatch,
         signed: list[SignedEntry],
@@ -400,7 +468,7 @@ class Ledger:
         ctx = RuleContext(actor=actor, directory=directory, plan=current(PLAN_ID))
         event.check(aggregate, ctx)
         self._check_aggregate_type(body.aggregate_id, event)
-        state[body.aggregate_id] = event.mutate(aggregate)
+        state[body.aggregate_id] = event.mutate(writable(body.aggregate_id))
         return event, message
 
     #: Payload members of the directory's events that carry a public key (genesis,

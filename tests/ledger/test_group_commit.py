@@ -1,0 +1,155 @@
+"""Group commit (ledger/group_commit.py): requests written together, each answered alone.
+
+A group is handed to the ledger's writer directly here, so which requests share a
+transaction is certain rather than a matter of thread timing; one test then drives the
+combiner from many threads to show that groups do form under load."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pytest
+
+from domain import Action, NotPermitted, action_aggregate_id
+from ledger.errors import SignatureRejected, VersionConflict
+from ledger.group_commit import GroupCommit, Pending
+from ledger.service import Appended
+from tests.support.world import World
+
+START = {"from_status": "not_started", "to_status": "in_progress", "reason": ""}
+
+
+def entry(world: World, user: str, kind: str, version: int, payload: dict[str, Any]) -> Any:
+    return world.signer(user).sign(kind, action_aggregate_id("R1.1"), version, payload)
+
+
+def comment(world: World, user: str, version: int, text: str = "noted") -> Any:
+    return entry(world, user, Action.CommentAdded.TYPE, version, {"kind": "comment", "text": text})
+
+
+def write(world: World, *requests: list[Any]) -> list[Pending[list[Any], list[Appended]]]:
+    group: list[Pending[list[Any], list[Appended]]] = [Pending(list(r)) for r in requests]
+    world.ledger._append_group(group)
+    return group
+
+
+def test_a_refused_request_does_not_fail_its_neighbours(world: World) -> None:
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    size = world.ledger.tree_size()
+    first, refused, third = write(
+        world,
+        [entry(world, "council.officer", Action.StatusChanged.TYPE, v + 1, START)],
+        [comment(world, "scrutiny", v + 2)],  # scrutiny does not comment: refused
+        [comment(world, "council.officer", v + 2)],
+    )
+    assert isinstance(refused.error, NotPermitted)
+    assert first.result is not None and third.result is not None
+    assert [a.leaf_index for a in first.result + third.result] == [size, size + 1]
+    assert world.ledger.version_of(action_aggregate_id("R1.1")) == v + 2
+
+
+def test_a_refused_request_leaves_no_trace_in_the_state_the_next_one_sees(
+    world: World,
+) -> None:
+    """The refused request changed R1.1 (its first entry was fine) before its second
+    entry failed: the request after it must see R1.1 as the first request left it."""
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    first, refused, third = write(
+        world,
+        [comment(world, "council.officer", v + 1, "one")],
+        [comment(world, "council.officer", v + 2, "two"), comment(world, "scrutiny", v + 3)],
+        [comment(world, "council.officer", v + 2, "three")],
+    )
+    assert first.error is None and third.error is None
+    assert isinstance(refused.error, NotPermitted)
+    texts = [
+        e.text
+        for e in world.ledger.aggregate_events(action_aggregate_id("R1.1"))
+        if isinstance(e, Action.CommentAdded)
+    ]
+    assert texts == ["one", "three"]
+    assert world.ledger.action("R1.1").comment_count == 2  # type: ignore[union-attr]
+
+
+def test_a_bad_signature_is_its_own_requests_refusal(world: World) -> None:
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    good = comment(world, "council.officer", v + 1)
+    forged = dataclasses.replace(comment(world, "council.officer", v + 2), signature=bytes(64))
+    ok, bad = write(world, [good], [forged])
+    assert ok.result is not None
+    assert isinstance(bad.error, SignatureRejected)
+
+
+def test_two_requests_for_the_same_version_one_wins(world: World) -> None:
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    won, lost = write(
+        world,
+        [comment(world, "council.officer", v + 1, "a")],
+        [comment(world, "council.lead", v + 1, "b")],
+    )
+    assert won.result is not None
+    assert isinstance(lost.error, VersionConflict)
+
+
+def test_groups_form_under_load(world: World) -> None:
+    """While one group is being written the others queue, and the next leader writes
+    them all together; every thread gets its own leaf."""
+    for n in range(2, 10):
+        world.add_action(f"R1.{n}")
+    gate = threading.Event()
+    real = world.ledger._write_group
+    writing = threading.Event()
+
+    def slow_first(group: Any) -> Any:
+        if not gate.is_set():
+            writing.set()
+            gate.wait(10)
+        return real(group)
+
+    world.ledger._write_group = slow_first  # type: ignore[method-assign]
+    results: dict[str, list[Appended]] = {}
+
+    def run(action_id: str) -> None:
+        aggregate = action_aggregate_id(action_id)
+        signed = world.signer("council.officer").sign(
+            Action.CommentAdded.TYPE,
+            aggregate,
+            world.ledger.version_of(aggregate) + 1,
+            {"kind": "comment", "text": action_id},
+        )
+        results[action_id] = world.ledger.append([signed])
+
+    threads = [threading.Thread(target=run, args=(f"R1.{n}",)) for n in range(1, 10)]
+    threads[0].start()
+    assert writing.wait(10)  # the first request is being written, holding the lock
+    for thread in threads[1:]:
+        thread.start()
+    combiner = world.ledger._group
+    while len(combiner._queue) < 8:  # all eight others queued behind it
+        threading.Event().wait(0.01)
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    leaves = sorted(r[0].leaf_index for r in results.values())
+    assert len(leaves) == 9 and leaves == list(range(leaves[0], leaves[0] + 9))
+    assert combiner.groups >= 2 and combiner.requests - combiner.groups >= 7
+
+
+def test_the_combiner_fails_only_the_group_whose_writer_raised() -> None:
+    calls: list[list[int]] = []
+
+    def writer(group: Any) -> None:
+        calls.append([p.item for p in group])
+        if any(p.item == 13 for p in group):
+            raise OSError("disk full")
+        for p in group:
+            p.succeed(p.item * 2)
+
+    combiner: GroupCommit[int, int] = GroupCommit(writer)
+    assert combiner.submit(2) == 4
+    with pytest.raises(OSError, match="disk full"):
+        combiner.submit(13)
+    assert combiner.submit(3) == 6
+    assert calls == [[2], [13], [3]]
