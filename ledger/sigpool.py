@@ -234,10 +234,16 @@ _lock = threading.Lock()
 _pool: SignaturePool | None = None
 
 
+#: Set (to "off") in each process of `serve --workers N`: the N processes already spread
+#: the signature checks over the cores, and a pool per process would start N x cores.
+POOL_SETTING = "INQUIRY_LEDGER_SIGNATURE_POOL"
+
+
 def shared_pool() -> SignaturePool | None:
-    """The process-wide pool (one worker per core), or None on a single core."""
+    """The process-wide pool (one worker per core), or None on a single core or when
+    `POOL_SETTING` is off (signatures are then verified in this process)."""
     global _pool
-    if cores() < 2:
+    if cores() < 2 or os.environ.get(POOL_SETTING, "on").lower() == "off":
         return None
     with _lock:
         if _pool is None or _pool.broken or _pool.owner_pid != os.getpid():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
+import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from api.application.demo import run_demo
 from api.application.setup import initialise
 from api.cli.common import CliError, Parsers, Subparsers, config_from
 from ledger.keys import KeyPair
+from ledger.sigpool import cores
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -45,6 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.http.app import create_app
     from api.http.connections import ServerLimits, protocol_for, raise_open_files_limit
+    from api.http.worker import log_to_stderr
+    from ledger.sigpool import POOL_SETTING
 
     config = config_from(args)
     limits = ServerLimits.from_env()
@@ -53,26 +57,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise CliError("--checkpoint-interval is between 0 and 86400 seconds")
         interval = timedelta(seconds=args.checkpoint_interval)
         config = dataclasses.replace(config, checkpoint_interval=interval)
-    # One JSON line per request from our own access log (never tokens or bodies);
-    # uvicorn's access log would repeat each request in another format.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    app_logger = logging.getLogger("inquiry_ledger")
-    app_logger.addHandler(handler)
-    app_logger.setLevel(logging.INFO)
-    app_logger.propagate = False
+    workers = cores() if args.workers is None else args.workers
+    if not 1 <= workers <= 64:
+        raise CliError("--workers is between 1 and 64")
+    app_logger = log_to_stderr()
     # Idle and slow clients, head sizes and the connection cap: api/http/connections.py.
     # uvicorn's limit_concurrency is left off: it would count idle connections against
     # real requests. Its keep-alive timeout (5 s) stays: the header timeout bounds it.
     protocol = protocol_for(limits, raise_open_files_limit())
-    app_logger.info("at most %d connections at once (%s)", protocol.cap, limits.describe())
+    app_logger.info(
+        "%d worker(s), at most %d connections at once each (%s)",
+        workers,
+        protocol.cap,
+        limits.describe(),
+    )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config, limits=limits), http=protocol, **common)
+        return 0
+    # Each worker starts afresh and reads its settings from the environment (api/http/
+    # worker.py): hand it the home folder and the checkpoint interval chosen here.
+    os.environ["INQUIRY_LEDGER_HOME"] = str(config.home)
+    os.environ["INQUIRY_LEDGER_CHECKPOINT_INTERVAL"] = str(
+        config.checkpoint_interval.total_seconds()
+    )
+    os.environ[POOL_SETTING] = "off"
     uvicorn.run(
-        create_app(config, limits=limits),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=False,
-        http=protocol,
+        "api.http.worker:app",
+        factory=True,
+        workers=workers,
+        http="api.http.worker:WorkerHttp",
+        **common,
     )
     return 0
 
@@ -110,6 +130,13 @@ def _add_serve(sub: Subparsers) -> None:
         metavar="SECONDS",
         help="sign a checkpoint within this long of the log growing; 0: never "
         "(default $INQUIRY_LEDGER_CHECKPOINT_INTERVAL or 10)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes answering on the port, sharing the ledger (default: the cores "
+        "this process may run on; 1 serves in this process)",
     )
     p.set_defaults(func=cmd_serve)
 

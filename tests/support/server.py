@@ -23,18 +23,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *, wait: float = 30.0) -> Iterator[str]:
+def running_server(env: dict[str, str], *, wait: float = 30.0, workers: int = 1) -> Iterator[str]:
     """Yield the server's URL once /healthz answers; stop it afterwards and insist that
     it never printed a traceback (no unhandled error on the server's side).
 
     The server's stderr (its JSON access log) goes to a file, not a pipe: a pipe nobody
     reads fills at 64 KiB and then blocks the server's event loop on its next log line,
-    which under load looks exactly like a server that has stopped answering."""
+    which under load looks exactly like a server that has stopped answering.
+
+    One worker unless asked (`serve --workers N`): a test that kills the server kills
+    the one process that answers."""
     port = free_port()
     environment = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryFile() as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--workers",
+                str(workers),
+                "--port",
+                str(port),
+            ],
             env=environment,
             cwd=REPO,
             stdout=subprocess.DEVNULL,

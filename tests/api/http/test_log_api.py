@@ -87,7 +87,7 @@ def test_serve_writes_one_json_access_line_per_request(world: World, tmp_path) -
     log = tmp_path / "server.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", str(port)],
             env=env,
             stdout=sink,
             stderr=sink,

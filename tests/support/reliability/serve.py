@@ -40,7 +40,16 @@ class ServeProcess:
         if not self.fork:
             with open(log_path, "wb") as log_file:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "api.cli",
+                        "serve",
+                        "--workers",
+                        "1",
+                        "--port",
+                        str(self.port),
+                    ],
                     env=self.env,
                     cwd=REPO,
                     stdout=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ def _serve(port: str, log_path: str) -> None:
     os.close(null)
     code = 1
     try:
-        code = cli_main(["serve", "--port", port])
+        code = cli_main(["serve", "--workers", "1", "--port", port])
     except BaseException:
         traceback.print_exc()
     finally:
