@@ -42,6 +42,18 @@ class ErasedBlob(EvidenceError):
     code = "erased_blob"
 
 
+class ErasureUnsupported(EvidenceError):
+    """This store cannot erase a blob (so an erasure must not be recorded against it)."""
+
+    code = "erasure_unsupported"
+
+
+class ErasureIncomplete(EvidenceError):
+    """The erasure is recorded in the log, but the store has not (yet) carried it out."""
+
+    code = "erasure_incomplete"
+
+
 class CorruptBlob(EvidenceError):
     """The stored bytes no longer decrypt or no longer hash to their name."""
 
@@ -89,7 +101,16 @@ class EvidenceStore(Protocol):
 
     def stored_hashes(self) -> Iterator[str]: ...
 
-    def erase(self, sha256: str) -> None: ...
+    def check_erasable(self) -> None:
+        """Raise ErasureUnsupported, saying why, if this store cannot erase: asked before
+        an erasure is recorded, so that nothing is recorded that the store cannot do."""
+        ...
+
+    def erase(self, sha256: str) -> None:
+        """Make the blob unreadable forever and remember that it was erased (`status`
+        says ERASED, `put` refuses it again). Idempotent: erasing again, or completing an
+        erasure a crash interrupted, does what is left and succeeds."""
+        ...
 
 
 class LimitedHashingReader:

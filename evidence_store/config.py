@@ -126,8 +126,12 @@ def open_store(config: EvidenceConfig) -> Any:
     if config.backend == "local":
         from evidence_store.local import LocalEvidenceStore
 
+        # Plain, the folder still keeps erasure tombstones there (local.py, "Erasure").
         return LocalEvidenceStore(
-            config.home / "evidence", max_bytes=config.max_bytes, kek=kek, key_store=key_store
+            config.home / "evidence",
+            max_bytes=config.max_bytes,
+            kek=kek,
+            key_store=key_store or FileKeyStore(config.home / "evidence-keys"),
         )
     from evidence_store.s3 import S3EvidenceStore, make_client
 

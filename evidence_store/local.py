@@ -11,6 +11,18 @@ Protection it gives: integrity (alteration is detected on every read and by `evi
 verify`), no overwrite by this code, and with encryption, confidentiality at rest and
 crypto-erasure. What it does not give: protection from someone with write access to
 the folder, who can delete files (detected as missing, not prevented).
+
+Erasure (a lawful one, recorded by a signed `action.evidence_erased`) means the blob can
+never be read again while its hash stays in the log, and `evidence verify` tells it from
+a blob gone missing. Encrypted, that is crypto-erasure: the data key is destroyed and the
+ciphertext may stay. In a plain folder there is no key to destroy, but nor is there a
+write-once guarantee to keep (unlike S3 under Object Lock): the blob is the only copy the
+product holds, so it is overwritten, fsynced and deleted. That is a real erasure of the
+product's copy; it cannot reach copies in file-level backups, nor blocks a copy-on-write
+filesystem or an SSD keeps (README: encrypt at rest where that matters). Either way a
+tombstone (`<sha256>.erased` in the key store folder, HOME/evidence-keys) is written last,
+once nothing readable is left: it lets `status` say ERASED rather than MISSING, stops the
+same content being stored again, and travels with `backup` like the keys do.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from evidence_store.base import (
     BlobStatus,
     EmptyEvidence,
     ErasedBlob,
+    ErasureUnsupported,
     EvidenceError,
     HashMismatch,
     LimitedHashingReader,
@@ -60,7 +73,9 @@ class LocalEvidenceStore:
         kek: bytes | None = None,
         key_store: KeyStore | None = None,
     ) -> None:
-        if (kek is None) != (key_store is None):
+        # A key store without a key-encryption key is a plain folder's: it holds only
+        # the tombstones of erased blobs.
+        if kek is not None and key_store is None:
             raise ValueError("encryption needs both a key-encryption key and a key store")
         self.root = root
         self.max_bytes = max_bytes
@@ -147,7 +162,14 @@ class LocalEvidenceStore:
             yield from verified(chunks, sha256)
 
     def status(self, sha256: str) -> BlobStatus:
+        if self.kek is None and self._erased(sha256) and self._path(sha256).exists():
+            # A tombstone, but the plaintext is still on disk (put back from a copy, or
+            # an erasure cut short): not erased, whatever the tombstone says.
+            return BlobStatus.OK
         return status_by_reading(self, sha256)
+
+    def _erased(self, sha256: str) -> bool:
+        return self.key_store is not None and self.key_store.is_erased(sha256)
 
     def stored_hashes(self) -> Iterator[str]:
         base = self.root / "sha256"
@@ -155,10 +177,48 @@ class LocalEvidenceStore:
             for path in sorted(base.glob("*/*/*")):
                 yield path.name
 
-    def erase(self, sha256: str) -> None:
+    def check_erasable(self) -> None:
         if self.key_store is None:
-            raise EvidenceError("crypto-erasure needs encryption at rest; this store is plain")
-        self.key_store.erase(check_sha256(sha256))
+            raise ErasureUnsupported(
+                "this evidence folder has no key store to keep erasure tombstones in, so "
+                "an erased blob could not be told from a missing one (open it with a key "
+                "store, as the configured store does: HOME/evidence-keys)"
+            )
+
+    def erase(self, sha256: str) -> None:
+        """Encrypted: destroy the data key. Plain: overwrite and delete the blob. Then
+        the tombstone (module docstring). Idempotent, so a retry completes a crash."""
+        self.check_erasable()
+        assert self.key_store is not None
+        check_sha256(sha256)
+        if self.kek is None:
+            _destroy(self._path(sha256))
+        self.key_store.erase(sha256)  # last: "erased" only once nothing readable is left
 
     def verify(self, sha256: str) -> bool:
         return self.status(sha256) is BlobStatus.OK
+
+
+def _destroy(path: Path) -> None:
+    """Overwrite a plaintext blob with zeros, fsync, and delete it (gone already: done).
+
+    Overwriting first means a name restored by the filesystem after a crash holds zeros,
+    not the content, and on a plain in-place filesystem the freed blocks hold nothing."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    os.chmod(path, 0o600)  # stored read-only (0400)
+    zeros = memoryview(bytes(CHUNK_SIZE))
+    with open(path, "r+b") as handle:
+        written = 0
+        while written < size:
+            written += handle.write(zeros[: min(CHUNK_SIZE, size - written)])
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink()
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the deletion is durable before the tombstone says "erased"
+    finally:
+        os.close(folder)

@@ -11,6 +11,12 @@ Protection it gives: write-once (Object Lock), integrity checked on every read,
 client-side encryption with crypto-erasure. What it does not give: the store cannot
 stop an account with bucket-admin rights from creating a new bucket and pointing the
 ledger at it — the ledger's signed hashes are what expose that.
+
+Erasure is crypto-erasure only: the data key is destroyed in the key store, and the
+ciphertext stays in the bucket, unreadable. A bucket of plaintext cannot erase: Object
+Lock exists so that nobody can delete an object, and even without it every version of a
+versioned bucket would have to go. So `check_erasable` refuses a plain bucket, and no
+erasure is recorded against it (api/application/erasure.py).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from evidence_store.base import (
     BlobStatus,
     EmptyEvidence,
     ErasedBlob,
+    ErasureUnsupported,
     EvidenceError,
     HashMismatch,
     LimitedHashingReader,
@@ -317,9 +324,19 @@ class S3EvidenceStore:
             for item in page.get("Contents", []):
                 yield item["Key"].rsplit("/", 1)[-1]
 
-    def erase(self, sha256: str) -> None:
+    def check_erasable(self) -> None:
         if self.key_store is None:
-            raise EvidenceError("crypto-erasure needs encryption at rest; this store is plain")
+            locked = " under Object Lock, which forbids deleting it," if self.retention_days else ""
+            raise ErasureUnsupported(
+                f"this S3 bucket keeps evidence in plaintext{locked} and erasure here is "
+                "crypto-erasure (destroying a blob's data key), which needs encryption at "
+                "rest when the blob is stored (INQUIRY_LEDGER_EVIDENCE_ENCRYPTION=on)"
+            )
+
+    def erase(self, sha256: str) -> None:
+        """Destroy the data key (idempotent); the ciphertext stays, unreadable."""
+        self.check_erasable()
+        assert self.key_store is not None
         self.key_store.erase(check_sha256(sha256))
 
 

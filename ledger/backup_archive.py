@@ -20,6 +20,13 @@ candidate; the file is also created mode 0600. The MAC makes the manifest, and t
 hashes every part, authentic to whoever knows the passphrase: a backup edited by someone
 without it is refused before anything is restored.
 
+The scrypt parameters are read from the manifest, which cannot be authenticated before
+the key is derived from them: whoever hands over a backup chooses them. So they are
+bounded first by what this version writes (n <= 2^15, r <= 8, p <= 1: about 32 MiB and a
+tenth of a second), and a manifest asking for more (n=2^20, r=32, p=16 would be 4 GiB
+and seconds of CPU per attempt) is refused before scrypt runs. The manifest and its MAC
+are read with size limits for the same reason.
+
 Reading checks everything first (zip structure, MAC, every part's hash and size, no part
 that the manifest does not list) and only then hands out parts.
 """
@@ -50,16 +57,48 @@ MAC = "manifest.mac"
 SECRETS = "secrets.enc"
 MIN_PASSPHRASE = 12
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+#: The weakest parameters accepted on reading (a backup is never written weaker).
+SCRYPT_MIN_N = 2**10
+SALT_SIZES = range(16, 65)
+#: Unauthenticated members are read with these limits (a manifest lists one part per
+#: table and per blob: 64 MiB is some 400,000 parts).
+MANIFEST_LIMIT = 64 * 1024 * 1024
+MAC_LIMIT = 1024
 
 
 class BackupError(Exception):
     """A backup cannot be written, or a backup file is unreadable, altered or incomplete."""
 
 
+def check_kdf(salt: bytes, n: int, r: int, p: int) -> None:
+    """Refuse scrypt parameters above what this version writes, before they cost anything.
+
+    They come from the manifest, which is authenticated only with the key they derive,
+    so anyone can write them; bounded by the writer's own, scrypt costs at most what a
+    genuine backup costs (128 * r * n = 32 MiB)."""
+    power_of_two = n > 0 and n & (n - 1) == 0
+    if not (
+        SCRYPT_MIN_N <= n <= SCRYPT_N and power_of_two and 1 <= r <= SCRYPT_R and 1 <= p <= SCRYPT_P
+    ):
+        raise BackupError(
+            "the backup's key-derivation parameters are out of bounds: scrypt "
+            f"n={_shown(n)} r={_shown(r)} p={_shown(p)}; this version writes n={SCRYPT_N} "
+            f"r={SCRYPT_R} p={SCRYPT_P} and reads no more (n a power of two from "
+            f"{SCRYPT_MIN_N}): a tampered manifest, or not a backup of this product; "
+            "nothing was derived or restored"
+        )
+    if len(salt) not in SALT_SIZES:
+        raise BackupError(f"the backup's scrypt salt is {len(salt)} bytes, not 16 to 64")
+
+
+def _shown(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+
+
 def _derive(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> tuple[bytes, bytes]:
-    """(encryption key, MAC key) from the passphrase."""
-    if not (2**10 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
-        raise BackupError("the backup's key-derivation parameters are out of range")
+    """(encryption key, MAC key) from the passphrase, with parameters `check_kdf` allows."""
+    check_kdf(salt, n, r, p)
     raw = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(passphrase)
     return raw[:32], raw[32:]
 
@@ -178,33 +217,45 @@ class ArchiveReader:
             self.zip.close()
             raise
 
-    def _raw(self, name: str) -> bytes:
+    def _raw(self, name: str, limit: int | None = None) -> bytes:
+        """The member `name`; with `limit`, refused if it holds more than `limit` bytes
+        (read at most one byte past it, whatever the zip's header claims)."""
         try:
-            return self.zip.read(name)
+            with self.zip.open(name) as stream:
+                data = stream.read() if limit is None else stream.read(limit + 1)
         except KeyError:
             raise BackupError(f"the backup has no {name}: it is incomplete") from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
             raise BackupError(f"the backup's {name} is corrupt: {error}") from None
+        if limit is not None and len(data) > limit:
+            raise BackupError(
+                f"the backup's {name} is larger than {limit} bytes: not a backup of this product"
+            )
+        return data
 
     def _check(self, passphrase: bytes) -> tuple[dict[str, Any], bytes]:
-        data = self._raw(MANIFEST)
+        data = self._raw(MANIFEST, MANIFEST_LIMIT)
         try:
             manifest = json.loads(data)
             if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
                 raise BackupError(f"{self.path} is not an {BACKUP_FORMAT} backup")
             kdf = manifest["kdf"]
             salt = base64.b64decode(kdf["salt"], validate=True)
-            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+            n, r, p = kdf["n"], kdf["r"], kdf["p"]
+            if not all(type(value) is int for value in (n, r, p)):
+                raise TypeError("scrypt n, r and p must be integers")
             parts = manifest["parts"]
             if not isinstance(parts, dict):
                 raise TypeError("parts")
-        except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        except (ValueError, KeyError, TypeError, RecursionError, binascii.Error) as error:
             if isinstance(error, BackupError):
                 raise
             raise BackupError(f"the backup's manifest is malformed ({error})") from None
+        check_kdf(salt, n, r, p)  # before anything costs: the manifest is not yet authentic
+        mac = self._raw(MAC, MAC_LIMIT).strip()
         enc_key, mac_key = _derive(passphrase, salt, n, r, p)
         expected = hmac.new(mac_key, data, hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(expected, self._raw(MAC).strip()):
+        if not hmac.compare_digest(expected, mac):
             raise BackupError(
                 "the backup's manifest does not authenticate: wrong passphrase, or the backup "
                 "was altered"

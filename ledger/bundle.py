@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,7 @@ from ledger.auditor.entry import SignedEntry
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import Finding
 from ledger.auditor.keyindex import KEYS_FILE, KeyIndex
+from ledger.auditor.limits import BundleTooLarge
 from ledger.service import Ledger
 
 #: Reads a blob's verified content in chunks (the evidence store's `read`).
@@ -76,6 +78,10 @@ file proves nothing before it was rewritten.
   both keys. The old key signs checkpoints up to that size, the new one from it on. Pin
   every key you trust (one per line in the --log-key file); a rotation never makes an
   unpinned key trusted.
+- Limits the auditor holds a bundle to (ledger/auditor/limits.py): no line over 4 MiB,
+  bundle.json under 1 MiB, at most 1000 lines of entries.jsonl or of checkpoints.jsonl
+  that repeat an earlier one, at most 1000 entries past what bundle.json and the
+  checkpoints claim. A bundle past them fails as "bundle too large/hostile".
 """
 
 
@@ -294,11 +300,22 @@ def replay_rules(path: Path, report: Any) -> None:
     try:
         bundle = Bundle(path)
         try:
-            for position, line in enumerate(bundle.lines("entries.jsonl")):
+            # As many entries as the audit read (it stops at a hostile bundle's limits);
+            # without an audit before (a report that read none), all of them.
+            lines = islice(bundle.lines("entries.jsonl"), report.entries or None)
+            for position, line in enumerate(lines):
                 replay.entry(position, line)
         finally:
             bundle.close()
-    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+    except (
+        OSError,
+        KeyError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        zlib.error,
+        BundleTooLarge,
+    ) as error:
         report.problems.append(
             Finding(None, "not replayed", f"entries.jsonl cannot be read to the end: {error}")
         )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from api.application.erasure import erase
 from api.application.evidence import fetch, orphans, verify_evidence
 from api.cli.common import (
     EXIT_FAILED_CHECK,
@@ -68,12 +69,21 @@ def cmd_evidence_orphans(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_erase(args: argparse.Namespace) -> int:
+    """The signed entry, then the store; a retry completes an erasure a failure cut short
+    (api/application/erasure.py)."""
     ledger, client = client_for(args)
     with ledger:
-        result = client.erase_evidence(args.action_id, args.sha256, args.reason)
-        print_appended([result], args)
-        evidence_store(ledger).erase(args.sha256)
-        print(f"data key of {args.sha256} destroyed: the blob can no longer be read")
+        erasure = erase(
+            client,
+            evidence_store(ledger),
+            args.action_id,
+            args.sha256,
+            args.reason,
+            recorded=lambda appended: print_appended([appended], args),
+        )
+    if erasure.appended is None:
+        print(f"the erasure of {args.sha256} was already recorded in the log; completed it")
+    print(erasure.done)
     return 0
 
 
@@ -104,7 +114,9 @@ def _add_evidence(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_evidence_verify)
     p = evidence.add_parser("orphans", help="list stored blobs no ledger entry names")
     p.set_defaults(func=cmd_evidence_orphans)
-    p = evidence.add_parser("erase", help="lawful erasure: signed event, then destroy the key")
+    p = evidence.add_parser(
+        "erase", help="lawful erasure: signed event, then the store (run again to complete)"
+    )
     p.add_argument("action_id")
     p.add_argument("sha256")
     p.add_argument("--reason", required=True, help="the lawful reason")

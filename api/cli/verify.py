@@ -156,6 +156,9 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
         report = audit_from_options(args)
     except OptionError as error:
         raise CliError(str(error)) from None
+    if report.hostile is not None:  # one line (ledger/auditor/limits.py); no partial report
+        print(report.hostile, file=sys.stderr)
+        return EXIT_FAILED_CHECK
     if args.rules and report.entries:
         replay_rules(bundle, report)
     page = write_report(report, Path(args.report))

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except OptionError as error:
         print(error, file=sys.stderr)
         return 2
+    if report.hostile is not None:  # one line: nothing else of a partial audit is told
+        print(report.hostile, file=sys.stderr)
+        return 1
     print("\n".join(summary_lines(report) + directory_lines(report)))
     for line in problem_lines(report):
         print(line, file=sys.stderr)

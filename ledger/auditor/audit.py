@@ -10,12 +10,17 @@ keyindex.py (keys.json).
 Signatures of entries whose effects later checks rely on are checked at once; all others
 go to worker processes in batches while this process reads on. Two saved checkpoints, or
 two in the bundle, of one size with different roots are a split view.
+
+A bundle that holds more than a genuine one could, or more than the auditor will read
+(limits.py), ends the audit with one finding, "bundle too large/hostile", as does running
+out of the memory the command line allows it: never a crash, never a swapping machine.
 """
 
 from __future__ import annotations
 
 import zipfile
 import zlib
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ from ledger.auditor.errors import FormatError
 from ledger.auditor.evidence import Evidence
 from ledger.auditor.findings import AuditReport, Finding
 from ledger.auditor.keyindex import keys_file_problems
+from ledger.auditor.limits import EXTRA_LINES, HOSTILE, MAX_META, BundleTooLarge, Repeats
 from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.auditor.pins import log_keys, pinned_roots, report_unpinned
 from ledger.auditor.roots import Roots
@@ -88,6 +94,7 @@ class Auditor:
         # aggregate -> (version, timestamp) of its latest entry
         self.versions: dict[UUID, tuple[int, datetime | None]] = {}
         self.evidence = Evidence()
+        self.meta_tree_size: Any = None  # what bundle.json claims (limits.py)
 
     def problem(self, leaf_index: int | None, check: str, detail: str) -> None:
         """Every check reports through here (findings.ProblemSink), so the report keeps
@@ -97,7 +104,7 @@ class Auditor:
 
     def run(self) -> AuditReport:
         try:
-            meta = parse_json(self.bundle.open("bundle.json").read())
+            meta = parse_json(self.bundle.read("bundle.json", MAX_META))
             if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
                 raise FormatError(f"bundle.json does not declare {BUNDLE_FORMAT}")
             key = log_keys(self.bundle, meta, self.pinned_key, self.report, self.problem)
@@ -109,6 +116,7 @@ class Auditor:
         except (FormatError, OSError, KeyError) as error:
             self.problem(None, "bundle", str(error))
             return self.report
+        self.meta_tree_size = meta.get("tree_size")
         self._origin(meta)
         self.witnesses = Witnesses(witness_keys, self.report, self.problem)
         roots = signed_roots(self.bundle, key, self.witnesses, self.report, self.problem)
@@ -159,7 +167,28 @@ class Auditor:
         if not self.bundle.exists("entries.jsonl"):
             self.problem(None, "bundle", "the bundle has no entries.jsonl")
             return
+        # A bundle may hold a few entries more than it claims (bundle.json, its signed
+        # checkpoints, the auditor's saved ones), to be reported; not any number more.
+        told = self.meta_tree_size
+        claimed = max([*roots, *since, told if type(told) is int else 0])
+        repeats = Repeats("entries.jsonl")  # the ledger never stores one entry twice
         for position, line in enumerate(self.bundle.lines("entries.jsonl")):
+            if position >= claimed + EXTRA_LINES:
+                raise BundleTooLarge(
+                    f"entries.jsonl holds more than {claimed + EXTRA_LINES} entries, "
+                    f"{EXTRA_LINES} more than bundle.json and its checkpoints claim ({claimed})"
+                )
+            repeats.see(line)
+            if len(self.report.problems) >= self.limit:
+                self.report.problems.append(
+                    Finding(
+                        position,
+                        "stopped",
+                        f"{self.limit} problems by this entry: the entries from here on "
+                        "were not read (the bundle fails whatever they hold)",
+                    )
+                )
+                break
             self.report.entries += 1
             tree.append(leaf_hash(line))
             expected = roots.get(tree.size)
@@ -262,7 +291,8 @@ class Auditor:
         """keys.json must be the directory this audit replayed (auditor/keyindex.py)."""
         self.report.checks.append("keys.json lists exactly the users and keys the log registers")
         keys = {key_id: (key.user, key.revoked_at) for key_id, key in self.signers.keys.items()}
-        for leaf_index, detail in keys_file_problems(self.bundle, keys):
+        found = keys_file_problems(self.bundle, keys, self.report.entries)
+        for leaf_index, detail in found:
             self.problem(leaf_index, "keys.json", detail)
 
     def _coverage(self, meta: dict[str, Any]) -> None:
@@ -314,10 +344,31 @@ def audit(
     try:
         return auditor.run()
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
-        signatures = getattr(auditor, "signatures", None)
-        if signatures is not None and signatures.pool is not None:
-            signatures.pool.shutdown(cancel_futures=True)
+        _abandon(auditor)
         auditor.problem(None, "bundle", f"cannot be read: {error}")
         return auditor.report
+    except BundleTooLarge as error:
+        _abandon(auditor)
+        return _hostile(auditor.report, error.detail)
+    except (MemoryError, RecursionError, BrokenProcessPool) as error:
+        _abandon(auditor)
+        why = {
+            MemoryError: "the audit ran out of the memory it may use (--max-memory)",
+            RecursionError: "its JSON nests too deep",
+        }.get(type(error), f"a signature worker failed ({error})")
+        return _hostile(auditor.report, why)
     finally:
         bundle.close()
+
+
+def _abandon(auditor: Auditor) -> None:
+    signatures = getattr(auditor, "signatures", None)
+    if signatures is not None:
+        signatures.abandon()
+
+
+def _hostile(report: AuditReport, detail: str) -> AuditReport:
+    """The report of an audit ended by a bundle too large or hostile: that one finding."""
+    report.hostile = f"{HOSTILE}: {detail}"
+    report.problems.append(Finding(None, HOSTILE, detail))
+    return report

@@ -1,6 +1,7 @@
 """Reading an exported bundle, a folder or the same names inside a .zip (the layout is
 ledger/bundle.py's, which writes it). Lines are streamed, so memory does not grow with
-the log."""
+the log; and no line, nor any file read whole, is read past its limit (limits.py), so
+memory does not grow with what a hostile member inflates to either."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from ledger.auditor.limits import MAX_LINE, BundleTooLarge
 
 BUNDLE_FORMAT = "inquiry-ledger/bundle/v1"
 
@@ -19,7 +22,11 @@ class Bundle:
 
     def exists(self, name: str) -> bool:
         if self.zip is not None:
-            return name in self.zip.namelist()
+            try:
+                self.zip.getinfo(name)  # not `in namelist()`: a list of every member each time
+            except KeyError:
+                return False
+            return True
         path = self._inside(name)
         return path is not None and path.is_file()
 
@@ -41,10 +48,27 @@ class Bundle:
         path = (root / name).resolve()
         return path if path.is_relative_to(root) else None
 
-    def lines(self, name: str) -> Iterator[bytes]:
+    def lines(self, name: str, limit: int = MAX_LINE) -> Iterator[bytes]:
+        """The member's lines without their newline; BundleTooLarge at one longer than
+        `limit` bytes (at most `limit` + 1 bytes of it are read)."""
         with self.open(name) as stream:
-            for line in stream:
-                yield line[:-1] if line.endswith(b"\n") else line
+            number = 0
+            while line := stream.readline(limit + 1):
+                number += 1
+                if line.endswith(b"\n"):
+                    line = line[:-1]
+                if len(line) > limit:
+                    raise BundleTooLarge(f"line {number} of {name} is longer than {limit} bytes")
+                yield line
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The whole member; BundleTooLarge if it holds more than `limit` bytes (at most
+        `limit` + 1 are read, whatever a zip's header claims)."""
+        with self.open(name) as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise BundleTooLarge(f"{name} is larger than {limit} bytes")
+        return data
 
     def close(self) -> None:
         if self.zip is not None:

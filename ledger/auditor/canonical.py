@@ -11,16 +11,23 @@ Python's C JSON encoder produces exactly that when every member name is ASCII (s
 by code point and by UTF-16 code unit then agree), so that is the fast path; a name
 outside ASCII takes the slow path that sorts by UTF-16 explicitly. Both paths are
 checked against an independent RFC 8785 implementation in the tests.
+
+Nesting is limited to MAX_DEPTH levels of arrays and objects, in both directions: the
+canonicaliser recurses, and a value nested some hundreds deep (a line of a hostile
+bundle) would otherwise exhaust Python's stack with a RecursionError, a crash rather
+than a refusal. The ledger's entries nest four or five deep.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ledger.auditor.errors import FormatError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_DEPTH = 64
 
 JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
 
@@ -29,7 +36,7 @@ class CanonicalFormError(FormatError):
     """The value or the bytes are outside the canonical form the ledger signs."""
 
 
-def _check(value: Any, path: str) -> bool:
+def _check(value: Any, path: str, depth: int = 0) -> bool:
     """Validate the value space; return True when every member name is ASCII."""
     kind = type(value)
     if kind is str or value is None or kind is bool:
@@ -40,20 +47,50 @@ def _check(value: Any, path: str) -> bool:
         return True
     if isinstance(value, float):
         raise CanonicalFormError(f"{path}: floating-point numbers are not allowed; use a string")
+    if isinstance(value, (list, tuple, dict)) and depth >= MAX_DEPTH:
+        raise CanonicalFormError(f"{path[:80]}: nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, (list, tuple)):
         ascii_only = True
         for i, item in enumerate(value):
-            ascii_only = _check(item, f"{path}[{i}]") and ascii_only
+            ascii_only = _check(item, f"{path}[{i}]", depth + 1) and ascii_only
         return ascii_only
     if isinstance(value, dict):
         ascii_only = True
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalFormError(f"{path}: member name {key!r} is not a string")
-            item_ascii = _check(item, f"{path}.{key}")  # always check the value itself
+            item_ascii = _check(item, f"{path}.{key}", depth + 1)  # always check the value
             ascii_only = key.isascii() and item_ascii and ascii_only
         return ascii_only
     raise CanonicalFormError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def _check_depth(data: str | bytes, value: Any) -> None:
+    """Refuse a parsed value nested deeper than MAX_DEPTH. Cheap for what the ledger
+    writes: only a text holding more brackets than that is walked (without recursion)."""
+    if isinstance(data, str):
+        brackets = data.count("[") + data.count("{")
+    else:
+        brackets = data.count(b"[") + data.count(b"{")
+    if brackets <= MAX_DEPTH or not isinstance(value, (dict, list)):
+        return
+    # Depth first, one iterator per level open: memory grows with the depth, not the size.
+    path: list[Iterator[Any]] = [_children(value)]
+    while path:
+        child = next(path[-1], _END)
+        if child is _END:
+            path.pop()
+        elif isinstance(child, (dict, list)):
+            if len(path) >= MAX_DEPTH:
+                raise CanonicalFormError(f"JSON nested more than {MAX_DEPTH} levels deep")
+            path.append(_children(child))
+
+
+_END = object()
+
+
+def _children(value: dict[str, Any] | list[Any]) -> Iterator[Any]:
+    return iter(value.values() if isinstance(value, dict) else value)
 
 
 def _utf16_key(name: str) -> bytes:
@@ -134,13 +171,15 @@ def parse_canonical(data: bytes) -> Any:
 def _loads(data: str | bytes, pairs: Any = None) -> Any:
     """json.loads refusing floats, NaN/Infinity and unsafe integers, with our errors."""
     try:
-        return json.loads(
+        value = json.loads(
             data,
             parse_float=_refuse_float,
             parse_constant=_refuse_constant,
             parse_int=_checked_int,
             object_pairs_hook=pairs,
         )
+        _check_depth(data, value)
+        return value
     except CanonicalFormError:
         raise
     except json.JSONDecodeError as error:

@@ -13,6 +13,7 @@ from ledger.auditor.canonical import parse_json
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, ProblemSink
+from ledger.auditor.limits import Repeats
 from ledger.auditor.rotation import LogKeys
 from ledger.auditor.witnesses import Witnesses
 
@@ -44,7 +45,9 @@ def signed_roots(
     if not bundle.exists("checkpoints.jsonl"):
         problem(None, "checkpoint", "the bundle has no checkpoints.jsonl")
         return roots
+    repeats = Repeats("checkpoints.jsonl")  # an export writes each checkpoint once
     for line in bundle.lines("checkpoints.jsonl"):
+        repeats.see(line)
         try:
             record = parse_json(line)
             checkpoint = key.verify_checkpoint(str(record["note"]))

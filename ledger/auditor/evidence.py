@@ -17,6 +17,7 @@ from ledger.auditor.canonical import parse_json
 from ledger.auditor.entry import EventBody
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, ProblemSink
+from ledger.auditor.limits import EXTRA_LINES, BundleTooLarge
 
 #: A blob's name in a bundle: its SHA-256, lowercase hex.
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -43,8 +44,14 @@ class Evidence:
         """The manifest against the attachments; with `rehash`, every blob against its hash."""
         report.checks.append("the evidence manifest lists exactly the attached blobs")
         listed: dict[str, dict[str, Any]] = {}
+        most = len(self.attached) + EXTRA_LINES  # it cannot list more than is attached
         if bundle.exists("evidence/manifest.jsonl"):
-            for line in bundle.lines("evidence/manifest.jsonl"):
+            for number, line in enumerate(bundle.lines("evidence/manifest.jsonl"), start=1):
+                if number > most:
+                    raise BundleTooLarge(
+                        f"evidence/manifest.jsonl lists more than {most} blobs; the entries "
+                        f"attach {len(self.attached)}"
+                    )
                 try:
                     record = parse_json(line)
                     sha = record["sha256"]
@@ -55,7 +62,7 @@ class Evidence:
                     # It names a file to read (evidence/blobs/<sha256>): only a hash may.
                     problem(None, "evidence manifest", f"{sha!r} is not a SHA-256 (64 hex)")
                     continue
-                listed[sha] = record
+                listed[sha] = {"size": record.get("size")}  # all the rehash needs
         report.evidence_listed = len(listed)
         for sha in sorted(set(self.attached) - set(listed)):
             problem(self.attached[sha], "evidence manifest", f"{sha} is attached, not listed")
@@ -72,13 +79,19 @@ class Evidence:
             if not bundle.exists(name):
                 problem(position, "evidence missing", f"{sha} is not in the bundle")
                 continue
+            listed_size = record["size"]
+            if type(listed_size) is not int or listed_size < 0:
+                problem(position, "evidence manifest", f"{sha} is listed without a size")
+                continue
             digest, size = hashlib.sha256(), 0
+            left = listed_size + 1  # one byte past the size listed: a longer blob is altered
             with bundle.open(name) as stream:
-                while chunk := stream.read(1 << 20):
+                while left > 0 and (chunk := stream.read(min(1 << 20, left))):
                     digest.update(chunk)
                     size += len(chunk)
+                    left -= len(chunk)
             report.evidence_rehashed += 1
-            if digest.hexdigest() != sha or size != record.get("size"):
+            if digest.hexdigest() != sha or size != listed_size:
                 problem(
                     position,
                     "evidence altered",

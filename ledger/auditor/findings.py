@@ -45,6 +45,8 @@ class AuditReport:
     evidence_rehashed: int = 0
     checks: list[str] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    #: "bundle too large/hostile: ..." when that ended the audit early (limits.py).
+    hostile: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from ledger.auditor.authority import CHARTER_TYPE
@@ -25,6 +26,7 @@ from ledger.auditor.canonical import parse_json
 from ledger.auditor.ed25519 import decode_public_key, key_id_for
 from ledger.auditor.entry import GENESIS_TYPE, EventBody, SignedEntry
 from ledger.auditor.errors import FormatError
+from ledger.auditor.limits import keys_file_limit
 
 KEYS_FILE = "keys.json"
 REGISTERED = "directory.user_registered"
@@ -101,21 +103,25 @@ class KeyIndex:
 
 
 def keys_file_problems(
-    bundle: Bundle, keys: Mapping[str, tuple[str, int | None]]
+    bundle: Bundle, keys: Mapping[str, tuple[str, int | None]], entries: int | None = None
 ) -> Iterator[tuple[int | None, str]]:
     """(leaf, what differs) for each way the bundle's keys.json is not the directory the
-    audit replayed (`keys`: key id -> (holder, leaf that revoked it or None))."""
+    audit replayed (`keys`: key id -> (holder, leaf that revoked it or None)), from the
+    first `entries` entries (all by default: the audit passes how many it read).
+
+    keys.json may not be larger than the keys it can describe (limits.keys_file_limit):
+    BundleTooLarge if it is."""
     if not bundle.exists(KEYS_FILE):
         yield None, "the bundle has no keys.json"
         return
     try:
-        with bundle.open(KEYS_FILE) as stream:
-            listed = parse_json(stream.read())
+        listed = parse_json(bundle.read(KEYS_FILE, keys_file_limit(len(keys))))
     except FormatError as error:
         yield None, f"keys.json is not strict JSON: {error}"
         return
     if bundle.exists("entries.jsonl"):  # else the audit has said so
-        yield from differences(replayed_index(bundle.lines("entries.jsonl"), keys), listed)
+        lines = islice(bundle.lines("entries.jsonl"), entries)
+        yield from differences(replayed_index(lines, keys), listed)
 
 
 def replayed_index(

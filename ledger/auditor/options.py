@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ledger.auditor.audit import audit
 from ledger.auditor.findings import AuditReport
+from ledger.auditor.limits import MEMORY_BUDGET, memory_budget
 
 
 class OptionError(Exception):
@@ -53,6 +54,14 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
         help="how many of the pinned witnesses must have cosigned (default: all)",
     )
     parser.add_argument("--evidence", action="store_true", help="re-hash every blob in the bundle")
+    parser.add_argument(
+        "--max-memory",
+        type=int,
+        default=MEMORY_BUDGET // 2**20,
+        metavar="MIB",
+        help="memory the audit may take beyond what it starts with (default "
+        f"{MEMORY_BUDGET // 2**20}; 0: no limit). Past it the bundle is refused as too large",
+    )
 
 
 def check_quorum(required: int | None, witness_keys: int) -> None:
@@ -77,14 +86,23 @@ def audit_from_options(args: argparse.Namespace) -> AuditReport:
     """Run the audit the parsed options ask for; OptionError if a named file is missing
     or the options contradict."""
     check_quorum(args.witnesses, len(args.witness_key or []))
-    return audit(
-        Path(args.bundle),
-        log_key=read_option_file(args.log_key, "log verifier key") if args.log_key else None,
-        since=[read_option_file(path, "saved checkpoint") for path in args.since or []],
-        witness_keys=[
-            read_option_file(path, "witness key").strip() for path in args.witness_key or []
-        ],
-        evidence=args.evidence,
-        trust=read_option_file(args.trust, "trust file") if args.trust else None,
-        witnesses_required=args.witnesses,
-    )
+    if args.max_memory < 0:
+        raise OptionError("--max-memory is a number of MiB, 0 for no limit")
+    log_key = read_option_file(args.log_key, "log verifier key") if args.log_key else None
+    since = [read_option_file(path, "saved checkpoint") for path in args.since or []]
+    witness_keys = [
+        read_option_file(path, "witness key").strip() for path in args.witness_key or []
+    ]
+    trust = read_option_file(args.trust, "trust file") if args.trust else None
+    # The backstop of limits.py: the address space may grow this much while the audit
+    # (and its signature workers) runs, then the limit is put back.
+    with memory_budget(args.max_memory * 2**20):
+        return audit(
+            Path(args.bundle),
+            log_key=log_key,
+            since=since,
+            witness_keys=witness_keys,
+            evidence=args.evidence,
+            trust=trust,
+            witnesses_required=args.witnesses,
+        )

@@ -14,6 +14,7 @@ from ledger.auditor.bundle import Bundle
 from ledger.auditor.canonical import parse_json
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, ProblemSink
+from ledger.auditor.limits import MAX_ROTATIONS, BundleTooLarge
 from ledger.auditor.note import VerifierKey
 from ledger.auditor.roots import Roots, parse_trust
 from ledger.auditor.rotation import LogKeys, Rotation, parse_verifier_keys
@@ -33,7 +34,11 @@ def log_keys(
     cannot be read."""
     rotations: list[Rotation] = []
     if bundle.exists("log-key-rotations.jsonl"):
-        for line in bundle.lines("log-key-rotations.jsonl"):
+        for number, line in enumerate(bundle.lines("log-key-rotations.jsonl"), start=1):
+            if number > MAX_ROTATIONS:  # each costs two signature checks; a log has a few
+                raise BundleTooLarge(
+                    f"log-key-rotations.jsonl holds more than {MAX_ROTATIONS} rotations"
+                )
             try:
                 rotations.append(Rotation.parse(str(parse_json(line)["note"])))
             except (FormatError, KeyError, TypeError) as error:

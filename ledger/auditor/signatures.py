@@ -28,6 +28,9 @@ class SignatureChecks:
     signatures alone cost. At most a few batches are in flight, so memory stays flat."""
 
     BATCH = 1024
+    #: A batch holds each entry's signed bytes: bounded in bytes as well as in entries,
+    #: so a few batches in flight stay a few MiB even of entries near limits.MAX_LINE.
+    BATCH_BYTES = 1024 * 1024
 
     def __init__(self) -> None:
         workers = os.cpu_count() or 1
@@ -36,6 +39,7 @@ class SignatureChecks:
         )
         self.in_flight = 2 * workers
         self.batch: list[tuple[int, bytes, bytes, bytes, str]] = []
+        self.batch_bytes = 0
         self.pending: list[Future[list[Finding]]] = []
         self.failed: list[Finding] = []
 
@@ -43,11 +47,12 @@ class SignatureChecks:
         self, position: int, public_key: bytes, signature: bytes, message: bytes, what: str
     ) -> None:
         self.batch.append((position, public_key, signature, message, what))
-        if len(self.batch) >= self.BATCH:
+        self.batch_bytes += len(message)
+        if len(self.batch) >= self.BATCH or self.batch_bytes >= self.BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
-        batch, self.batch = self.batch, []
+        batch, self.batch, self.batch_bytes = self.batch, [], 0
         if self.pool is None:
             self.failed.extend(failed_signatures(batch))
             return
@@ -55,6 +60,12 @@ class SignatureChecks:
             self.pending.append(self.pool.submit(failed_signatures, batch))
         while len(self.pending) > self.in_flight:
             self.failed.extend(self.pending.pop(0).result())
+
+    def abandon(self) -> None:
+        """Stop: the audit ended early (a hostile bundle); nothing more is checked."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
 
     def finish(self) -> list[Finding]:
         self._flush()
