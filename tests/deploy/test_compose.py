@@ -20,8 +20,8 @@ def _compose() -> dict[str, Any]:
 
 def test_the_services_are_api_postgres_and_minio_with_bucket_setup() -> None:
     services = _compose()["services"]
-    assert set(services) == {"api", "postgres", "minio", "minio-setup"}
-    for name in ("api", "postgres", "minio"):
+    assert set(services) == {"api", "proxy", "postgres", "minio", "minio-setup"}
+    for name in ("api", "proxy", "postgres", "minio"):
         check = services[name]["healthcheck"]
         assert check["test"] and check["interval"] and check["retries"], name
     api = services["api"]
@@ -48,7 +48,12 @@ def test_the_evidence_bucket_has_object_lock_and_versioning() -> None:
 def test_data_lives_in_named_volumes() -> None:
     compose = _compose()
     declared = set(compose["volumes"])
-    used = {v.split(":")[0] for s in compose["services"].values() for v in s.get("volumes", [])}
+    used = {
+        v.split(":")[0]
+        for s in compose["services"].values()
+        for v in s.get("volumes", [])
+        if not v.startswith("./")  # the proxy's read-only config file
+    }
     assert used == declared == {"pgdata", "miniodata", "ledgerhome"}
 
 
@@ -61,8 +66,31 @@ def test_no_secret_is_written_into_the_file() -> None:
     assert "${POSTGRES_PASSWORD:?" in url
 
 
-def test_the_api_port_is_bound_to_loopback_only() -> None:
-    assert _compose()["services"]["api"]["ports"] == ["127.0.0.1:8000:8000"]
+def test_the_only_port_is_the_proxys_on_loopback() -> None:
+    services = _compose()["services"]
+    assert services["proxy"]["ports"] == ["127.0.0.1:8000:8080"]
+    assert all("ports" not in s for name, s in services.items() if name != "proxy")
+
+
+def test_two_api_replicas_behind_a_proxy_that_streams_bodies() -> None:
+    """Several API machines on one database and one bucket (issue 18): the replicas
+    share nothing else but the home volume's log key; the proxy must not buffer bodies
+    (the API refuses an unauthenticated upload from its headers) and must not retry a
+    request a replica answered (an append is retried by its client, with its command id)."""
+    services = _compose()["services"]
+    assert services["api"]["deploy"]["replicas"] >= 2
+    assert services["proxy"]["depends_on"] == {"api": {"condition": "service_healthy"}}
+    mount = services["proxy"]["volumes"][0]
+    source, target = mount.split(":")[:2]
+    assert target == "/etc/nginx/nginx.conf" and mount.endswith(":ro")
+    conf = (ROOT / source).read_text()
+    upstream = re.search(r"upstream (\w+) \{([^}]*)\}", conf)
+    assert upstream and "server api:8000" in upstream.group(2)
+    assert f"proxy_pass http://{upstream.group(1)};" in conf
+    assert "proxy_request_buffering off;" in conf
+    assert re.search(r"proxy_next_upstream error timeout;", conf)  # never http_5xx/non_idempotent
+    limit = re.search(r"client_max_body_size (\d+)m;", conf)
+    assert limit and int(limit.group(1)) * 1024 * 1024 > 5 * 1024**3  # the evidence limit
 
 
 def test_the_image_runs_the_cli_as_an_unprivileged_user() -> None:
