@@ -56,6 +56,7 @@ from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.dating import GRACE
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError, EventBody, SignedEntry, entry_bytes_from_body
+from ledger.auditor.limits import MAX_LINE
 from ledger.auditor.merkle import CompactRange, ProofError, leaf_hash
 from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
@@ -416,8 +417,13 @@ class Ledger:
                 event, message = self._check_one(
                     entry, now, current, writable, state, signatures, signed
                 )
+                made = entry_bytes_from_body(message, entry.signature)
+                if len(made) > MAX_LINE:  # what the auditor reads as one bundle line
+                    raise InvalidEntry(
+                        f"the entry is {len(made)} bytes; at most {MAX_LINE} are accepted"
+                    )
                 events.append(event)
-                stored.append(entry_bytes_from_body(message, entry.signature))
+                stored.append(made)
         except (DomainError, LedgerError):
             # Report a bad signature before any other fault of the entries up to here,
             # so an unsigned entry is never answered with a rule evaluation.

@@ -153,3 +153,16 @@ def test_the_combiner_fails_only_the_group_whose_writer_raised() -> None:
         combiner.submit(13)
     assert combiner.submit(3) == 6
     assert calls == [[2], [13], [3]]
+
+
+def test_an_entry_the_auditor_could_not_read_is_refused(world: World) -> None:
+    """The auditor reads a bundle line of at most 4 MiB (ledger/auditor/limits.py): the
+    ledger never writes a longer entry, so no honest log fails its own audit."""
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    huge = entry(
+        world, "sig", Action.Amended.TYPE, v + 1,
+        {"changes": {"lead_officers": ["x" * 190] * 24_000}, "reason": "restructure"},
+    )  # fmt: skip
+    (refused,) = write(world, [huge])
+    assert refused.error is not None and "bytes; at most 4194304" in str(refused.error)
+    assert world.ledger.version_of(action_aggregate_id("R1.1")) == v

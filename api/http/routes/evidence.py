@@ -27,7 +27,7 @@ def upload(
     svc: ServicesDep,
     who: CallerDep,
     file: Annotated[UploadFile, File()],
-    sha256: Annotated[str | None, Form()] = None,
+    sha256: Annotated[str | None, Form(pattern="^[0-9a-f]{64}$")] = None,
 ) -> StoredOut:
     """Store an evidence file (streamed); then sign and post its evidence_attached entry.
     Give the expected SHA-256 to have the upload refused if anything arrives altered."""
