@@ -26,7 +26,7 @@ from ledger.entry import from_domain_event
 from projections.asof import status_as_of
 from projections.diff import diff_as_of
 from projections.projector import projector_for
-from projections.report_sheets import status_export
+from projections.report_sheets import status_export_as_of
 from projections.status import PlanStatus
 from projections.timeline import (
     UnknownSubject,
@@ -90,7 +90,7 @@ def export_status(args: argparse.Namespace) -> int:
         rows = ""
     else:
         with open_ledger(config_from(args)) as ledger:
-            export = status_export(ledger.entries(), as_of=as_of)
+            export = status_export_as_of(ledger, as_of=as_of)
         content, _ = render_export(export, fmt)
         rows = f", {len(export.actions)} actions"
     write_atomically(out, content)
