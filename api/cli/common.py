@@ -22,12 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import httpx
+
 from api.application.checkpoints import held_log_signer
 from api.application.commands import Client, CommandError, ReceiptIssuer, local_receipts
 from api.application.evidence import ConfiguredEvidence, attach_file
 from api.application.receipts import ReceiptBook, receipts_path
+from api.cli.http_client import ServerProblem, describe
 from domain import DomainError
-from evidence_store.base import EvidenceError
+from evidence_store.base import EvidenceError, storage_full
 from ledger.auditor.canonical import CanonicalFormError
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError
@@ -47,6 +50,7 @@ EXIT_FAILED_CHECK = 1
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
 EXIT_NOT_SET_UP = 4
+EXIT_UNAVAILABLE = 5  # client mode: the server cannot be reached, is not the API, or is down
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool that SIGPIPE stopped
 
 #: `sub` of `parser.add_subparsers()`, which each command module adds its commands to.
@@ -74,7 +78,9 @@ def config_from(args: argparse.Namespace) -> LedgerConfig:
 def open_ledger(config: LedgerConfig, *, must_exist: bool = True) -> Ledger:
     if must_exist and not config.uses_postgres and not config.sqlite_path.exists():
         raise CliError(f"no ledger in {config.home}; run: inquiry-ledger init", EXIT_NOT_SET_UP)
-    ledger = Ledger(config, evidence=ConfiguredEvidence(config.home))
+    evidence = ConfiguredEvidence(config.home)
+    ledger = Ledger(config, evidence=evidence)
+    evidence.keep_keys_in(ledger.tables)  # where an S3 store keeps its data keys
     if must_exist and ledger.directory() is None:
         ledger.close()
         raise CliError(
@@ -347,6 +353,12 @@ def run(args: argparse.Namespace) -> int:
     except CliError as error:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
         return error.code
+    except ServerProblem as error:  # client mode: no answer, or not the API's
+        print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except httpx.TransportError as error:
+        print(f"inquiry-ledger: {describe(error, server_of(args) or '?')}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except NotInitialised as error:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
         return EXIT_NOT_SET_UP
@@ -366,4 +378,16 @@ def run(args: argparse.Namespace) -> int:
         CommandError,
     ) as error:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if not storage_full(error):
+            raise
+        # A full disk under the evidence folder or the database (an OSError, or the
+        # database's error wrapping one): one line, not a traceback; like the other
+        # faults of the environment (a key file, the configuration), exit status 2.
+        print(
+            "inquiry-ledger: no space left: the disk (or quota) is full; free space and run "
+            "the command again",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import httpx
 
+from api.cli.http_client import RetryWhenAsked, not_the_api, unavailable
 from domain import NotPermitted, Role, Status
 from domain.errors import InvalidInput, InvalidTransition
 from evidence_store.base import CorruptBlob
@@ -28,6 +29,15 @@ from ledger.errors import LedgerError, VersionConflict
 from ledger.receipt import Receipted
 from ledger.service import Appended
 from ledger.timestamps import NextEntry, floor
+
+
+def _is_api_error(response: httpx.Response) -> bool:
+    """Whether a refusal is the ledger API's (its JSON error shape), not another server's."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
 
 
 class RemoteError(LedgerError):
@@ -77,7 +87,7 @@ class RemoteLedger:
         self.http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            transport=RetryWhenAsked(transport or httpx.HTTPTransport()),
             headers={"Authorization": f"Bearer {token}"},
         )
         self._origin: str | None = None
@@ -93,12 +103,19 @@ class RemoteLedger:
 
     def _check(self, response: httpx.Response) -> Any:
         if response.status_code < 400:
-            return response.json()
+            try:
+                return response.json()
+            except ValueError:
+                raise not_the_api(self.base_url, response.status_code, response.url.path) from None
         try:
             body = response.json()
-            code, detail = str(body.get("error")), body.get("detail")
         except ValueError:
-            code, detail, body = "http_error", response.text[:200], {}
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+            raise not_the_api(self.base_url, response.status_code, response.url.path)
+        code, detail = str(body["error"]), body.get("detail")
+        if response.status_code == 503:  # still, after RetryWhenAsked's attempts
+            raise unavailable(self.base_url, detail)
         if code == "version_conflict":
             raise VersionConflict(
                 UUID(body["aggregate_id"]), int(body["current_version"]), str(detail)
@@ -134,7 +151,7 @@ class RemoteLedger:
 
     def action(self, action_id: str) -> RemoteAction | None:
         response = self.http.get(f"/v1/actions/{action_id}")
-        if response.status_code == 404:
+        if response.status_code == 404 and _is_api_error(response):
             return None
         state = self._check(response)["action"]
         return RemoteAction(
@@ -371,7 +388,7 @@ class RemoteSource:
     def log_key_rotations(self) -> list[str]:
         """The log's rotation statements (a server without the endpoint has none)."""
         response = self.remote.http.get("/v1/log-key/rotations")
-        if response.status_code == 404:
+        if response.status_code == 404 and _is_api_error(response):
             return []
         return [str(note) for note in self.remote._check(response)]
 

@@ -26,15 +26,20 @@ def _imports(path: Path) -> list[ast.ImportFrom]:
     ]
 
 
+#: The modules of client mode that every command shares, not commands themselves.
+CLIENT_MODE = {"remote", "http_client"}
+
+
 def test_common_imports_no_command_module() -> None:
     commands = {f"api.cli.{m.__name__.rsplit('.', 1)[1]}" for m in cli_main.MODULES}
     imported = {node.module for node in _imports(CLI / "common.py")}
     assert not imported & commands
-    assert not {m for m in imported if m and m.startswith("api.cli.")} - {"api.cli.remote"}
+    shared = {f"api.cli.{name}" for name in CLIENT_MODE}
+    assert not {m for m in imported if m and m.startswith("api.cli.")} - shared
 
 
 def test_every_command_is_registered_once_in_the_help_order() -> None:
     assert sorted(cli_main.registry()) == sorted(cli_main.ORDER)
     assert len(set(cli_main.ORDER)) == len(cli_main.ORDER)
     modules = {p.stem for p in CLI.glob("*.py")} - {"__init__", "__main__", "common", "main"}
-    assert {m.__name__.rsplit(".", 1)[1] for m in cli_main.MODULES} == modules - {"remote"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in cli_main.MODULES} == modules - CLIENT_MODE
