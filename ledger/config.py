@@ -16,6 +16,14 @@ INQUIRY_LEDGER_WITNESSES     a file naming the witnesses `serve` asks to cosign 
                              https, no user or password), KEY its cosigner key as
                              `witness new-key` prints it; blank lines and # comments
                              are skipped; unset: none (api/application/witness_push.py)
+INQUIRY_LEDGER_DB_STATEMENT_TIMEOUT  PostgreSQL only, like the three below: seconds one
+                             statement may run (the server cancels it); a server that
+                             sends no answer 2 s beyond it is given up on; default 10
+INQUIRY_LEDGER_DB_LOCK_TIMEOUT  seconds a statement waits for a row or table lock, and an
+                             append for the append lock; default 10
+INQUIRY_LEDGER_DB_POOL_TIMEOUT  seconds a request waits for a pooled connection; default 3
+INQUIRY_LEDGER_DB_CONNECT_TIMEOUT  seconds a new connection may take (whole seconds, at
+                             least 2: libpq's rule); default 3
 
 Why the two bounds differ: the forward bound is how far ahead of the moment anyone may
 date an entry, and so how far one signer can push the earliest timestamp everybody's
@@ -25,10 +33,24 @@ is how long a body prepared for signing stays recordable (the web page, and off-
 download, sign on one's own machine, paste back); an entry dated up to it in the past
 still can never go before its aggregate's previous entry or a witnessed checkpoint, so
 it reorders nothing and blocks nobody.
+
+Why the database has bounds of its own (issue 18): without them a PostgreSQL server that
+hangs (frozen, overloaded, a lock never released) makes a request wait for ever, and
+every worker thread with it. The server enforces the statement and lock bounds itself
+when it runs; a frozen server enforces nothing, and its kernel still acknowledges every
+packet (TCP keepalives notice nothing), so the client gives up on any answer that takes
+longer than the statement bound plus `REPLY_GRACE` (ledger/pg_session.py). Each failure
+is a psycopg OperationalError, answered 503 with Retry-After (api/http/unavailable.py).
+The append lock is held for a whole write by design: its bound (the lock bound) must stay
+well above the longest normal batch, else a busy ledger refuses appends it would have
+written moments later. Measured on a loopback PostgreSQL: a request of 500 entries (the
+most one may carry) held it 0.13 s, a full group of 4,096 entries 0.46 s; 10 s is twenty
+times that.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +65,17 @@ DEFAULT_HOME = ".inquiry-ledger"
 DEFAULT_FORWARD_SKEW = timedelta(seconds=5)
 DEFAULT_BACKWARD_SKEW = timedelta(minutes=5)
 DEFAULT_CHECKPOINT_INTERVAL = timedelta(seconds=10)
+#: A request that waits longer than this for PostgreSQL is better answered 503 and retried.
+DEFAULT_DB_STATEMENT_TIMEOUT = timedelta(seconds=10)
+DEFAULT_DB_LOCK_TIMEOUT = timedelta(seconds=10)
+#: Kept at 3 s (the value before issue 18): tests/reliability/test_outages.py's fail-fast
+#: bound counts two such waits (a token read, then the data) while the server is down.
+DEFAULT_DB_POOL_TIMEOUT = timedelta(seconds=3)
+DEFAULT_DB_CONNECT_TIMEOUT = timedelta(seconds=3)
+#: How much longer than the statement bound the client waits for an answer before it
+#: decides the server is not answering at all: a live server's own cancellation (a clean
+#: QueryCanceled, the connection kept) must arrive first.
+REPLY_GRACE = timedelta(seconds=2)
 
 
 class ConfigError(ValueError):
@@ -63,6 +96,54 @@ class ConfiguredWitness:
 
 
 @dataclass(frozen=True)
+class DbTimeouts:
+    """How long anything may wait for PostgreSQL (see the module docstring).
+
+    `statement` and `lock` are sent to the server (statement_timeout, lock_timeout);
+    `reply` is how long the client waits for any answer before it closes the
+    connection; `pool` bounds the wait for a pooled connection, `connect` a new one."""
+
+    statement: timedelta = DEFAULT_DB_STATEMENT_TIMEOUT
+    lock: timedelta = DEFAULT_DB_LOCK_TIMEOUT
+    pool: timedelta = DEFAULT_DB_POOL_TIMEOUT
+    connect: timedelta = DEFAULT_DB_CONNECT_TIMEOUT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DbTimeouts:
+        return cls(
+            statement=_bound(
+                env, "INQUIRY_LEDGER_DB_STATEMENT_TIMEOUT", DEFAULT_DB_STATEMENT_TIMEOUT
+            ),
+            lock=_bound(env, "INQUIRY_LEDGER_DB_LOCK_TIMEOUT", DEFAULT_DB_LOCK_TIMEOUT),
+            pool=_bound(env, "INQUIRY_LEDGER_DB_POOL_TIMEOUT", DEFAULT_DB_POOL_TIMEOUT),
+            connect=_bound(env, "INQUIRY_LEDGER_DB_CONNECT_TIMEOUT", DEFAULT_DB_CONNECT_TIMEOUT),
+        )
+
+    @property
+    def reply(self) -> float:
+        """Seconds the client waits for an answer to a statement on a pooled connection."""
+        return (self.statement + REPLY_GRACE).total_seconds()
+
+    @property
+    def lock_reply(self) -> float:
+        """Seconds the client waits for the append lock, beyond which the server is gone."""
+        return (self.lock + REPLY_GRACE).total_seconds()
+
+    @property
+    def connect_seconds(self) -> int:
+        """libpq's connect_timeout: whole seconds, at least 2 (psycopg enforces it too)."""
+        return max(2, math.ceil(self.connect.total_seconds()))
+
+    def options(self, *, statement: bool = True) -> str:
+        """libpq `options`: the server-side bounds, set when the session starts (no round
+        trip of its own). Without `statement` for a session whose only wait is for a lock."""
+        settings = [f"-c lock_timeout={_millis(self.lock)}"]
+        if statement:
+            settings.insert(0, f"-c statement_timeout={_millis(self.statement)}")
+        return " ".join(settings)
+
+
+@dataclass(frozen=True)
 class LedgerConfig:
     home: Path
     database_url: str | None = None
@@ -72,6 +153,8 @@ class LedgerConfig:
     checkpoint_interval: timedelta = DEFAULT_CHECKPOINT_INTERVAL
     #: The witnesses asked to cosign each regular checkpoint (INQUIRY_LEDGER_WITNESSES).
     witnesses: tuple[ConfiguredWitness, ...] = ()
+    #: PostgreSQL's bounds (INQUIRY_LEDGER_DB_*_TIMEOUT); SQLite waits SQLITE_LOCK_TIMEOUT.
+    db_timeouts: DbTimeouts = DbTimeouts()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
@@ -89,6 +172,7 @@ class LedgerConfig:
                 env, "INQUIRY_LEDGER_CHECKPOINT_INTERVAL", DEFAULT_CHECKPOINT_INTERVAL
             ),
             witnesses=_witnesses(env),
+            db_timeouts=DbTimeouts.from_env(env),
         )
         config.eventsourcing_env()  # validate early
         return config
@@ -145,8 +229,11 @@ class LedgerConfig:
         dbname = parts.path.lstrip("/")
         if not parts.hostname or not dbname:
             raise ConfigError("INQUIRY_LEDGER_DATABASE_URL needs a host and a database name")
+        bounds = self.db_timeouts
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            # eventsourcing's PostgreSQL factory, whose connections also carry the bounds
+            # above (ledger/pg_session.py).
+            PERSISTENCE_MODULE="ledger.pg_session:BoundedPostgresFactory",
             POSTGRES_DBNAME=unquote(dbname),
             POSTGRES_HOST=parts.hostname,
             POSTGRES_PORT=str(parts.port or 5432),
@@ -157,10 +244,21 @@ class LedgerConfig:
             # connection under load (py-spy, tests/api/http/test_load.py). 10 kept + 30 on demand.
             POSTGRES_POOL_SIZE="10",
             POSTGRES_MAX_OVERFLOW="30",
-            # How long a request waits for a pooled connection. While PostgreSQL is down
-            # every request waits this long and then gets 503 (api/unavailable.py): short
-            # enough to fail fast, long enough for a busy pool to free a connection.
-            POSTGRES_CONNECT_TIMEOUT="3",
+            # How long a request waits for a pooled connection (eventsourcing's name for
+            # it; whole seconds here, the exact bound is set on the pool). While PostgreSQL
+            # is down every request waits this long and then gets 503 (api/unavailable.py):
+            # short enough to fail fast, long enough for a busy pool to free a connection.
+            POSTGRES_CONNECT_TIMEOUT=str(math.ceil(bounds.pool.total_seconds())),
+            # eventsourcing sets this itself (whole seconds) before locking the events
+            # table for an insert; 0 would lift the session's lock_timeout there.
+            POSTGRES_LOCK_TIMEOUT=str(max(1, math.ceil(bounds.lock.total_seconds()))),
+            # A session left inside a transaction (a client that froze or died between
+            # statements, holding row locks) is ended by the server after this long.
+            POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="5",
+            LEDGER_DB_STATEMENT_TIMEOUT=str(bounds.statement.total_seconds()),
+            LEDGER_DB_LOCK_TIMEOUT=str(bounds.lock.total_seconds()),
+            LEDGER_DB_POOL_TIMEOUT=str(bounds.pool.total_seconds()),
+            LEDGER_DB_CONNECT_TIMEOUT=str(bounds.connect.total_seconds()),
         )
         return env
 
@@ -177,6 +275,19 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     if not 0 <= seconds <= 86_400:
         raise ConfigError(f"{name} must be between 0 and 86400 seconds")
     return timedelta(seconds=seconds)
+
+
+def _bound(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A database bound: like `_seconds`, but 0 is refused (it would mean "wait for ever",
+    which is what these bounds exist to prevent)."""
+    bound = _seconds(env, name, default)
+    if bound <= timedelta(0):
+        raise ConfigError(f"{name} must be more than 0 seconds")
+    return bound
+
+
+def _millis(bound: timedelta) -> int:
+    return max(1, math.ceil(bound.total_seconds() * 1000))
 
 
 def _witnesses(env: Mapping[str, str]) -> tuple[ConfiguredWitness, ...]:

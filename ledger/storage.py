@@ -15,15 +15,25 @@ all for backup and restore (ledger/snapshot.py copies the ones it is given).
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 import psycopg
+from eventsourcing import persistence as es_persistence
+
+from ledger.config import REPLY_GRACE, DbTimeouts
+from ledger.pg_session import BoundedConnection, connect
+
+log = logging.getLogger("inquiry_ledger.ledger")
 
 
 class Cursor(Protocol):
@@ -79,6 +89,9 @@ class TableSpec:
         blob = "BYTEA" if postgres else "BLOB"
         return [statement.replace("{blob}", blob) for statement in self.ddl]
 
+
+#: The advisory lock creators of tables take turns on (`LedgerTables.create_tables`).
+CREATE_LOCK_KEY = 0x1A9D_C7EA
 
 EVENTS = "events"  # the logical name of the event store's table (its real name: events_table)
 
@@ -194,12 +207,22 @@ class LedgerTables:
             yield getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing wraps SQLite's
 
     def create(self) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for table in LEDGER_TABLES:
-                for statement in table.create_statements(postgres=self.postgres):
-                    cursor.execute(statement)
+        self.create_tables(LEDGER_TABLES)
 
-    # -- meta ----------------------------------------------------------------------
+    def create_tables(self, specs: Sequence[TableSpec]) -> None:
+        """Create the tables (and their indexes) if absent, in one transaction.
+
+        Processes starting together on one PostgreSQL database (`serve --workers N`,
+        several API machines) would race on CREATE TABLE IF NOT EXISTS: the loser's
+        insert into the catalogue is a unique violation (pg_type), and that worker dies
+        at start. So creators take turns, holding a transaction-level advisory lock;
+        the second then finds the tables there."""
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK_KEY,))
+            for spec in specs:
+                for statement in spec.create_statements(postgres=self.postgres):
+                    cursor.execute(statement)
 
     def get_meta(self, key: str) -> str | None:
         with self.reading() as cursor:
@@ -457,44 +480,159 @@ class FileAppendLock:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class AppendLockTimeout(psycopg.errors.LockNotAvailable):
+    """Another append of this process held the append lock past the lock bound."""
+
+
+#: A failure of the database itself (not of the request): after one, the lock's session
+#: is ended rather than asked to unlock (see `PostgresAppendLock`).
+_DATABASE_FAILURES = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+)
+
+
 class PostgresAppendLock:
     """One appender at a time across every process using the database.
 
     A session-level advisory lock on a dedicated connection: if the process dies the
-    session ends and PostgreSQL releases the lock, so a crash never wedges the ledger."""
+    session ends and PostgreSQL releases the lock, so a crash never wedges the ledger.
+
+    No wait is unbounded (issue 18). The lock is held for a whole write by design, so
+    waiting for it is bounded by the lock bound (INQUIRY_LEDGER_DB_LOCK_TIMEOUT, 10 s),
+    which must stay well above the longest normal batch: for this process's other
+    appends (the thread lock) and for other processes' (the session's lock_timeout).
+    A frozen server answers nothing, so the client also gives up on an answer after the
+    lock bound plus REPLY_GRACE (ledger/pg_session.py). Each is a psycopg
+    OperationalError, a 503. After a database failure during the write the session is
+    ended instead of unlocked: ending it releases the lock as surely (at once on a live
+    server; when a frozen one resumes), where an unlock would wait on a frozen server."""
 
     LOCK_KEY = 0x1A9D_1E06  # arbitrary, constant: "inquiry ledger appends"
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, bounds: DbTimeouts | None = None) -> None:
+        # Without `bounds`, those of the environment, as LedgerConfig.from_env reads them.
+        self._bounds = DbTimeouts.from_env(os.environ) if bounds is None else bounds
         self._conninfo = conninfo
         self._conn = self._connect()
         self._thread_lock = threading.Lock()
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self) -> BoundedConnection:
         # A bounded connect: while the database is unreachable an append fails in seconds
-        # (503) instead of waiting for the operating system's TCP timeout.
-        return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3)
+        # (503) instead of waiting for the operating system's TCP timeout. The session's
+        # only wait is for the lock: lock_timeout, no statement_timeout.
+        return connect(
+            self._conninfo, self._bounds, reply_timeout=self._bounds.lock_reply, statement=False
+        )
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._conn.closed or self._conn.broken:
-                self._conn = self._connect()
-            try:
-                self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
-            except psycopg.OperationalError:
-                if not self._conn.broken:
-                    raise
-                # The session died while idle (the database restarted): nothing was
-                # held, so reconnect once rather than fail the first append after an
-                # outage (tests/reliability/test_outages.py).
-                self._conn = self._connect()
-                self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+        wait = self._bounds.lock.total_seconds()
+        if not self._thread_lock.acquire(timeout=wait):
+            raise AppendLockTimeout(f"another append held the append lock for over {wait:g} s")
+        try:
+            self._lock()
+            failed = False
             try:
                 yield
+            except _DATABASE_FAILURES:
+                failed = True
+                raise
             finally:
-                if not self._conn.broken:
-                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.LOCK_KEY,))
+                self._release(end_session=failed)
+        finally:
+            self._thread_lock.release()
+
+    def _lock(self) -> None:
+        if self._conn.closed or self._conn.broken:
+            self._conn = self._connect()
+        try:
+            self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+        except psycopg.OperationalError:
+            if not self._conn.broken:
+                raise  # a lock or reply bound ran out: the database is busy or frozen
+            # The session died while idle (the database restarted): nothing was
+            # held, so reconnect once rather than fail the first append after an
+            # outage (tests/reliability/test_outages.py).
+            self._conn = self._connect()
+            self._conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_KEY,))
+
+    def _release(self, *, end_session: bool) -> None:
+        """Unlock (an answer within REPLY_GRACE: nothing to wait for); or end the session,
+        which releases the lock as surely, when asked to or when the unlock fails. A
+        failed unlock is not the write's failure: what was written is committed."""
+        conn = self._conn
+        if conn.closed or conn.broken:
+            return  # the session is gone, and its lock with it
+        if not end_session:
+            conn.reply_timeout = REPLY_GRACE.total_seconds()
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.LOCK_KEY,))
+                return
+            except psycopg.Error as error:
+                log.warning("append lock: unlock failed (%s); ending the session", error)
+            finally:
+                conn.reply_timeout = self._bounds.lock_reply
+        conn.close()
 
     def close(self) -> None:
         self._conn.close()
+
+
+class RunInProgress(Exception):
+    """Another process holds a run lock (`FileRunLock`, `PostgresRunLock`)."""
+
+
+class FileRunLock:
+    """One run at a time of a job (e.g. `remind`) across processes sharing a SQLite file:
+    an exclusive flock on a file in the home folder, released when the run ends or its
+    process dies. `hold(wait)` tries for `wait` seconds, then raises RunInProgress."""
+
+    POLL_SECONDS = 0.05
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def hold(self, wait: float) -> Iterator[None]:
+        with open(self.path, "a+b") as handle:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise RunInProgress(str(self.path)) from None
+                    time.sleep(self.POLL_SECONDS)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class PostgresRunLock:
+    """One run at a time of a job across every process using the database: an advisory
+    lock (its own key, never the append lock's) on a session opened for the run, so a run
+    that dies releases it. `hold(wait)`: the server's lock_timeout is `wait`, then
+    RunInProgress; a frozen server is given up on REPLY_GRACE later (a 503-like
+    psycopg OperationalError)."""
+
+    def __init__(self, conninfo: str, key: int, bounds: DbTimeouts) -> None:
+        self._conninfo = conninfo
+        self._key = key
+        self._bounds = bounds
+
+    @contextmanager
+    def hold(self, wait: float) -> Iterator[None]:
+        bounds = replace(self._bounds, lock=timedelta(seconds=max(wait, 0.001)))
+        with connect(
+            self._conninfo, bounds, reply_timeout=bounds.lock_reply, statement=False
+        ) as conn:
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (self._key,))
+            except psycopg.errors.LockNotAvailable:
+                raise RunInProgress(f"advisory lock {self._key:#x}") from None
+            yield  # the session's end (leaving the block) releases the lock

@@ -30,9 +30,7 @@ API_COMMANDS = TableSpec(
 class CommandLog:
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.transaction() as cursor:
-            for statement in API_COMMANDS.create_statements(postgres=tables.postgres):
-                cursor.execute(statement)
+        tables.create_tables([API_COMMANDS])  # safe when several processes start at once
 
     def find(self, command_id: str) -> tuple[str, str, Any] | None:
         """(user id, request hash, stored response) for a command id already answered."""

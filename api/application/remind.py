@@ -14,6 +14,15 @@ For each agency with something due or overdue:
 A digest the server did not accept is not recorded. If the server cannot be reached at
 all, the remaining agencies are not attempted. An email that was accepted but whose
 record the ledger then refused is reported with its Message-ID (it cannot be unsent).
+
+One run at a time (issue 18): between step 1's check and step 4's record another run
+would find nothing recorded and send the same digest again (two cron jobs, a retry
+started by hand). So a run that sends holds a lock for all four steps, across every
+process using the ledger: a PostgreSQL advisory lock of its own key, or for SQLite a
+file lock in the home folder. A second run waits for it up to `wait` seconds (by then a
+run of a few digests has finished, and the second finds them recorded: "repeat"), then
+gives up with RemindInProgress, having sent nothing. A dry run sends nothing and takes
+no lock.
 """
 
 from __future__ import annotations
@@ -29,19 +38,37 @@ from api.application.mailer import DeliveryError, SmtpSettings, deliver
 from domain import DomainError, Reminders, RuleContext
 from domain.reminders import check_sender, reminders_aggregate_id
 from ledger.auditor.entry import SignedEntry
+from ledger.config import LedgerConfig
 from ledger.entry import to_domain_event
 from ledger.errors import LedgerError, VersionConflict
 from ledger.service import Ledger
 from ledger.signer import Signer
+from ledger.storage import FileRunLock, PostgresRunLock, RunInProgress
 from projections.asof import parse_as_of
 from projections.reminders import Digest, build_digests
 from projections.status import Replay
 
 Sender = Callable[[SmtpSettings, EmailMessage], set[str]]
 
+#: Seconds a run waits for another to finish before it gives up (see the docstring).
+OTHER_RUN_WAIT_SECONDS = 10.0
+#: The advisory lock of remind runs on PostgreSQL: its own key, never the append lock's.
+REMIND_LOCK_KEY = 0x1A9D_1E07  # arbitrary, constant: "inquiry ledger remind runs"
+
 
 class RecordingFailed(Exception):
     """The server accepted a digest but the ledger refused its record."""
+
+
+class RemindInProgress(Exception):
+    """Another run held the remind lock for longer than this one would wait."""
+
+
+def run_lock(config: LedgerConfig) -> FileRunLock | PostgresRunLock:
+    """The lock one sending run holds, across every process using this ledger."""
+    if config.database_url is None:
+        return FileRunLock(config.home / "remind.lock")
+    return PostgresRunLock(config.database_url, REMIND_LOCK_KEY, config.db_timeouts)
 
 
 @dataclass(frozen=True)
@@ -82,10 +109,12 @@ def remind(
     signer: Signer | None = None,
     smtp: SmtpSettings | None = None,
     send: Sender = deliver,
+    wait: float = OTHER_RUN_WAIT_SECONDS,
 ) -> list[Outcome]:
     """Build the digests as of `options.as_of` and, unless it is a dry run, send and record
     each in turn (see the module docstring). Raises NotPermitted before anything is sent
-    if the signer may not send reminders, ValueError for an agency not in the plan."""
+    if the signer may not send reminders, ValueError for an agency not in the plan,
+    RemindInProgress if another run still sends after `wait` seconds."""
     directory = ledger.require_directory()
     plan = ledger.plan()
     if options.agency is not None and (plan is None or options.agency not in plan.agencies):
@@ -96,6 +125,27 @@ def remind(
             raise ValueError("sending needs a signer and SMTP settings")
         actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
         check_sender(RuleContext(actor, directory, plan))
+    if options.dry_run:
+        return _run(ledger, options, contacts, signer, smtp, send)
+    try:
+        with run_lock(ledger.config).hold(wait):
+            return _run(ledger, options, contacts, signer, smtp, send)
+    except RunInProgress:
+        raise RemindInProgress(
+            f"another remind run is in progress (waited {wait:g} s); nothing was sent"
+        ) from None
+
+
+def _run(
+    ledger: Ledger,
+    options: RemindOptions,
+    contacts: dict[str, str],
+    signer: Signer | None,
+    smtp: SmtpSettings | None,
+    send: Sender,
+) -> list[Outcome]:
+    """Steps 1-4 for every agency with a digest, read from the log as it stands now."""
+    directory = ledger.require_directory()
     replay = Replay().feed(ledger.entries(), until_time=parse_as_of(options.as_of.isoformat()))
     digests = build_digests(
         replay,

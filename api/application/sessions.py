@@ -67,9 +67,7 @@ def same(a: str, b: str) -> bool:
 class WebSessions:
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.transaction() as cursor:
-            for statement in WEB_SESSIONS.create_statements(postgres=tables.postgres):
-                cursor.execute(statement)
+        tables.create_tables([WEB_SESSIONS])  # safe when several processes start at once
 
     def start(self, tokens: TokenStore, token: str, now: datetime) -> tuple[str, Session]:
         """Check the token and open a session; return (raw session id, session)."""

@@ -58,9 +58,7 @@ def _hash(secret: str) -> str:
 class TokenStore:
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.transaction() as cursor:
-            for statement in API_TOKENS.create_statements(postgres=tables.postgres):
-                cursor.execute(statement)
+        tables.create_tables([API_TOKENS])  # safe when several processes start at once
 
     def create(self, user_id: str, lifetime: timedelta, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)

@@ -51,9 +51,7 @@ class EvidenceUploads:
 
     def __init__(self, tables: LedgerTables) -> None:
         self.tables = tables
-        with tables.transaction() as cursor:
-            for statement in EVIDENCE_UPLOADS.create_statements(postgres=tables.postgres):
-                cursor.execute(statement)
+        tables.create_tables([EVIDENCE_UPLOADS])  # safe when several processes start at once
 
     def record(self, sha256: str, agency: str, user_id: str) -> None:
         """Remember that `agency` holds these bytes (the first upload's user and time)."""

@@ -50,7 +50,7 @@ EXIT_FAILED_CHECK = 1
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
 EXIT_NOT_SET_UP = 4
-EXIT_UNAVAILABLE = 5  # client mode: the server cannot be reached, is not the API, or is down
+EXIT_UNAVAILABLE = 5  # the server (client mode) or the database cannot be reached, or is down
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool that SIGPIPE stopped
 
 #: `sub` of `parser.add_subparsers()`, which each command module adds its commands to.
@@ -380,6 +380,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"inquiry-ledger: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:
+        from api.http.unavailable import DATABASE_ERRORS  # the errors `serve` answers 503
+
+        if isinstance(error, DATABASE_ERRORS) and not storage_full(error):
+            print(
+                f"inquiry-ledger: the database is unavailable ({type(error).__name__}); "
+                "retry shortly",
+                file=sys.stderr,
+            )
+            return EXIT_UNAVAILABLE
         if not storage_full(error):
             raise
         # A full disk under the evidence folder or the database (an OSError, or the

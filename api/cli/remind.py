@@ -2,11 +2,14 @@
 
     inquiry-ledger --as USER --key KEYFILE remind [--within 30] [--escalate 3,6,9]
         [--as-of DATE] [--contacts FILE] [--agency ID] [--repeat-after 7] [--dry-run]
+        [--wait 10]
 
 It prints, per agency, what was sent to whom (user ids, never addresses), what was
 skipped and why. Exit status: 0 every digest due was sent (or was a repeat); 5 a digest
-was not delivered (server unreachable or refusing, or nobody with an address); 2, 3, 4
-as for every command (bad input, refused by the ledger, not set up).
+was not delivered (server unreachable or refusing, or nobody with an address); 6
+another remind run was still sending after --wait seconds, so this one sent nothing
+(run it again later: what the other sent it will skip as repeats); 2, 3, 4 as for every
+command (bad input, refused by the ledger, not set up).
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from pathlib import Path
 
 from api.application.contacts import ContactsError, load_contacts
 from api.application.mailer import SmtpConfigError, SmtpSettings
-from api.application.remind import Outcome, RecordingFailed, RemindOptions, remind
+from api.application.remind import (
+    OTHER_RUN_WAIT_SECONDS,
+    Outcome,
+    RecordingFailed,
+    RemindInProgress,
+    RemindOptions,
+    remind,
+)
 from api.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_SET_UP,
@@ -36,6 +46,7 @@ from domain.reminders import DEFAULT_ESCALATION_MONTHS, MAX_WITHIN_DAYS, check_e
 from projections.reminders import REASONS
 
 EXIT_NOT_DELIVERED = 5
+EXIT_IN_PROGRESS = 6
 
 
 def _add_remind(sub: Subparsers) -> None:
@@ -59,6 +70,13 @@ def _add_remind(sub: Subparsers) -> None:
         help="do not resend the same digest within N days (default 7; 0 always sends)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the digests; send nothing")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=OTHER_RUN_WAIT_SECONDS,
+        help=f"seconds to wait for another remind run to finish (default "
+        f"{OTHER_RUN_WAIT_SECONDS:g}; then exit 6, sending nothing)",
+    )
     p.set_defaults(func=cmd_remind)
 
 
@@ -75,6 +93,8 @@ def _options(args: argparse.Namespace) -> RemindOptions:
         raise CliError(f"--within must be 0-{MAX_WITHIN_DAYS} days")
     if args.repeat_after < 0:
         raise CliError("--repeat-after must be 0 or more days")
+    if not 0 <= args.wait <= 3600:
+        raise CliError("--wait must be 0-3600 seconds")
     as_of = datetime.now(UTC).date()
     if args.as_of:
         try:
@@ -107,9 +127,13 @@ def cmd_remind(args: argparse.Namespace) -> int:
     with open_ledger(config) as ledger:
         signer = None if options.dry_run else signer_for(args, config, ledger.origin())
         try:
-            outcomes = remind(ledger, options, contacts=contacts, signer=signer, smtp=smtp)
+            outcomes = remind(
+                ledger, options, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
+            )
         except RecordingFailed as error:
             raise CliError(str(error), EXIT_REFUSED) from None
+        except RemindInProgress as error:
+            raise CliError(str(error), EXIT_IN_PROGRESS) from None
         except ValueError as error:
             raise CliError(str(error)) from None
     return _report(outcomes, options)

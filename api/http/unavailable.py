@@ -8,6 +8,13 @@ become ``503 {"error": "unavailable", "detail": ...}`` with ``Retry-After``; the
 names which store (never its address, user or password: driver messages can carry
 them), and the log names the exception type only.
 
+A database that hangs instead of going away ends the same way (issue 18): every wait for
+PostgreSQL is bounded (ledger/pg_session.py, ledger/config.py's DbTimeouts), and each
+bound that runs out raises a subclass of psycopg's OperationalError: QueryCanceled (the
+server's statement_timeout), LockNotAvailable (its lock_timeout, or the append lock's
+wait), PoolTimeout (no pooled connection in time), ConnectionTimeout (a connection that
+never completes) and DatabaseNotAnswering (a frozen server: no answer at all).
+
 Nothing is half-written by such a failure: an append is one database transaction, and
 an evidence event is only appended once its blob answers (`Ledger._check_blob`), so a
 store that is down refuses the event instead of recording it without its blob. When
@@ -35,6 +42,7 @@ log = logging.getLogger("inquiry_ledger.api")
 #: Seconds a client should wait before retrying; outages seen in tests last seconds.
 RETRY_AFTER_SECONDS = 2
 
+#: psycopg's OperationalError covers every timeout named above (their base class).
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
