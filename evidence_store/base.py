@@ -6,6 +6,7 @@ twice is stored once, and the hash the ledger signs is the name the store uses.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import BinaryIO, Protocol
 
 DEFAULT_MAX_BYTES = 5 * 1024**3  # 5 GiB
 HEX = frozenset("0123456789abcdef")
+#: What a filesystem says when it is full: the disk, or the writer's quota.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
 class EvidenceError(ValueError):
@@ -74,6 +79,30 @@ class StoredBlob:
     storage_key: str
     encrypted: bool
     already_stored: bool = False
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, says the storage under it is full.
+
+    A full disk is neither a bad request nor an outage to retry in seconds: the API
+    answers it 507 and the CLI in one line (api/http/errors.py, api/cli/common.py),
+    wherever it happens. So this knows the filesystem's ENOSPC/EDQUOT (an evidence
+    upload's temporary, a file the CLI writes) and the same condition as the databases
+    report it, wrapped by eventsourcing: SQLite's SQLITE_FULL and PostgreSQL's disk_full,
+    recognised by their attributes so that this module imports neither driver."""
+    seen: set[int] = set()
+    found: BaseException | None = error
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        if isinstance(found, OSError) and found.errno in FULL_ERRNOS:
+            return True
+        code = getattr(found, "sqlite_errorcode", None)  # extended codes: low byte
+        if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+            return True
+        if getattr(found, "sqlstate", None) == POSTGRES_DISK_FULL:
+            return True
+        found = found.__cause__ or found.__context__
+    return False
 
 
 def storage_key(sha256: str) -> str:

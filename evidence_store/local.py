@@ -23,13 +23,25 @@ filesystem or an SSD keeps (README: encrypt at rest where that matters). Either 
 tombstone (`<sha256>.erased` in the key store folder, HOME/evidence-keys) is written last,
 once nothing readable is left: it lets `status` say ERASED rather than MISSING, stops the
 same content being stored again, and travels with `backup` like the keys do.
+
+Temporaries. An upload killed (kill -9, a power cut) between its temporary file and the
+link leaves that file in ``tmp/`` for ever, holding a copy of the content. Opening the
+store sweeps them (`sweep_stale_temporaries`): at open, not at `serve` start, because
+every process that writes the folder opens it here (each `serve` worker, on its first
+request that touches evidence; the CLI's `evidence` commands; `demo`), so a deployment
+that never runs `serve` is swept too, and this is the one module that knows how
+temporaries are named. Only temporaries not written to for `STALE_AFTER_SECONDS` go: see
+there why an upload still in progress in another process is never one of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -63,6 +75,20 @@ from evidence_store.crypto import (
 # Re-exported for callers that only know the local store.
 __all__ = ["EvidenceError", "LocalEvidenceStore", "StoredBlob"]
 
+log = logging.getLogger("inquiry_ledger.evidence")
+
+#: Every temporary is ``tmp/<TMP_PREFIX><random>`` (tempfile.mkstemp): the sweep removes
+#: nothing else, whatever else someone puts in the folder.
+TMP_PREFIX = "tmp"
+#: A temporary whose mtime is older than this belongs to no live upload. A live upload
+#: writes its temporary chunk after chunk from a local file (the CLI) or from the body
+#: the server has already spooled whole (a multipart upload), so its mtime moves at disk
+#: speed; after its last write come only an fsync, a hash check and a link, seconds. An
+#: hour is far beyond a slow disk's pause, and beyond the clock skew between hosts that
+#: share the folder over a network filesystem (mtime is the file server's clock). A
+#: crashed upload's copy stays at most this long plus the time until the next open.
+STALE_AFTER_SECONDS = 3600
+
 
 class LocalEvidenceStore:
     def __init__(
@@ -82,6 +108,7 @@ class LocalEvidenceStore:
         self.kek = kek
         self.key_store = key_store
         self.encrypted = kek is not None
+        sweep_stale_temporaries(root / "tmp")
 
     def key_for(self, sha256: str) -> str:
         return storage_key(sha256)
@@ -96,7 +123,7 @@ class LocalEvidenceStore:
         tmp_dir.mkdir(mode=0o700, exist_ok=True)
         reader = LimitedHashingReader(stream, self.max_bytes)
         wrapped = None
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=TMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 if self.kek is not None:
@@ -197,6 +224,53 @@ class LocalEvidenceStore:
 
     def verify(self, sha256: str) -> bool:
         return self.status(sha256) is BlobStatus.OK
+
+
+def sweep_stale_temporaries(
+    tmp_dir: Path, *, older_than: float = STALE_AFTER_SECONDS, now: float | None = None
+) -> int:
+    """Remove the upload temporaries in `tmp_dir` last written `older_than` seconds ago
+    or more (crashed uploads', see `STALE_AFTER_SECONDS`); return how many went.
+
+    Only regular files named like a temporary are touched, never followed through a
+    link. A temporary that was already linked into place when its upload died is a
+    second name of a finished blob: removing the name leaves the blob as it is. A
+    temporary that cannot be removed is logged and left: the store still opens. The log
+    says how many and where, never the names (random) nor anything of the content."""
+    try:
+        entries = list(os.scandir(tmp_dir))
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        log.warning("cannot list upload temporaries in %s: %s", tmp_dir, error.strerror)
+        return 0
+    cutoff = (time.time() if now is None else now) - older_than
+    swept = failed = 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime > cutoff:
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # another process opening the store swept it first
+        except OSError:
+            failed += 1
+            continue
+        swept += 1
+    if swept:
+        log.warning(
+            "removed %d stale upload temporaries (unwritten for %d s or more: uploads cut "
+            "short) from %s",
+            swept,
+            older_than,
+            tmp_dir,
+        )
+    if failed:
+        log.warning("could not remove %d stale upload temporaries from %s", failed, tmp_dir)
+    return swept
 
 
 def _destroy(path: Path) -> None:

@@ -339,26 +339,69 @@ class ProjectionTables:
             for r in rows
         ]
 
-    def history(
-        self, agg: int, *, bound: int, ts: int | None = None, limit: int | None = None
-    ) -> list[tuple[int, int, str | None]]:
-        """The latest `limit` entries of one aggregate inside the cut, newest first, as
-        (leaf, version, snapshot JSON shown after it): a timeline reads only what it
-        shows, not the aggregate's whole history. The newest row's version is also how
-        many entries the cut holds (versions run 1..v, and a cut is a prefix of them)."""
-        where = "c.agg = ? AND c.leaf < ?" + ("" if ts is None else " AND c.ts <= ?")
-        params: list[Any] = [agg, bound] if ts is None else [agg, bound, ts]
-        with self.reading() as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT c.leaf, c.version, s.state FROM {p}_changes c "
-                    "LEFT JOIN {p}_snapshots s ON s.agg = c.agg AND s.leaf = c.snapshot "
-                    f"WHERE {where} ORDER BY c.leaf DESC" + ("" if limit is None else " LIMIT ?")
-                ),
-                params if limit is None else [*params, limit],
+    def latest_of(
+        self,
+        aggregate_ids: Sequence[str],
+        *,
+        bound: int,
+        ts: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[str, int, int, str | None]]:
+        """What a timeline shows of these aggregates, in one statement however many are
+        given: (aggregate id, leaf, version, snapshot JSON after it), newest first, of the
+        latest `limit` of all their entries in the cut (all if None) and of each one's
+        newest there (its state at the cut; its version, how many it holds). Each is
+        range-read from that newest (a cut is a prefix of each history) down to a floor
+        that cuts off none of the latest `limit`: the higher of any one's `limit`-th newest
+        leaf (tight when one has most entries) and, if those with j = ceil(limit / n) or
+        more hold `limit` between them, their lowest j-th newest (tight when even)."""
+        if not aggregate_ids:
+            return []
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be 1 or more (the newest entry is always read)")
+        where = "c.agg = a.agg AND c.leaf < ?" + ("" if ts is None else " AND c.ts <= ?")
+        order = "c.leaf DESC" if ts is None else "c.ts DESC, c.leaf DESC"  # (agg, ts, leaf)
+        cut_params: list[Any] = [bound] if ts is None else [bound, ts]
+        nth = f"(SELECT c.leaf FROM {{p}}_changes c WHERE {where} ORDER BY {order} LIMIT 1"
+        columns, head = f"{nth}) AS newest", [*cut_params]
+        floors, above, tail = "", "", []
+        if limit is not None:
+            spread = -(-limit // len(aggregate_ids))  # j
+            columns += f", {nth} OFFSET ?) AS spread, {nth} OFFSET ?) AS deepest"
+            head += [*cut_params, spread - 1, *cut_params, limit - 1]
+            floors = (
+                ", floors AS MATERIALIZED (SELECT CASE WHEN count(spread) * ? >= ? THEN "
+                "min(spread) ELSE 0 END AS even, coalesce(max(deepest), 0) AS skewed FROM cut)"
             )
+            above = (
+                " AND c.leaf >= (SELECT CASE WHEN even > skewed THEN even ELSE skewed END "
+                "FROM floors) ORDER BY c.leaf DESC LIMIT ?"
+            )
+            tail = [spread, limit, limit]
+        ids = ", ".join("?" for _ in aggregate_ids)
+        # Materialised, as in `at_cut`: the aggregates are the outer loop of every seek.
+        statement = (
+            f"WITH cut AS MATERIALIZED (SELECT a.agg, a.aggregate_id, {columns} "
+            f"FROM {{p}}_aggregates a WHERE a.aggregate_id IN ({ids})){floors}, "
+            "shown AS MATERIALIZED (SELECT c.agg, c.leaf FROM cut JOIN {p}_changes c "
+            f"ON c.agg = cut.agg AND c.leaf <= cut.newest{above}), "
+            "picked AS (SELECT agg, leaf FROM shown UNION "
+            "SELECT agg, newest FROM cut WHERE newest IS NOT NULL) "
+            "SELECT cut.aggregate_id, c.leaf, c.version, s.state FROM picked "
+            "JOIN cut ON cut.agg = picked.agg "
+            "JOIN {p}_changes c ON c.agg = picked.agg AND c.leaf = picked.leaf "
+            "LEFT JOIN {p}_snapshots s ON s.agg = c.agg AND s.leaf = c.snapshot "
+            "ORDER BY c.leaf DESC"
+        )
+        with self.reading() as cursor:
+            cursor.execute(self._sql(statement), [*head, *aggregate_ids, *tail])
             return [
-                (int(r["leaf"]), int(r["version"]), None if r["state"] is None else str(r["state"]))
+                (
+                    str(r["aggregate_id"]),
+                    int(r["leaf"]),
+                    int(r["version"]),
+                    None if r["state"] is None else str(r["state"]),
+                )
                 for r in cursor.fetchall()
             ]
 

@@ -11,8 +11,10 @@ the action exactly as it stood: who had signed at which level on which evidence,
 which evidence was attached.
 
 Cost: positions, versions and the status after each entry come from the projection's
-indexed rows; only the entries shown (the latest `limit`) are read from the event store
-and parsed, so a long history (thousands of comments on one action) is not replayed.
+indexed rows, in one query for all the actions of a recommendation however many there
+are (`ProjectionTables.latest_of`); only the entries shown (the latest `limit`) are read
+from the event store (one read per action shown) and parsed, so a long history
+(thousands of comments on one action) is not replayed.
 
 Evidence is shown by hash, size, media type, description and date only: the original
 file name and the storage key stay out (a name can carry personal data; the hash is
@@ -86,7 +88,8 @@ class _Cut:
 
 @dataclass(frozen=True)
 class _Found:
-    """The latest entries of one action inside a cut, and how many it holds in all."""
+    """Of one action inside a cut: how many entries it holds in all, and those of them
+    a timeline may show (its newest first: its state at the cut)."""
 
     action_id: str
     aggregate_id: UUID
@@ -105,7 +108,7 @@ def action_timeline(
     """The entries of one action inside the cut (the latest `limit`, if given, in log
     order); UnknownSubject if it had none by then."""
     cut = _cut(ledger, as_of, position, limit)
-    found = _find(ledger, action_id, cut, limit)
+    found = next(iter(_find(ledger, [action_id], cut, limit)), None)
     if found is None:
         raise UnknownSubject(f"no action {action_id}" + _when(as_of, position))
     entries = _entries(ledger, [found], limit)
@@ -135,14 +138,8 @@ def recommendation_timeline(
         raise UnknownSubject(f"no recommendation {number}" + _when(as_of, position))
     status = status_as_of(ledger, as_of=as_of, position=position)
     row = next((r for r in status.recommendations if r.number == number), None)
-    numbers = projector_for(ledger).tables.aggregates()
-    found = [
-        each
-        for action_id in (a.action_id for a in status.actions if a.recommendation == number)
-        if readable(action_id)
-        for each in [_find(ledger, action_id, cut, limit, numbers)]
-        if each is not None
-    ]
+    shown = [a.action_id for a in status.actions if a.recommendation == number]
+    found = _find(ledger, [action_id for action_id in shown if readable(action_id)], cut, limit)
     entries = plan_entries + _entries(ledger, found, limit)
     entries.sort(key=lambda e: e.leaf_index)
     if limit is not None:
@@ -178,31 +175,25 @@ def _cut(
     return _Cut(bound, None if as_of is None else to_micros(as_of))
 
 
-def _find(
-    ledger: LogReader,
-    action_id: str,
-    cut: _Cut,
-    limit: int | None,
-    numbers: dict[str, tuple[int, str, str]] | None = None,
-) -> _Found | None:
-    """The action's latest entries in the cut, read from the projection (position,
-    version and the state shown after each), so a long history is not replayed.
-    `numbers` (the projection's aggregate numbers) saves a query per action."""
-    aggregate_id = action_aggregate_id(action_id)
-    tables = projector_for(ledger).tables
-    if numbers is None:
-        number = tables.aggregate_number(str(aggregate_id))
-    else:
-        known = numbers.get(str(aggregate_id))
-        number = None if known is None else known[0]
-    if number is None:
-        return None
+def _find(ledger: LogReader, action_ids: list[str], cut: _Cut, limit: int | None) -> list[_Found]:
+    """The actions' latest entries in the cut (together, the latest `limit`) and each
+    one's newest, read from the projection in one query whatever their number (position,
+    version and the state shown after each), so no history is replayed; in the order
+    given, leaving out the actions with no entry in the cut."""
+    ids = {str(action_aggregate_id(action_id)): action_id for action_id in action_ids}
     # The newest row is always read, even for limit 0: it carries the state at the cut.
     fetch = None if limit is None else max(1, limit)
-    rows = tables.history(number, bound=cut.bound, ts=cut.ts, limit=fetch)
-    if not rows:
-        return None
-    return _Found(action_id, aggregate_id, rows[0][1], rows)
+    rows = projector_for(ledger).tables.latest_of(
+        list(ids), bound=cut.bound, ts=cut.ts, limit=fetch
+    )
+    by_aggregate: dict[str, list[tuple[int, int, str | None]]] = {}
+    for aggregate_id, leaf, version, state in rows:  # newest first
+        by_aggregate.setdefault(aggregate_id, []).append((leaf, version, state))
+    return [
+        _Found(action_id, UUID(aggregate_id), found[0][1], found)
+        for aggregate_id, action_id in ids.items()
+        if (found := by_aggregate.get(aggregate_id))
+    ]
 
 
 def _entries(ledger: LogReader, found: list[_Found], limit: int | None) -> list[TimelineEntry]:

@@ -114,7 +114,7 @@ def create_app(
         description=__doc__,
         version="0.1.0",
         lifespan=lifespan,
-        responses={code: ERRORS[code] for code in (422, 500, 503)},
+        responses={code: ERRORS[code] for code in (422, 500, 503, 507)},
         docs_url=None,  # not FastAPI's CDN-loaded pages: api/http/docs.py
         redoc_url=None,
     )

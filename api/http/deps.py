@@ -146,6 +146,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     500: error_doc("unexpected server error (no details are disclosed)"),
     502: error_doc("a stored blob failed verification"),
     503: error_doc("the ledger is not initialised or a dependency is down"),
+    507: error_doc("the disk under the evidence folder or the database is full"),
 }
 
 

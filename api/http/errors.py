@@ -1,4 +1,13 @@
-"""Every refusal as JSON ``{"error": code, "detail": ...}`` with the right status code."""
+"""Every refusal as JSON ``{"error": code, "detail": ...}`` with the right status code.
+
+A full disk (or quota) is 507 ``insufficient_storage`` (RFC 4918: the server cannot store
+what the request needs), not 503: 503's Retry-After invites a retry in seconds, and only
+an operator freeing space mends a full disk. Here for the evidence folder (an OSError);
+the database's errors reach api/http/unavailable.py first, which answers a full database
+with `insufficient_storage` too. What was cut short leaves nothing behind (an upload's
+temporary is removed, an append's transaction rolled back: tests/reliability/
+test_full_disk.py).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +28,7 @@ from evidence_store.base import (
     EvidenceError,
     EvidenceTooLarge,
     MissingBlob,
+    storage_full,
 )
 from ledger.auditor import merkle
 from ledger.auditor.canonical import CanonicalFormError
@@ -60,6 +70,15 @@ HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 def error(status: int, code: str, detail: Any, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status)
+
+
+def insufficient_storage() -> JSONResponse:
+    """507 for a full disk or quota (`evidence_store.base.storage_full`), wherever it is."""
+    return error(
+        507,
+        "insufficient_storage",
+        "the server's storage is full; retry once the operator has freed space",
+    )
 
 
 def _status_for(exc: Exception) -> tuple[int, str, dict[str, Any]]:
@@ -162,6 +181,14 @@ def install(app: FastAPI) -> None:
         return response
 
     app.add_exception_handler(StarletteHTTPException, routing)
+
+    async def storage(_: Request, exc: Exception) -> JSONResponse:
+        if not storage_full(exc):
+            raise exc  # any other OSError is unexpected: the catch-all below (500)
+        log.error("storage full: %s", type(exc).__name__)
+        return insufficient_storage()
+
+    app.add_exception_handler(OSError, storage)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         # No stack trace to the client; the log names the type only, never a payload.

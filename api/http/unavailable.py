@@ -34,7 +34,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.http.errors import error
+from api.http.errors import error, insufficient_storage
+from evidence_store.base import storage_full
 from evidence_store.s3 import StoreUnavailable
 
 log = logging.getLogger("inquiry_ledger.api")
@@ -66,6 +67,9 @@ def install(app: FastAPI) -> None:
     """Map "store unavailable" errors to 503 (more specific than the catch-all 500)."""
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        if storage_full(exc):  # not a passing outage: retrying in seconds will not help
+            log.error("event store full: %s", type(exc).__name__)
+            return insufficient_storage()
         log.warning("event store unavailable: %s", type(exc).__name__)
         return unavailable("the event store (database) is unavailable; retry shortly")
 
