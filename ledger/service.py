@@ -75,7 +75,8 @@ from ledger.errors import (
 from ledger.group_commit import GroupCommit, Pending
 from ledger.mapper import SignedEntryMapper
 from ledger.sigpool import SignatureBatch, cores, shared_pool
-from ledger.storage import FileAppendLock, LedgerTables, PostgresAppendLock, StoredCheckpoint
+from ledger.locks import FileAppendLock, PostgresAppendLock
+from ledger.storage import LedgerTables, StoredCheckpoint
 from ledger.timestamps import NextEntry, TimestampRule, floor, witness_floor, witnessed_moment
 
 GENESIS_TYPE = Directory.Created.TYPE
@@ -167,17 +168,20 @@ class Ledger:
             # Only its owner reads the ledger's folder and database: they hold every
             # entry, and the folder the log key (issue 17).
             config.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.app = LedgerApplication(env=config.eventsourcing_env())
-        datastore = cast(Any, self.app.factory).datastore
-        self.tables = LedgerTables(datastore, postgres=config.uses_postgres)
-        self.tables.create()
-        if not config.uses_postgres and config.sqlite_path.exists():
-            config.sqlite_path.chmod(0o600)  # SQLite gives its -wal and -shm files this mode
         self._lock: FileAppendLock | PostgresAppendLock
         if config.database_url is not None:
-            self._lock = PostgresAppendLock(config.database_url)
+            self._lock = PostgresAppendLock(config.database_url, config.db_timeouts)
         else:
             self._lock = FileAppendLock(config.home / "append.lock")
+        # Under the append lock: processes starting together on one new database
+        # (`serve --workers N`) would otherwise race to create the event store's table.
+        with self._lock.hold():
+            self.app = LedgerApplication(env=config.eventsourcing_env())
+            datastore = cast(Any, self.app.factory).datastore
+            self.tables = LedgerTables(datastore, postgres=config.uses_postgres)
+            self.tables.create()
+        if not config.uses_postgres and config.sqlite_path.exists():
+            config.sqlite_path.chmod(0o600)  # SQLite gives its -wal and -shm files this mode
         self._compact: CompactRange | None = None
         self._tree_state: tuple[int, int] | None = None
         # Aggregates as they stand at the last integrated entry, kept between appends so a
@@ -186,6 +190,7 @@ class Ledger:
         # aggregate, so a stale copy can never be used.
         self._fresh: dict[UUID, Any] = {}
         self._origin: str | None = None
+        self._directory: Directory | None = None  # see `directory`
         # The newest time a witness cosigned a checkpoint at: no entry appended from now
         # on may be dated before it. Re-read with the tree state before every batch, so
         # the append path asks nothing more per entry (ledger/timestamps.py).
@@ -228,7 +233,20 @@ class Ledger:
             return None
 
     def directory(self) -> Directory | None:
-        return cast(Directory | None, self.get(DIRECTORY_ID))
+        """The directory as it stands, shared read-only between callers: rebuilt from
+        its events only when its version moved. Every request asks for it (who is the
+        token's user, with which role), and rebuilding it each time cost more than the
+        append itself, growing with the users registered (issue 18); its version is one
+        indexed read of its latest event. Never change the object returned."""
+        latest = self.app.recorder.select_events(DIRECTORY_ID, desc=True, limit=1)
+        if not latest:
+            return None
+        cached = self._directory
+        if cached is not None and cached.version == latest[0].originator_version:
+            return cached
+        found = cast(Directory | None, self.get(DIRECTORY_ID))
+        self._directory = found
+        return found
 
     def plan(self) -> Plan | None:
         return cast(Plan | None, self.get(PLAN_ID))

@@ -43,7 +43,7 @@ from ledger.entry import to_domain_event
 from ledger.errors import LedgerError, VersionConflict
 from ledger.service import Ledger
 from ledger.signer import Signer
-from ledger.storage import FileRunLock, PostgresRunLock, RunInProgress
+from ledger.locks import FileRunLock, PostgresRunLock, RunInProgress
 from projections.asof import parse_as_of
 from projections.reminders import Digest, build_digests
 from projections.status import Replay

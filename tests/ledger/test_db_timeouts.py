@@ -20,7 +20,7 @@ from ledger import pg_session
 from ledger.config import ConfigError, DbTimeouts, LedgerConfig
 from ledger.pg_session import BoundedApplicationRecorder, BoundedConnection, DatabaseNotAnswering
 from ledger.service import Ledger
-from ledger.storage import PostgresAppendLock
+from ledger.locks import PostgresAppendLock
 
 
 def test_the_bounds_come_from_the_environment_and_zero_is_refused() -> None:
