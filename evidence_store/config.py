@@ -119,10 +119,18 @@ def _int(value: str | None, default: int, name: str) -> int:
     return int(value)
 
 
-def open_store(config: EvidenceConfig) -> Any:
-    """The configured evidence store (local folder or S3), with encryption if asked."""
+def open_store(config: EvidenceConfig, key_store: KeyStore | None = None) -> Any:
+    """The configured evidence store (local folder or S3), with encryption if asked.
+
+    `key_store` keeps the wrapped data keys and erasure tombstones. Without one they go
+    in the folder HOME/evidence-keys, which only this machine sees: right for the local
+    backend, whose blobs are in the same home, and for a tool on one machine; an S3
+    deployment, whose machines share the bucket, passes one they all share (the ledger's
+    database: api/application/evidence_keys.py), or a second machine could not read
+    what the first stored."""
     kek = config.kek() if config.encrypt else None
-    key_store = FileKeyStore(config.home / "evidence-keys") if config.encrypt else None
+    if key_store is None and config.encrypt:
+        key_store = FileKeyStore(config.home / "evidence-keys")
     if config.backend == "local":
         from evidence_store.local import LocalEvidenceStore
 

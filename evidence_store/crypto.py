@@ -35,6 +35,10 @@ CHUNK_SIZE = 1024 * 1024
 
 
 class KeyStore(Protocol):
+    """Where a store keeps wrapped data keys and erasure tombstones. `put` replaces a key
+    (a retried upload) but raises ErasedBlob once erased; `erase` destroys the key and
+    leaves the tombstone, and is idempotent (a retry completes a crash)."""
+
     def put(self, sha256: str, wrapped_key: bytes) -> None: ...
     def get(self, sha256: str) -> bytes | None: ...
     def erase(self, sha256: str) -> None: ...
@@ -43,6 +47,11 @@ class KeyStore(Protocol):
 
 class FileKeyStore:
     """Wrapped data keys, one small file each, in a folder kept apart from the blobs.
+
+    Only the machine that holds the folder sees it: the local backend's keys (its blobs
+    are in the same home) and single-machine tools. An S3 deployment's machines share
+    the bucket, so they keep the keys in the ledger's database instead (any `KeyStore`
+    can be given to `open_store`; api/application/evidence_keys.py).
 
     Erasure overwrites the file and removes it, leaving a tombstone so that `verify` can
     tell "erased" from "missing". Copies in backups are beyond its reach: the operator's

@@ -2,13 +2,19 @@
 
 What a backup holds (see ledger/backup_archive.py for the file format):
 
-- the event store, the ledger's own tables and the API's tokens and answered commands
-  (every table declared `Backup.COPY`, listed in api/application/tables.py), from one
-  consistent snapshot taken while writers run (ledger/snapshot.py), in rows that restore
-  into SQLite or PostgreSQL alike;
+- the event store, the ledger's own tables, the API's tokens and answered commands and
+  the wrapped data keys of encrypted S3 evidence (every table declared `Backup.COPY`,
+  listed in api/application/tables.py), from one consistent snapshot taken while writers
+  run (ledger/snapshot.py), in rows that restore into SQLite or PostgreSQL alike. The data
+  keys are copied like the other rows, not sealed: each is wrapped by the key-encryption
+  key, which is itself sealed (below) or not in the backup at all, so they are as safe
+  here as in the live database. The row of a blob the snapshot's log erased is written
+  with no key, only its tombstone, whatever the row still held: never a key the log erased;
 - the home folder's key material, encrypted under the backup passphrase: the log's
   signing key, the evidence key-encryption key (unless it comes from the environment),
-  the wrapped evidence data keys and any user keys kept on the server;
+  the wrapped data keys kept in HOME/evidence-keys (the local backend's, and an S3
+  deployment's from before they moved into the database) and any user keys kept on the
+  server;
 - the public files: log.vkey and the history of retired log keys;
 - the evidence manifest (every blob the log names, with its SHA-256, size and whether it
   was erased). The blobs themselves live in the evidence store, which has its own
@@ -25,8 +31,9 @@ into place last, the database is loaded in one transaction; then the tree is reb
 the full verification runs (every signature, rule, leaf and checkpoint, under the log's
 keys including retired ones). If verification fails the restored rows are removed again
 and the folder is never moved into place. Finally every `action.evidence_erased` in the
-restored log is applied again: a backup taken between an erasure's event and the
-destruction of its key would otherwise bring the erased evidence back.
+restored log is applied again, in the database's key table and in the folder: a backup
+taken between an erasure's event and the destruction of its key (or copied by other
+means) would otherwise bring the erased evidence back.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from typing import Any
 
 import psycopg
 
+from api.application.evidence_keys import EVIDENCE_DATA_KEYS, LEGACY_FOLDER, TableKeyStore
 from api.application.tables import all_tables
 from evidence_store.base import EvidenceError, check_sha256, storage_key
 from evidence_store.config import EvidenceConfig
@@ -68,7 +76,7 @@ from ledger.storage import EVENTS, Backup, TableSpec
 from ledger.verify import verify_ledger
 
 PASSPHRASE_ENV = "INQUIRY_LEDGER_BACKUP_PASSPHRASE"
-SECRET_FOLDERS = ("keys", "evidence-keys")
+SECRET_FOLDERS = ("keys", LEGACY_FOLDER)
 PUBLIC_FILES = ("log.vkey", "log.vkey.history")
 ATTACHED, ERASED = "action.evidence_attached", "action.evidence_erased"
 
@@ -183,6 +191,8 @@ def backup(
                             evidence.see(count, bytes(row[4]))
                         elif spec.name == "ledger_checkpoints":
                             summary.latest_checkpoint = int(row[0])
+                        elif spec.name == EVIDENCE_DATA_KEYS.name:
+                            row = _without_erased_key(row, evidence.erased)
                         part.write(json.dumps(encode_row(spec, row)).encode() + b"\n")
                         count += 1
                 summary.rows[spec.name] = count
@@ -246,6 +256,16 @@ def _copied(tables: Sequence[TableSpec] | None) -> list[TableSpec]:
     return [spec for spec in _declared(tables) if spec.backup is Backup.COPY]
 
 
+def _without_erased_key(row: Sequence[Any], erased: set[str]) -> tuple[Any, ...]:
+    """A data key row as a backup holds it: with no key if the log erased the blob (the
+    erasure's event is in the snapshot; its key's destruction may not be yet). The events
+    are read first, so `erased` is the snapshot's whole log."""
+    sha256, wrapped_key, erased_at = row
+    if sha256 in erased and wrapped_key is not None:
+        return sha256, None, erased_at or datetime.now(UTC).isoformat()
+    return sha256, wrapped_key, erased_at
+
+
 def _secret_files(home: Path, erased: set[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for folder in SECRET_FOLDERS:
@@ -255,7 +275,7 @@ def _secret_files(home: Path, erased: set[str]) -> dict[str, bytes]:
         for path in sorted(root.rglob("*")):
             if not path.is_file() or ".tmp" in path.name or path.name.endswith(".retired"):
                 continue
-            if folder == "evidence-keys" and path.suffix == ".key" and path.stem in erased:
+            if folder == LEGACY_FOLDER and path.suffix == ".key" and path.stem in erased:
                 continue  # erased in the log: never carry its key into a backup
             files[str(path.relative_to(home))] = path.read_bytes()
     return files
@@ -428,17 +448,21 @@ def _verify(staged: LedgerConfig, since: list[str]) -> RestoreSummary:
 
 
 def _reapply_erasures(staged: LedgerConfig) -> tuple[int, int]:
-    """Destroy again the data key of every blob the restored log erased."""
+    """Destroy again the data key of every blob the restored log erased, wherever a key
+    may be: the database's table (encrypted S3) and the home's folder (the local backend,
+    and S3 keys from before the table). (Erased blobs, destroyed keys.)"""
     evidence = _Evidence()
     with Ledger(staged) as ledger:
         for leaf_index, state in ledger.entries():
             evidence.see(leaf_index, state)
-    store = FileKeyStore(staged.home / "evidence-keys")
-    destroyed = 0
-    for sha in sorted(evidence.erased):
-        if store.get(sha) is not None:
-            destroyed += 1
-        store.erase(sha)
+        folder = FileKeyStore(staged.home / LEGACY_FOLDER)
+        table = TableKeyStore(ledger.tables)
+        destroyed = 0
+        for sha in sorted(evidence.erased):
+            if table.get(sha) is not None or folder.get(sha) is not None:
+                destroyed += 1
+            table.erase(sha)
+            folder.erase(sha)  # the tombstone too: the local store reads it there
     return len(evidence.erased), destroyed
 
 

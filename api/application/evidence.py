@@ -6,37 +6,87 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from api.application.commands import Client
+from api.application.evidence_keys import LEGACY_FOLDER, TableKeyStore, import_key_folder
 from domain import Action
 from evidence_store.base import BlobStatus, EvidenceError, EvidenceTooLarge, check_sha256
 from evidence_store.config import EvidenceConfig, open_store
+from evidence_store.crypto import FileKeyStore
 from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
 from ledger.service import Appended, Ledger
+from ledger.storage import LedgerTables
 from projections.status import Replay
 
 
 class ConfiguredEvidence:
     """The evidence store named by the environment, opened on first use (a command that
-    never touches evidence never connects to S3)."""
+    never touches evidence never connects to S3).
 
-    def __init__(self, home: Path) -> None:
+    Encrypted on S3, its data keys and tombstones are kept in the ledger's database,
+    which every API machine of the deployment shares (api/application/evidence_keys.py);
+    the local backend keeps them in HOME/evidence-keys, beside its blobs in the same home.
+    It is made before the ledger (which asks it for blob sizes), so the ledger's tables
+    are given to it once the ledger is open (`keep_keys_in`, by whoever pairs the two:
+    the HTTP app's lifespan, the CLI's `open_ledger`)."""
+
+    def __init__(self, home: Path, tables: LedgerTables | None = None) -> None:
         self.config = EvidenceConfig.from_env(home)
+        self.tables = tables
         self._store: Any = None
+        self._opening = threading.Lock()
+
+    def keep_keys_in(self, tables: LedgerTables) -> None:
+        """The ledger's tables, where an S3 store keeps its data keys (before first use)."""
+        if self._store is not None and self.tables not in (None, tables):
+            raise RuntimeError("the evidence store is open already, on another ledger's tables")
+        self.tables = tables
 
     @property
     def store(self) -> Any:
         if self._store is None:
-            self._store = open_store(self.config)
+            with self._opening:  # the first requests come at once: one opens, for all
+                if self._store is None:
+                    self._store = open_store(self.config, key_store=self._shared_key_store())
         return self._store
+
+    def _shared_key_store(self) -> TableKeyStore | None:
+        """For encrypted S3, the database's key store, with the home's old folder imported."""
+        if not (self.config.encrypt and self.config.backend == "s3"):
+            return None
+        if self.tables is None:
+            raise RuntimeError(
+                "the S3 store keeps its data keys in the ledger's database: open the ledger "
+                "and pass its tables (ConfiguredEvidence.keep_keys_in) before using the store"
+            )
+        folder = FileKeyStore(self.config.home / LEGACY_FOLDER)
+        keys = TableKeyStore(self.tables, legacy=folder)
+        import_key_folder(keys, folder.root)
+        _refuse_a_second_kek(self.config, keys)
+        return keys
 
     def blob_size(self, sha256: str) -> int | None:
         size: int | None = self.store.blob_size(sha256)
         return size
+
+
+def _refuse_a_second_kek(config: EvidenceConfig, keys: TableKeyStore) -> None:
+    """EvidenceError if this machine would create a key-encryption key while the database
+    already holds data keys: they were wrapped by the deployment's KEK, which a new one
+    cannot unwrap, and blobs stored under the new one would be readable here only."""
+    kek_file = config.kek_file
+    creates = not config.kek_base64 and kek_file is not None and not kek_file.exists()
+    if creates and keys.any_key():
+        raise EvidenceError(
+            f"this machine has no key-encryption key ({kek_file}), but the ledger's database "
+            "holds data keys wrapped by the deployment's: give every API machine the same "
+            "key (that file, mode 0600, or INQUIRY_LEDGER_EVIDENCE_KEK)"
+        )
 
 
 def attach_file(

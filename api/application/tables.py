@@ -3,13 +3,16 @@
 Each owner declares its own tables next to the code that uses them: the ledger its
 event store, checkpoints, cosignatures, metadata and Merkle tree (`ledger.storage`),
 the API its token hashes (`tokens`), answered commands (`idempotency`), browser
-sessions (`sessions`) and which agency uploaded which blob (`uploads`), the as-of projection its indexed tables (`projections.store`).
+sessions (`sessions`), which agency uploaded which blob (`uploads`) and the wrapped
+data keys of encrypted S3 evidence (`evidence_keys`), the as-of projection its indexed
+tables (`projections.store`).
 Backup and restore (`backup`) are given this list: what a backup copies, what a restore
 creates and loads, and what it rebuilds or leaves out, follow each table's `backup`.
 """
 
 from __future__ import annotations
 
+from api.application.evidence_keys import EVIDENCE_DATA_KEYS
 from api.application.idempotency import API_COMMANDS
 from api.application.sessions import WEB_SESSIONS
 from api.application.tokens import API_TOKENS
@@ -32,5 +35,6 @@ def all_tables() -> list[TableSpec]:
         API_COMMANDS,
         WEB_SESSIONS,
         EVIDENCE_UPLOADS,
+        EVIDENCE_DATA_KEYS,
         *projection_tables(),
     ]

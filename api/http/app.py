@@ -75,6 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_ledger = ledger or Ledger(config, evidence=evidence_store)
+        evidence_store.keep_keys_in(the_ledger.tables)  # S3's data keys: every machine's
         app.state.services = Services(
             the_ledger,
             TokenStore(the_ledger.tables),

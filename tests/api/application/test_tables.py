@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from api.application.evidence_keys import TableKeyStore
 from api.application.idempotency import CommandLog
 from api.application.sessions import WebSessions
 from api.application.tables import all_tables
@@ -36,6 +37,7 @@ def test_every_table_in_the_database_is_declared(config: Any, clock: Any) -> Non
         CommandLog(world.ledger.tables).remember("c-1", "chair", "hash", {"ok": True})
         WebSessions(world.ledger.tables).start(tokens, token, clock.now)
         EvidenceUploads(world.ledger.tables).record("ab" * 32, "council", "council.officer")
+        TableKeyStore(world.ledger.tables).put("cd" * 32, b"wrapped" * 4)
         projector_for(world.ledger).catch_up(world.ledger)
         found = _tables_in(world)
         declared = {spec.name for spec in all_tables()}
@@ -61,6 +63,7 @@ def test_the_list_says_what_a_backup_copies() -> None:
         "api_tokens",
         "api_commands",
         "evidence_uploads",
+        "evidence_data_keys",
     ]
     omitted = {spec.name for spec in tables if spec.backup is Backup.OMIT}
     assert {"web_sessions", "asof_state", "asof_changes"} <= omitted

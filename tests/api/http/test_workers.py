@@ -8,17 +8,20 @@ log key and settings, as a deployment would provision them) on loopback."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from api.application.tokens import TokenStore
 from domain import Action, action_aggregate_id
+from evidence_store.config import EvidenceConfig
 from ledger.config import LedgerConfig
 from ledger.verify import verify_ledger
 from tests.support.api_calls import wire
@@ -142,3 +145,64 @@ def test_serve_with_two_workers_is_one_log(pg_world: World) -> None:
         assert len(children_of_server_on(url)) == 2
         leaves = hammer(world, [url], token)
     assert_one_whole_log(world, before, leaves)
+
+
+def test_two_api_machines_share_one_database_and_one_bucket(
+    pg_world: World, ceph_s3: Any, tmp_path: Path
+) -> None:
+    """Appends through both machines make one log; evidence uploaded through one is
+    attached and downloaded through the other (one bucket, one upload record)."""
+    world = pg_world
+    bucket = {
+        "INQUIRY_LEDGER_S3_BUCKET": f"two-machines-{uuid.uuid4().hex[:12]}",
+        "INQUIRY_LEDGER_S3_ENDPOINT_URL": ceph_s3.endpoint_url,
+        "INQUIRY_LEDGER_S3_ACCESS_KEY_ID": ceph_s3.access_key,
+        "INQUIRY_LEDGER_S3_SECRET_ACCESS_KEY": ceph_s3.secret_key,
+    }
+    second_home = tmp_path / "machine-b"
+    EvidenceConfig.from_env(world.config.home, {}).kek()  # the evidence KEK (0600) too
+    shutil.copytree(world.config.home, second_home)  # the log key, provisioned to both
+    token = TokenStore(world.ledger.tables).create(
+        "council.officer", timedelta(days=1), now=world.clock.now
+    )
+    database = str(world.config.database_url)
+    before = world.ledger.tree_size()
+    with (
+        running_server(server_env(world.config.home, database, **bucket)) as machine_a,
+        running_server(server_env(second_home, database, **bucket)) as machine_b,
+    ):
+        leaves = hammer(world, [machine_a, machine_b], token)
+        auth = {"Authorization": f"Bearer {token}"}
+        content = b"Minutes of the March assurance meeting\n"
+        stored = httpx.post(
+            f"{machine_a}/v1/evidence", files={"file": ("m.txt", content)}, headers=auth
+        ).json()
+        aggregate = action_aggregate_id("R1.1")
+        entry = world.signer("council.officer").sign(
+            Action.EvidenceAttached.TYPE,
+            aggregate,
+            world.ledger.version_of(aggregate) + 1,
+            {
+                "sha256": stored["sha256"],
+                "size": stored["size"],
+                "media_type": stored["media_type"],
+                "original_name": "m.txt",
+                "description": "Minutes",
+                "storage_key": stored["storage_key"],
+                "effective_date": "2024-03-01",
+            },
+        )
+        attached = httpx.post(
+            f"{machine_b}/v1/entries", json={"entries": [wire(entry)]}, headers=auth
+        )
+        assert attached.status_code == 200, attached.text
+        leaves.extend(e["leaf_index"] for e in attached.json()["appended"])
+        for machine in (machine_a, machine_b):
+            got = httpx.get(f"{machine}/v1/evidence/{stored['sha256']}", headers=auth)
+            assert got.status_code == 200, (machine, got.text)
+            assert got.content == content
+    world.ledger._integrate()
+    assert world.ledger.tree_size() == before + len(leaves)
+    assert sorted(leaves) == list(range(before, before + len(leaves)))
+    report = verify_ledger(world.ledger, world.vkey)
+    assert report.ok, report.problems[:5]
