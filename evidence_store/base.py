@@ -105,6 +105,11 @@ def storage_full(error: BaseException) -> bool:
     return False
 
 
+#: Seconds an S3 server may stay silent in the middle of a request, by default
+#: (INQUIRY_LEDGER_S3_READ_TIMEOUT; evidence_store/s3.py `make_client`).
+DEFAULT_READ_TIMEOUT = 10.0
+
+
 def storage_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 

@@ -7,6 +7,7 @@ INQUIRY_LEDGER_S3_REGION             default us-east-1
 INQUIRY_LEDGER_S3_ACCESS_KEY_ID / INQUIRY_LEDGER_S3_SECRET_ACCESS_KEY
                                      (unset: boto3's usual chain, AWS_* variables, roles)
 INQUIRY_LEDGER_S3_RETENTION_DAYS     Object Lock COMPLIANCE retention; 0 = no lock (default 3650)
+INQUIRY_LEDGER_S3_READ_TIMEOUT       seconds the S3 server may stay silent mid-request (default 10)
 INQUIRY_LEDGER_EVIDENCE_ENCRYPTION   on | off (default: on for s3, off for local)
 INQUIRY_LEDGER_EVIDENCE_KEK          base64 of the 32-byte key-encryption key; or
 INQUIRY_LEDGER_EVIDENCE_KEK_FILE     a file holding it (default HOME/keys/evidence.kek,
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence_store.base import DEFAULT_MAX_BYTES, EvidenceError
-from evidence_store.crypto import FileKeyStore, load_kek
+from evidence_store.base import DEFAULT_MAX_BYTES, DEFAULT_READ_TIMEOUT, EvidenceError
+from evidence_store.crypto import FileKeyStore, KeyStore, load_kek
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class EvidenceConfig:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     retention_days: int = 3650
+    #: Seconds an S3 server may stay silent mid-request (s3.py `make_client`).
+    s3_read_timeout: float = DEFAULT_READ_TIMEOUT
 
     @classmethod
     def from_env(cls, home: Path, environ: Mapping[str, str] | None = None) -> EvidenceConfig:
@@ -74,6 +77,9 @@ class EvidenceConfig:
             s3_access_key=get("S3_ACCESS_KEY_ID"),
             s3_secret_key=get("S3_SECRET_ACCESS_KEY"),
             retention_days=_int(get("S3_RETENTION_DAYS"), 3650, "S3_RETENTION_DAYS"),
+            s3_read_timeout=float(
+                _int(get("S3_READ_TIMEOUT"), int(DEFAULT_READ_TIMEOUT), "S3_READ_TIMEOUT") or 1
+            ),
         )
 
     def describe(self) -> str:
@@ -145,14 +151,18 @@ def open_store(config: EvidenceConfig, key_store: KeyStore | None = None) -> Any
 
     assert config.s3_bucket is not None
     client = make_client(
-        config.s3_endpoint_url, config.s3_region, config.s3_access_key, config.s3_secret_key
+        config.s3_endpoint_url,
+        config.s3_region,
+        config.s3_access_key,
+        config.s3_secret_key,
+        read_timeout=config.s3_read_timeout,
     )
     store = S3EvidenceStore(
         client,
         config.s3_bucket,
         max_bytes=config.max_bytes,
         kek=kek,
-        key_store=key_store,
+        key_store=key_store if kek is not None else None,  # plain: no keys to keep
         retention_days=config.retention_days or None,
     )
     store.ensure_bucket()

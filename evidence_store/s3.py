@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from evidence_store.base import (
     DEFAULT_MAX_BYTES,
+    DEFAULT_READ_TIMEOUT,
     BlobStatus,
     EmptyEvidence,
     ErasedBlob,
@@ -346,11 +347,18 @@ def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes
     yield from rest
 
 
+#: Attempts per request: a frozen server costs about READ_ATTEMPTS x the read timeout
+#: (base.DEFAULT_READ_TIMEOUT, 10 s), then a 503.
+READ_ATTEMPTS = 2
+
+
 def make_client(
     endpoint_url: str | None,
     region: str | None,
     access_key: str | None = None,
     secret_key: str | None = None,
+    *,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> Any:
     """A boto3 S3 client that works with AWS, MinIO and Ceph RGW alike."""
     import boto3
@@ -362,9 +370,12 @@ def make_client(
         # Fail fast when the server is down (connection refused or unreachable): at most
         # 3 attempts of 2 s each with standard backoff, then a connection error that the
         # API answers with 503 (api/unavailable.py) instead of holding the request.
-        retries={"max_attempts": 3, "mode": "standard"},
+        # A server that accepts but then says nothing (frozen, a partition) is bounded
+        # by the read timeout, a wait between two reads (not a whole transfer: a large
+        # blob streams within it): about attempts x read_timeout in all, then 503.
+        retries={"max_attempts": READ_ATTEMPTS, "mode": "standard"},
         connect_timeout=2,
-        read_timeout=60,
+        read_timeout=read_timeout,
         # Ceph (Pacific) refuses the newer default checksum trailers on some requests.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",

@@ -27,6 +27,19 @@ class Gateway:
         except (FileNotFoundError, ValueError):
             return None
 
+    def freeze(self) -> None:
+        """SIGSTOP radosgw: connections are accepted by the kernel and then nothing is
+        ever answered, as with a hung server or a partition."""
+        pid = self._pid()
+        if pid is None:
+            raise RuntimeError(f"no radosgw pid file in {self.cluster}")
+        os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        pid = self._pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+
     def stop(self, *, wait: float = 30.0) -> None:
         """SIGTERM radosgw and wait until it no longer accepts connections."""
         pid = self._pid()
