@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from api.application.evidence import ConfiguredEvidence, named_evidence
 from api.application.reports import RenderedReports
-from api.application.tokens import TokenStore
-from api.http.app import create_app
 from api.http.routes import report as report_route
 from domain import Status
 from projections.evidence import evidence_uses
 from projections.projector import projector_for
 from projections.report_sheets import status_export, status_export_as_of
 from tests.support import asof_history
+from tests.support.api_calls import auth
+from tests.support.web import web_client
 from tests.support.world import World, clear_store_settings, make_world
 
 
@@ -50,16 +48,8 @@ def world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.fixture
 def http(world: World) -> Iterator[Any]:
-    with TestClient(create_app(world.config, world.ledger)) as client:
-        tokens = TokenStore(world.ledger.tables)
-        client.tokens = {
-            user: tokens.create(user, timedelta(days=1), now=world.clock.now) for user in world.keys
-        }
+    with web_client(world) as client:
         yield client
-
-
-def auth(http: Any, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {http.tokens[user]}"}
 
 
 def attach(world: World, action_id: str, content: bytes, by: str) -> str:
