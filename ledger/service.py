@@ -73,9 +73,9 @@ from ledger.errors import (
     WrongLogKey,
 )
 from ledger.group_commit import GroupCommit, Pending
+from ledger.locks import FileAppendLock, PostgresAppendLock
 from ledger.mapper import SignedEntryMapper
 from ledger.sigpool import SignatureBatch, cores, shared_pool
-from ledger.locks import FileAppendLock, PostgresAppendLock
 from ledger.storage import LedgerTables, StoredCheckpoint
 from ledger.timestamps import NextEntry, TimestampRule, floor, witness_floor, witnessed_moment
 

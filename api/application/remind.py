@@ -41,9 +41,9 @@ from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
 from ledger.entry import to_domain_event
 from ledger.errors import LedgerError, VersionConflict
+from ledger.locks import FileRunLock, PostgresRunLock, RunInProgress
 from ledger.service import Ledger
 from ledger.signer import Signer
-from ledger.locks import FileRunLock, PostgresRunLock, RunInProgress
 from projections.asof import parse_as_of
 from projections.reminders import Digest, build_digests
 from projections.status import Replay

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from api.http import unavailable
 from ledger import pg_session
 from ledger.config import ConfigError, DbTimeouts, LedgerConfig
+from ledger.locks import PostgresAppendLock
 from ledger.pg_session import BoundedApplicationRecorder, BoundedConnection, DatabaseNotAnswering
 from ledger.service import Ledger
-from ledger.locks import PostgresAppendLock
 
 
 def test_the_bounds_come_from_the_environment_and_zero_is_refused() -> None:

@@ -36,9 +36,9 @@ import pytest
 from domain import Action, action_aggregate_id
 from evidence_store.config import EvidenceConfig, open_store
 from ledger.config import LedgerConfig
+from ledger.locks import PostgresAppendLock
 from ledger.service import Ledger
 from ledger.signer import Signer
-from ledger.locks import PostgresAppendLock
 from tests.support.reliability.checks import check_run
 from tests.support.reliability.client import RetryingClient, Tally, finish, wire
 from tests.support.reliability.fleet import officers_fleet
