@@ -45,6 +45,10 @@ class Pending(Generic[Item, Result]):
     def fail(self, error: BaseException) -> None:
         self.error, self.done = error, True
 
+    def reopen(self) -> None:
+        """Unsettle it, for the writer to answer it again (a group checked again)."""
+        self.result, self.error, self.done = None, None, False
+
 
 class GroupCommit(Generic[Item, Result]):
     """Runs `write(group)` for the requests queued together; see the module docstring.

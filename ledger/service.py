@@ -141,6 +141,23 @@ class Appended:
     version: int
 
 
+@dataclass
+class GroupSignatures:
+    """The signatures of a whole group in one batch, and the entry of each, in order."""
+
+    batch: SignatureBatch
+    signed: list[SignedEntry]
+
+    def failed_in(self, ranges: Sequence[range]) -> bool:
+        """Wait for every verdict: does any signature in these positions fail?"""
+        try:
+            failed = self.batch.failures()
+        except BaseException:
+            self.batch.abandon()
+            raise
+        return any(tag in span for tag in failed for span in ranges)
+
+
 def _appended(recording: Recording[UUID], leaves: dict[int, int]) -> Appended:
     event = cast(SignedEvent, recording.domain_event)
     return Appended(
@@ -321,6 +338,17 @@ class Ledger:
         for pending in retry_alone:  # outside the lock: each takes it again
             self._append_group([pending])
 
+    def _group_signatures(
+        self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]
+    ) -> GroupSignatures | None:
+        """One batch for the signatures of a group of several requests, when they are
+        enough to be worth the process pool: small requests (one entry each, as most
+        are) then use the other cores too, instead of being verified one by one here."""
+        total = sum(len(pending.item) for pending in group)
+        if len(group) < 2 or total < self.PARALLEL_SIGNATURES or shared_pool() is None:
+            return None
+        return GroupSignatures(self._signature_batch(total), [])
+
     def _write_group(
         self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]
     ) -> list[Pending[list[SignedEntry], list[Appended]]]:
@@ -331,16 +359,28 @@ class Ledger:
         accepted: list[tuple[Pending[list[SignedEntry], list[Appended]], int]] = []
         events: list[SignedEvent] = []
         stored: list[bytes] = []
+        signatures = self._group_signatures(group)
+        trusted: list[range] = []  # the signatures the accepted requests stand on
         for pending in group:
+            start = len(signatures.signed) if signatures is not None else 0
             try:
-                checked, made, touched = self._check_all(pending.item, state)
+                checked, made, touched = self._check_all(pending.item, state, signatures)
             except Exception as error:  # this request's own refusal; its neighbours go on
                 pending.fail(error)
                 continue
             state.update(touched)
             accepted.append((pending, len(checked)))
+            trusted.append(range(start, start + len(checked)))
             events.extend(checked)
             stored.extend(made)
+        if signatures is not None and signatures.failed_in(trusted):
+            # A request was accepted on a signature that does not verify, and those after
+            # it were checked against the state it left: nothing is recorded, and each
+            # request is checked again alone (its own signatures, its own answer).
+            self._fresh.clear()
+            for pending in group:
+                pending.reopen()
+            return list(group)
         if not accepted:
             self._remember(state)
             return []
@@ -352,11 +392,11 @@ class Ledger:
             self._fresh.clear()
             if len(accepted) > 1:
                 return [pending for pending, _ in accepted]
-            first = accepted[0][0].item[0].body
+            body = accepted[0][0].item[0].body
             accepted[0][0].fail(
                 VersionConflict(
-                    first.aggregate_id,
-                    self.version_of(first.aggregate_id),
+                    body.aggregate_id,
+                    self.version_of(body.aggregate_id),
                     "another entry was appended to the same aggregate first; re-read and re-sign",
                 )
             )
@@ -386,7 +426,10 @@ class Ledger:
             self._fresh.pop(next(iter(self._fresh)))
 
     def _check_all(
-        self, entries: Sequence[SignedEntry], base: dict[UUID, Any] | None = None
+        self,
+        entries: Sequence[SignedEntry],
+        base: dict[UUID, Any] | None = None,
+        group: GroupSignatures | None = None,
     ) -> tuple[list[SignedEvent], list[bytes], dict[UUID, Any]]:
         """Check every entry against the state the entries before it leave behind.
 
@@ -398,7 +441,11 @@ class Ledger:
 
         `base` holds the aggregates as the requests accepted before this one in a group
         leave them: read, never changed (an aggregate this batch changes is copied from
-        it first), so a refused batch leaves the group's state as it was."""
+        it first), so a refused batch leaves the group's state as it was.
+
+        With `group`, the signatures go to the group's one batch and are not waited for
+        here (unless the batch is refused: its own are checked first); the group's
+        writer waits for every verdict before anything is recorded."""
         state: dict[UUID, Any] = {}
         shared = base if base is not None else {}
 
@@ -421,15 +468,12 @@ class Ledger:
         now = self.clock()
         events: list[SignedEvent] = []
         stored: list[bytes] = []
-        parallel = len(entries) >= self.PARALLEL_SIGNATURES
-        pool = shared_pool() if parallel else None
-        # Chunks small enough that the workers start while this process is still
-        # checking rules, large enough that a round trip (~0.3 ms) stays cheap.
-        chunk = max(self.SIGNATURE_CHUNK, -(-len(entries) // (2 * cores())))
-        signatures = SignatureBatch(
-            pool, chunk=chunk if pool is not None else len(entries), expected=len(entries)
-        )
-        signed: list[SignedEntry] = []  # the entry of each signature, in order
+        if group is not None:
+            signatures, signed = group.batch, group.signed
+        else:
+            signatures = self._signature_batch(len(entries))
+            signed = []  # the entry of each signature, in order
+        first = len(signed)  # this batch's signatures are signed[first:]
         try:
             for entry in entries:
                 event, message = self._check_one(
@@ -445,13 +489,24 @@ class Ledger:
         except (DomainError, LedgerError):
             # Report a bad signature before any other fault of the entries up to here,
             # so an unsigned entry is never answered with a rule evaluation.
-            self._require_signatures(signatures, signed)
+            self._require_signatures(signatures, signed, since=first)
             raise
         except BaseException:
-            signatures.abandon()
+            if group is None:  # a group's batch is its writer's to abandon
+                signatures.abandon()
             raise
-        self._require_signatures(signatures, signed)
+        if group is None:
+            self._require_signatures(signatures, signed)
         return events, stored, state
+
+    def _signature_batch(self, entries: int) -> SignatureBatch:
+        """A batch for `entries` signatures: on the process pool when there are enough
+        to be worth a round trip, with chunks small enough that the workers start while
+        this process is still checking rules, large enough that a round trip (~0.3 ms)
+        stays cheap."""
+        pool = shared_pool() if entries >= self.PARALLEL_SIGNATURES else None
+        chunk = max(self.SIGNATURE_CHUNK, -(-entries // (2 * cores())))
+        return SignatureBatch(pool, chunk=chunk if pool is not None else entries, expected=entries)
 
     def _check_one(
         self,
@@ -517,9 +572,12 @@ class Ledger:
     PARALLEL_SIGNATURES = 64
     SIGNATURE_CHUNK = 16
 
-    def _require_signatures(self, signatures: SignatureBatch, signed: list[SignedEntry]) -> None:
-        """Wait for every queued verdict; raise for the first entry whose signature fails."""
-        failures = signatures.failures()
+    def _require_signatures(
+        self, signatures: SignatureBatch, signed: list[SignedEntry], *, since: int = 0
+    ) -> None:
+        """Wait for every queued verdict; raise for the first entry from `since` on whose
+        signature fails (those before it are another request's, in a group)."""
+        failures = [tag for tag in signatures.failures() if tag >= since]
         if failures:
             body = signed[failures[0]].body
             raise SignatureRejected(

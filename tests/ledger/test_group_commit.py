@@ -166,3 +166,46 @@ def test_an_entry_the_auditor_could_not_read_is_refused(world: World) -> None:
     (refused,) = write(world, [huge])
     assert refused.error is not None and "bytes; at most 4194304" in str(refused.error)
     assert world.ledger.version_of(action_aggregate_id("R1.1")) == v
+
+
+def comments(world: World, first_version: int, n: int, user: str = "council.officer") -> list[Any]:
+    return [comment(world, user, first_version + i, f"c{first_version + i}") for i in range(n)]
+
+
+def test_a_group_checks_its_signatures_in_one_batch(world: World) -> None:
+    """Two requests of 40 entries (the second continuing the first): one batch on the
+    process pool for the group, both appended in order."""
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    first, second = comments(world, v + 1, 40), comments(world, v + 41, 40)
+    assert world.ledger._group_signatures([Pending(first), Pending(second)]) is not None
+    one, two = write(world, first, second)
+    assert one.result is not None and two.result is not None
+    assert world.ledger.version_of(action_aggregate_id("R1.1")) == v + 80
+
+
+def test_a_forged_signature_in_a_group_fails_its_request_and_whoever_stood_on_it(
+    world: World,
+) -> None:
+    """The forged request was accepted by the rules and the next request was checked on
+    top of it; when its signature fails, nothing is recorded and each is checked again
+    alone: the forgery is refused for its signature, the next for its version."""
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    first = comments(world, v + 1, 40)
+    first[17] = dataclasses.replace(first[17], signature=bytes(64))
+    second = comments(world, v + 41, 40)
+    forged, dependent = write(world, first, second)
+    assert isinstance(forged.error, SignatureRejected)
+    assert isinstance(dependent.error, VersionConflict)
+    assert world.ledger.version_of(action_aggregate_id("R1.1")) == v
+
+
+def test_a_refused_request_in_a_group_is_refused_for_its_signature_first(world: World) -> None:
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    good = comments(world, v + 1, 40)
+    bad = comments(world, v + 41, 30)
+    bad[3] = dataclasses.replace(bad[3], signature=bytes(64))
+    bad.append(comment(world, "scrutiny", v + 71))  # a rule refusal after the forgery
+    ok, refused = write(world, good, bad)
+    assert ok.result is not None and len(ok.result) == 40
+    assert isinstance(refused.error, SignatureRejected)
+    assert world.ledger.version_of(action_aggregate_id("R1.1")) == v + 40
