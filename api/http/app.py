@@ -35,6 +35,7 @@ from api.http.routes import (
     proofs,
     report,
     status,
+    tiles,
 )
 from api.http.security import SecurityHeaders
 from api.http.witness_client import HttpxWitnessPost
@@ -51,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     log.router,
     proofs.router,
+    tiles.router,
     directory.router,
     status.router,
     actions.router,

@@ -168,6 +168,13 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
             lambda _: api("GET", "/v1/proofs/consistency?old_size=1&new_size=2"), same
         ),
         "GET /v1/entries/{leaf_index}": Probe(lambda _: api("GET", "/v1/entries/0"), same),
+        "GET /tlog/checkpoint": Probe(lambda _: api("GET", "/tlog/checkpoint"), same),
+        "GET /tlog/tile/{level}/{index:path}": Probe(
+            lambda _: api("GET", "/tlog/tile/0/000.p/1"), same
+        ),
+        "GET /tlog/tile/entries/{index:path}": Probe(
+            lambda _: api("GET", "/tlog/tile/entries/000.p/1"), same
+        ),
         "GET /v1/me": Probe(lambda _: api("GET", "/v1/me"), same),
         "GET /v1/users": Probe(
             lambda _: api("GET", "/v1/users"), lambda agency: f'"{agency}.officer"', listing=True
