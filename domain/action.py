@@ -537,8 +537,10 @@ def _check_fields(fields: dict[str, Any], ctx: RuleContext, rule: str) -> None:
             raise InvalidInput(rule, f"unknown lead agency {fields['lead_agency']!r}")
     if "lead_officers" in fields:
         require_string_list(fields["lead_officers"], "lead_officers", rule)
+    # May be empty: a published recommendation list rarely states them, and text typed in
+    # to fill the gap would be signed as if the plan said it (api/application/plan_columns.py).
     for name in ("expected_outcome", "evidence_required"):
         if name in fields:
-            require_text(fields[name], name, rule)
+            require_text(fields[name], name, rule, empty=True)
     if "due_date" in fields:
         require_iso_date(fields["due_date"], "due_date", rule, optional=True)

@@ -65,9 +65,12 @@ def require_own_agency(ctx: RuleContext, agency: str, rule: str, doing: str) -> 
         )
 
 
-def require_text(value: object, field: str, rule: str, *, max_length: int = MAX_TEXT) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(rule, f"{field} must be a non-empty string")
+def require_text(
+    value: object, field: str, rule: str, *, max_length: int = MAX_TEXT, empty: bool = False
+) -> None:
+    """A string of at most `max_length`; not blank unless `empty` (an optional field)."""
+    if not isinstance(value, str) or not (empty or value.strip()):
+        raise InvalidInput(rule, f"{field} must be a {'' if empty else 'non-empty '}string")
     if len(value) > max_length:
         raise InvalidInput(rule, f"{field} is longer than {max_length} characters")
 

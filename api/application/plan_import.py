@@ -3,24 +3,33 @@ appended in one atomic batch, so a file with any bad row imports nothing.
 
 Both formats have the same columns and the same checks (api/spreadsheet.py reads them
 into one shape); an XLSX error also names the cell, e.g. ``row 5, column due_date (E5)``.
-An XLSX workbook is read from its only sheet, or from the sheet named ``recommendations``
-or ``actions``.
+An XLSX workbook is read from the sheet named by `sheet`, or else its only sheet called
+``recommendations`` or ``actions``, or else its only sheet with data.
 
-Recommendations file, columns (header required):
-  number, title, lead_agencies (names separated by ';'), [text], [source]
-Actions file, columns:
-  action_id, recommendation, title, lead_agency (id or name), lead_officers (';'),
-  expected_outcome, evidence_required (the "complete when" criteria), due_date (YYYY-MM-DD)
+The columns are in plan_columns.py (required, optional, what each holds). Headers match
+whatever their case and spacing (``Lead Agencies``); a file with ``action_id`` is actions.
+A header that is not a column of its file is either a near miss of one the file lacks
+(``lead_agency`` in a recommendations file: refused, "did you mean lead_agencies?", since
+importing without it would sign a record short of what the clerk typed) or something else
+(``Notes``, ``RAG``): imported without it, and named in a warning, never dropped unsaid.
+
+Recommendations file: number, title, lead_agencies (names separated by ';'), [text].
+Actions file: action_id, recommendation, title, lead_agency (id or name),
+[lead_officers (';')], [expected_outcome], [evidence_required (the "complete when"
+criteria)], [due_date (YYYY-MM-DD)]; the bracketed may be absent or blank.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from api.application.plan_columns import ACTIONS, RECOMMENDATIONS, FileKind
 from api.application.spreadsheet import Table, TableError, read_table
 from domain import PLAN_ID, Action, Plan, action_aggregate_id
 from ledger.auditor.entry import SignedEntry
@@ -28,17 +37,14 @@ from ledger.service import Appended
 from ledger.signer import Signer
 from ledger.timestamps import floor
 
-RECOMMENDATION_COLUMNS = ("number", "title", "lead_agencies")
-ACTION_COLUMNS = (
-    "action_id",
-    "recommendation",
-    "title",
-    "lead_agency",
-    "lead_officers",
-    "expected_outcome",
-    "evidence_required",
-    "due_date",
-)
+RECOMMENDATION_COLUMNS = RECOMMENDATIONS.required
+#: Every column of an actions file, in the template's order.
+ACTION_COLUMNS = ACTIONS.names
+#: How alike an unknown header and a missing column are for a hint ("did you mean"), and
+#: for a refusal even when that column is optional (difflib's ratio: lead_agency and
+#: lead_agencies 0.83, Date and due_date 0.67, evidence and evidence_required 0.64).
+HINT = 0.6
+SURE = 0.8
 
 #: Digits are ASCII: `str.isdigit` is also true of U+0665 (accepted) and U+00B2 (int() fails).
 ASCII_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -72,13 +78,52 @@ def agency_id(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _read(path: Path) -> Table:
+def _read(path: Path, sheet: str | None) -> Table:
     try:
-        return read_table(path)
+        return read_table(path, sheet)
     except TableError as error:
         raise ImportRejected([RowError(0, error.where, error.message)]) from None
-    except UnicodeDecodeError:
-        raise ImportRejected([RowError(0, "file", "is not UTF-8 text (CSV) or .xlsx")]) from None
+
+
+def file_kind(columns: list[str]) -> FileKind:
+    """Actions if the file has action_id or more of the actions' own columns than of the
+    recommendations' (so an actions file with action_id misspelt is told so as one)."""
+    present = set(columns)
+    if "action_id" in present:
+        return ACTIONS
+    actions_only = set(ACTIONS.names) - set(RECOMMENDATIONS.names)
+    recommendations_only = set(RECOMMENDATIONS.names) - set(ACTIONS.names)
+    more = len(present & actions_only) > len(present & recommendations_only)
+    return ACTIONS if more else RECOMMENDATIONS
+
+
+def check_header(table: Table, kind: FileKind) -> tuple[list[RowError], list[str]]:
+    """The header's errors (a required column missing, a near miss of a column the file
+    lacks), and the columns imported without, as typed, each with a hint if one is near."""
+    absent = [name for name in kind.names if name not in table.columns]
+    article = "an" if kind.name[0] in "aeiou" else "a"
+    errors: list[RowError] = []
+    ignored: list[str] = []
+    meant: set[str] = set()
+    row = table.header_row
+    for key in table.columns:
+        if key in kind.names:
+            continue
+        typed = table.headings.get(key, key)
+        sure = difflib.get_close_matches(key, absent, n=1, cutoff=SURE)
+        near = sure or difflib.get_close_matches(key, absent, n=1, cutoff=HINT)
+        if near and (sure or near[0] in kind.required) and near[0] not in meant:
+            meant.add(near[0])
+            message = f"is not a column of {article} {kind.name} file: did you mean {near[0]}?"
+            errors.append(RowError(row, typed, message, table.cell(row, key)))
+        else:
+            ignored.append(f"{typed} (did you mean {near[0]}?)" if near else typed)
+    errors += [
+        RowError(row, name, "required column is missing")
+        for name in kind.required
+        if name not in table.columns and name not in meant
+    ]
+    return errors, ignored
 
 
 def _located(table: Table, errors: list[RowError]) -> list[RowError]:
@@ -101,17 +146,25 @@ def import_csv(
     title: str = "",
     source: str = "",
     recommendations_expected: int = 0,
+    sheet: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Appended]:
-    table = _read(path)
-    columns, rows = table.columns, table.rows
+    """Import `path` (a workbook's `sheet`); `warn` is told of columns imported without."""
+    table = _read(path, sheet)
+    kind = file_kind(table.columns)
+    header_errors, ignored = check_header(table, kind)
+    if ignored and warn is not None:
+        warn("ignored columns: " + ", ".join(ignored))
+    rows = table.rows
     try:
-        if "action_id" in columns:
-            entries = _action_entries(ledger, signer, columns, rows)
+        if header_errors:
+            raise ImportRejected(header_errors)
+        if kind is ACTIONS:
+            entries = _action_entries(ledger, signer, rows)
         else:
             entries = _recommendation_entries(
                 ledger,
                 signer,
-                columns,
                 rows,
                 title or "Action plan",
                 source or path.name,
@@ -125,24 +178,15 @@ def import_csv(
     return appended
 
 
-def _missing_columns(columns: list[str], needed: tuple[str, ...]) -> list[RowError]:
-    return [
-        RowError(1, name, "required column is missing") for name in needed if name not in columns
-    ]
-
-
 def _recommendation_entries(
     ledger: Any,
     signer: Signer,
-    columns: list[str],
     rows: list[tuple[int, dict[str, str]]],
     title: str,
     source: str,
     expected: int,
 ) -> list[SignedEntry]:
-    errors = _missing_columns(columns, RECOMMENDATION_COLUMNS)
-    if errors:
-        raise ImportRejected(errors)
+    errors: list[RowError] = []
     plan = ledger.plan()
     known = dict(plan.agencies) if plan else {}
     existing = set(plan.recommendations) if plan else set()
@@ -222,11 +266,9 @@ def _recommendation_entries(
 
 
 def _action_entries(
-    ledger: Any, signer: Signer, columns: list[str], rows: list[tuple[int, dict[str, str]]]
+    ledger: Any, signer: Signer, rows: list[tuple[int, dict[str, str]]]
 ) -> list[SignedEntry]:
-    errors = _missing_columns(columns, ACTION_COLUMNS)
-    if errors:
-        raise ImportRejected(errors)
+    errors: list[RowError] = []
     plan = ledger.plan()
     if plan is None:
         raise ImportRejected([RowError(1, "action_id", "import the recommendations first")])
@@ -250,9 +292,8 @@ def _action_entries(
         lead_id = lead if lead in plan.agencies else by_name.get(agency_id(lead), "")
         if not lead_id:
             errors.append(RowError(line, "lead_agency", f"unknown agency {lead!r}"))
-        for name in ("title", "expected_outcome", "evidence_required"):
-            if not (row.get(name) or "").strip():
-                errors.append(RowError(line, name, "must not be empty"))
+        if not (row.get("title") or "").strip():
+            errors.append(RowError(line, "title", "must not be empty"))
         due = (row.get("due_date") or "").strip() or None
         if due is not None:
             try:
@@ -269,8 +310,9 @@ def _action_entries(
             "lead_officers": [
                 o.strip() for o in (row.get("lead_officers") or "").split(";") if o.strip()
             ],
-            "expected_outcome": row["expected_outcome"].strip(),
-            "evidence_required": row["evidence_required"].strip(),
+            # optional (plan_columns.py): "" when the file leaves it out or blank
+            "expected_outcome": (row.get("expected_outcome") or "").strip(),
+            "evidence_required": (row.get("evidence_required") or "").strip(),
             "due_date": due,
         }
         entries.append(signer.sign(Action.Added.TYPE, action_aggregate_id(action_id), 1, payload))

@@ -58,6 +58,7 @@ ORDER = (
     "keys",
     "users",
     "import",
+    "template",
     "act",
     "sign",
     "evidence",

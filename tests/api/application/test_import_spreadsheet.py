@@ -133,9 +133,9 @@ def test_every_kind_of_bad_row_is_named_and_nothing_is_imported(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_missing_column_is_named(world: World, tmp_path: Path, fmt: str) -> None:
-    columns = [c for c in ACTION_COLUMNS if c != "evidence_required"]
+    columns = [c for c in ACTION_COLUMNS if c != "lead_agency"]
     path = FORMATS[fmt](tmp_path / "actions", columns, [GOOD])
-    assert rejected(world, path) == ["row 1, column evidence_required: required column is missing"]
+    assert rejected(world, path) == ["row 1, column lead_agency: required column is missing"]
 
 
 def test_xlsx_cells_that_are_not_plain_values(world: World, tmp_path: Path) -> None:
@@ -163,11 +163,13 @@ def test_the_wrong_sheet_is_refused(world: World, tmp_path: Path) -> None:
         tmp_path / "book", list(ACTION_COLUMNS), [GOOD], sheets=("Sheet1", "Notes")
     )
     assert rejected(world, several) == [
-        "sheet: the workbook has sheets 'Sheet1', 'Notes': name the one to import "
-        "'recommendations' or 'actions', or keep only that sheet"
+        "sheet: the workbook has 2 sheets with data, 'Sheet1', 'Notes': choose one with "
+        "--sheet NAME"
     ]
     named = write_xlsx(tmp_path / "named", list(ACTION_COLUMNS), [GOOD], sheets=("Notes", "x"))
-    assert rejected(world, named)[0].startswith("sheet: the workbook has sheets 'Notes', 'x'")
+    assert rejected(world, named)[0].startswith(
+        "sheet: the workbook has 2 sheets with data, 'Notes'"
+    )
     # the right sheet among others is found by its name
     chosen = write_xlsx(
         tmp_path / "chosen", list(ACTION_COLUMNS), [GOOD], sheets=("Actions", "Notes")
@@ -181,7 +183,9 @@ def test_a_file_that_is_not_a_table_is_refused(world: World, tmp_path: Path) -> 
     assert rejected(world, fake) == ["file: not a readable .xlsx workbook"]
     binary = tmp_path / "plan.csv"
     binary.write_bytes(write_xlsx(tmp_path / "real", list(ACTION_COLUMNS), [GOOD]).read_bytes())
-    assert rejected(world, binary) == ["file: is not UTF-8 text (CSV) or .xlsx"]
+    assert rejected(world, binary) == [
+        "file: is a zip (an .xlsx workbook?), not CSV text: name it .xlsx"
+    ]
     old = tmp_path / "plan.xls"
     old.write_bytes(b"\xd0\xcf\x11\xe0")
     assert rejected(world, old) == [
