@@ -16,6 +16,12 @@ over C2SP tlog-witness (INQUIRY_LEDGER_WITNESSES; api/application/witness_push.p
 served by `witness serve`). Witnesses may also pull (`witness cosign`, ledger/witness.py:
 fetch the latest checkpoint and post the cosignature back, POST
 /v1/checkpoints/{size}/cosignatures).
+
+Receipts (`ServerReceipts`): the requests one process answers at the same moment share
+one signed checkpoint, the current tree's, which holds every one of their leaves, with
+each leaf's inclusion proof in it. Signing, reading the tree's state and the log key,
+and the proof's hashes were each paid per request before (issue 18); a receipt is the
+same receipt whichever other leaves its checkpoint also holds (ledger/receipt.py).
 """
 
 from __future__ import annotations
@@ -27,12 +33,16 @@ from collections.abc import Callable, Sequence
 from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
 from ledger.errors import LedgerError, WrongLogKey
+from ledger.group_commit import GroupCommit, Pending
 from ledger.keys import KeyFileError, KeyPair
-from ledger.receipt import receipted, with_receipts
+from ledger.receipt import Receipted, receipted, with_receipts
 from ledger.service import Appended, Ledger
 from ledger.storage import StoredCheckpoint
 
 log = logging.getLogger("inquiry_ledger.checkpoints")
+
+#: One request's part of a group of receipts: the app's config and its appended entries.
+_Asked = tuple[LedgerConfig, list[Appended]]
 
 
 def held_log_signer(ledger: Ledger, config: LedgerConfig) -> NoteSigner | None:
@@ -54,13 +64,13 @@ def newest_checkpoint(ledger: Ledger, signer: NoteSigner | None) -> StoredCheckp
 
 def server_receipts(
     ledger: Ledger, config: LedgerConfig, appended: Sequence[Appended]
-) -> list[Appended]:
-    """The server's receipts for one append: ONE checkpoint signature for the batch.
+) -> list[Receipted]:
+    """The server's receipts for these appended entries: ONE checkpoint signature.
 
-    The key is read per request, so a rotation (which replaces the key file) is picked
-    up; a key the ledger no longer names is read once more, in case the rotation finished
-    in between. The entries are appended by then: if no receipt can be signed, the answer
-    says so by carrying none, rather than reporting a failed append."""
+    The key is read per call (per group of requests), so a rotation (which replaces the
+    key file) is picked up; a key the ledger no longer names is read once more, in case
+    the rotation finished in between. The entries are appended by then: if no receipt can
+    be signed, the answer says so by carrying none, rather than reporting a failed append."""
     for attempt in (1, 2):
         signer = held_log_signer(ledger, config)
         if signer is None:
@@ -74,6 +84,41 @@ def server_receipts(
             log.warning("appended, but no receipt could be signed: %s", error)
             break
     return [receipted(a, None) for a in appended]
+
+
+class ServerReceipts:
+    """The receipts of concurrent requests, issued together (see the module docstring).
+
+    Combined as the ledger combines appends (ledger/group_commit.py), without a timer: a
+    request that finds no receipt being issued issues its own at once, with those of every
+    request that queued meanwhile; requests that arrive while it signs are the next
+    group. One client alone waits for nobody. Each request gets its own entries' receipts
+    (or none, as `server_receipts` says), in its own order."""
+
+    #: Leaves in one group at most: the proofs are read in one query (ledger/merkle.py).
+    MAX_LEAVES = 4096
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._group: GroupCommit[_Asked, list[Receipted]] = GroupCommit(
+            self._issue, max_items=lambda asked: len(asked[1]), max_group_items=self.MAX_LEAVES
+        )
+
+    def issue(self, config: LedgerConfig, appended: Sequence[Appended]) -> list[Receipted]:
+        """The receipts of one request's appended entries. `config` is the app's (the
+        same for every request: the group is signed with the key it names)."""
+        if not appended:
+            return []
+        return self._group.submit((config, list(appended)))
+
+    def _issue(self, group: Sequence[Pending[_Asked, list[Receipted]]]) -> None:
+        everyone = [a for pending in group for a in pending.item[1]]
+        receipts = server_receipts(self.ledger, group[0].item[0], everyone)
+        start = 0
+        for pending in group:
+            end = start + len(pending.item[1])
+            pending.succeed(receipts[start:end])
+            start = end
 
 
 class RegularCheckpoints:

@@ -16,7 +16,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
+from api.application.checkpoints import ServerReceipts
 from api.application.evidence import ConfiguredEvidence
 from api.application.idempotency import CommandLog
 from api.application.tokens import TokenError, TokenStore
@@ -40,12 +42,22 @@ class Services:
     evidence: ConfiguredEvidence
     #: Which agency uploaded which blob: who may name it (api/application/uploads.py).
     uploads: EvidenceUploads = field(init=False)
+    #: The appends' receipts, one signature for those answered together (checkpoints.py).
+    receipts: ServerReceipts = field(init=False)
 
     def __post_init__(self) -> None:
         self.uploads = EvidenceUploads(self.ledger.tables)
+        self.receipts = ServerReceipts(self.ledger)
 
 
 # -- dependencies --------------------------------------------------------------------------
+# The dependencies that do no I/O are `async def` (over the plain functions, which pages and
+# middleware call): FastAPI runs a `def` dependency in a worker thread, a thread hop per
+# dependency per request for an attribute read.
+
+#: Where `authenticate` leaves the caller in the request's scope, so the route's `caller`
+#: dependency reuses what HeaderAuth (api/http/middleware.py) found from the same headers.
+CALLER_STATE = "inquiry_ledger.caller"
 
 
 def services(request: Request) -> Services:
@@ -53,7 +65,11 @@ def services(request: Request) -> Services:
     return found
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+async def _services(request: Request) -> Services:
+    return services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def config(request: Request) -> LedgerConfig:
@@ -61,24 +77,43 @@ def config(request: Request) -> LedgerConfig:
     return found
 
 
-ConfigDep = Annotated[LedgerConfig, Depends(config)]
+async def _config(request: Request) -> LedgerConfig:
+    return config(request)
 
 
-def caller(
+ConfigDep = Annotated[LedgerConfig, Depends(_config)]
+
+
+def authenticate(request: Request, svc: Services, authorization: str | None) -> Actor:
+    """The directory's view of whoever holds the bearer token (or the browser's session),
+    left in the request's scope for `caller`. Blocking reads: call it from a worker thread."""
+    if authorization is None and web_session.COOKIE in request.cookies:
+        actor = web_session.session_actor(request, svc.ledger)  # the browser; CSRF-checked
+    else:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise TokenError("send Authorization: Bearer <token>")
+        token = authorization.removeprefix("Bearer ").strip()
+        user_id = svc.tokens.authenticate(token, now=svc.ledger.clock())
+        user = svc.ledger.require_directory().users.get(user_id)
+        if user is None:
+            raise TokenError("the token's user is not registered")
+        request.scope.setdefault("state", {})["user_id"] = user_id
+        actor = user.actor()
+    request.scope.setdefault("state", {})[CALLER_STATE] = actor
+    return actor
+
+
+async def caller(
     request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
-    """The directory's view of whoever holds the bearer token."""
-    if authorization is None and web_session.COOKIE in request.cookies:
-        return web_session.session_actor(request, svc.ledger)  # the browser; CSRF-checked
-    if not authorization or not authorization.startswith("Bearer "):
-        raise TokenError("send Authorization: Bearer <token>")
-    token = authorization.removeprefix("Bearer ").strip()
-    user_id = svc.tokens.authenticate(token, now=svc.ledger.clock())
-    user = svc.ledger.require_directory().users.get(user_id)
-    if user is None:
-        raise TokenError("the token's user is not registered")
-    request.scope.setdefault("state", {})["user_id"] = user_id
-    return user.actor()
+    """The caller, authenticated once per request: a state-changing API request was
+    already authenticated from these same headers by HeaderAuth, before its body was
+    read, and the scope is this request's own; any other request (reads, pages) is
+    authenticated here, with the same checks and refusals."""
+    found = request.scope.get("state", {}).get(CALLER_STATE)
+    if isinstance(found, Actor):
+        return found
+    return await run_in_threadpool(authenticate, request, svc, authorization)
 
 
 CallerDep = Annotated[Actor, Depends(caller)]

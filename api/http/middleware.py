@@ -44,10 +44,12 @@ class HeaderAuth:
     """Authenticate every state-changing API request (any method but GET, HEAD and
     OPTIONS under the API's prefix) from its headers, before any of its body is read:
     the bearer token, or the browser's session cookie with its CSRF header, through the
-    routes' own dependency (api/http/deps.py `caller`), run here on a request that has
+    routes' own check (api/http/deps.py `authenticate`), run here on a request that has
     no body to read. A refusal (401, 403, or 503 if the database is down) is answered
     at once, in the documented shape, and closes the connection: the body is never
-    read. Otherwise the request goes on, and the route authenticates it again.
+    read. Otherwise the request goes on with its caller in its scope, which the route's
+    `caller` takes instead of authenticating it a second time (the route still applies
+    its own rules to that caller).
 
     Without this, an upload without a token was read whole (up to 5 GiB, spooled to
     disk) before its 401. The pages (/web/*, /signin, /signout, /verify) are left to
@@ -80,7 +82,7 @@ def _refusal(request: Request) -> Response | None:
     `request` has no body: reading one would raise, never wait."""
     try:
         svc = deps.services(request)
-        who = deps.caller(request, svc, request.headers.get("authorization"))
+        who = deps.authenticate(request, svc, request.headers.get("authorization"))
         rule = MAY_SEND.get((request.method, request.scope["path"]))
         if rule is not None and not rule[0](who):
             raise errors.Forbidden(f"{who.describe()} {rule[1]}")

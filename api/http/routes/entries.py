@@ -1,8 +1,9 @@
 """Writing: entries built and signed by the caller, appended atomically and in order;
 a client-chosen command id makes a retry idempotent. Every accepted append answers with
 a receipt per entry (ledger/receipt.py): the leaf, a checkpoint the log key signed of a
-tree holding it (one signature per request) and the inclusion proof. A replay answers
-with the receipts of the first answer, which stay true."""
+tree holding it (one signature for the requests answered together: api/application/
+checkpoints.py `ServerReceipts`) and the inclusion proof. A replay answers with the
+receipts of the first answer, which stay true."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import contextlib
 import hashlib
 
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from api.application.checkpoints import server_receipts
 from api.application.uploads import (
     naming_leads_in,
     require_attachable,
@@ -39,9 +39,20 @@ def _carried_charter(entry: SignedEntry, who: Actor) -> bool:
     return entry.body.type == Directory.CharterAdopted.TYPE and who.role is Role.ADMIN
 
 
-@router.post("/v1/entries", responses=errors_doc(401, 403, 409, 413, 422))
-def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendIn) -> AppendOut:
+@router.post("/v1/entries", response_model=AppendOut, responses=errors_doc(401, 403, 409, 413, 422))
+def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendIn) -> Response:
     """Append entries signed by the caller, atomically and in order."""
+    return as_json(answer(svc, who, config, request))
+
+
+def as_json(out: AppendOut) -> Response:
+    """The answer, encoded as FastAPI encodes a response model (pydantic's JSON of it),
+    here in the route's worker thread: a returned model would be validated again, in one
+    more hop to a worker thread per append, before the same encoding (issue 18)."""
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
+def answer(svc: Services, who: Actor, config: LedgerConfig, request: AppendIn) -> AppendOut:
     entries = [parse_entry(e) for e in request.entries]
     for entry in entries:
         if entry.body.actor != who.user_id and not _carried_charter(entry, who):
@@ -50,7 +61,12 @@ def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendI
                 f"not as {entry.body.actor}",
                 "not_your_entry",
             )
-    request_hash = hashlib.sha256(canonical_bytes([e.to_json() for e in entries])).hexdigest()
+    # What a command id is remembered with; without one, nothing uses it.
+    request_hash = (
+        hashlib.sha256(canonical_bytes([e.to_json() for e in entries])).hexdigest()
+        if request.command_id
+        else ""
+    )
     if request.command_id:
         replay = replayed(svc, request.command_id, who, request_hash)
         if replay is not None:
@@ -69,7 +85,7 @@ def append(svc: ServicesDep, who: CallerDep, config: ConfigDep, request: AppendI
             if replay is not None:
                 return replay
         raise
-    out = AppendOut.of(server_receipts(svc.ledger, config, results))
+    out = AppendOut.of(svc.receipts.issue(config, results))
     if request.command_id:
         svc.commands.remember(request.command_id, who.user_id, request_hash, out.model_dump())
     return out
@@ -102,7 +118,7 @@ def already_recorded(
     recorded = find_recorded(svc.ledger, entries)
     if recorded is None:
         return None
-    out = AppendOut.of(server_receipts(svc.ledger, config, recorded), replayed=True)
+    out = AppendOut.of(svc.receipts.issue(config, recorded), replayed=True)
     with contextlib.suppress(IntegrityError):  # a concurrent retry remembered it first
         svc.commands.remember(command_id, who.user_id, request_hash, out.model_dump())
     return out
