@@ -11,6 +11,7 @@ route that returns bare HTML with no header of its own (the middleware's job).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,6 +71,8 @@ def get_urls(app: Any, world: World) -> list[str]:
         "tree_size": str(world.ledger.tree_size()),
         "leaf_index": "0",
         "aggregate_id": str(action_aggregate_id("R1.1")),
+        "level": "0",  # the log's tiles (C2SP tlog-tiles): level 0, tile 000, partial
+        "index": "000.p/1",
     }
     queries = {
         "/v1/report": "?as_of=2030-01-01&format=html",
@@ -87,7 +90,7 @@ def get_urls(app: Any, world: World) -> list[str]:
         path = route.path
         for name in route.original_route.param_convertors:
             assert name in values, f"no value for {{{name}}} in {path}: add one"
-            path = path.replace(f"{{{name}}}", values[name])
+            path = re.sub(rf"\{{{name}(:[^}}]*)?\}}", values[name], path)
         urls.append(path + queries.get(route.path, ""))
     return urls
 
