@@ -16,6 +16,10 @@ INQUIRY_LEDGER_WITNESSES     a file naming the witnesses `serve` asks to cosign 
                              https, no user or password), KEY its cosigner key as
                              `witness new-key` prints it; blank lines and # comments
                              are skipped; unset: none (api/application/witness_push.py)
+INQUIRY_LEDGER_PUBLIC        "on" publishes the tracker: /public pages and JSON with no
+                             sign-in, and the log's checkpoint and hash tiles at /tlog/
+                             with no token (api/http/public/); "off" (the default) keeps
+                             every read behind a token or a session
 INQUIRY_LEDGER_DB_STATEMENT_TIMEOUT  PostgreSQL only, like the three below: seconds one
                              statement may run (the server cancels it); a server that
                              sends no answer 2 s beyond it is given up on; default 10
@@ -155,6 +159,8 @@ class LedgerConfig:
     witnesses: tuple[ConfiguredWitness, ...] = ()
     #: PostgreSQL's bounds (INQUIRY_LEDGER_DB_*_TIMEOUT); SQLite waits SQLITE_LOCK_TIMEOUT.
     db_timeouts: DbTimeouts = DbTimeouts()
+    #: The public tracker and the public tile API (INQUIRY_LEDGER_PUBLIC=on).
+    public: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LedgerConfig:
@@ -173,6 +179,7 @@ class LedgerConfig:
             ),
             witnesses=_witnesses(env),
             db_timeouts=DbTimeouts.from_env(env),
+            public=_on_off(env, "INQUIRY_LEDGER_PUBLIC"),
         )
         config.eventsourcing_env()  # validate early
         return config
@@ -288,6 +295,15 @@ def _bound(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
 
 def _millis(bound: timedelta) -> int:
     return max(1, math.ceil(bound.total_seconds() * 1000))
+
+
+def _on_off(env: Mapping[str, str], name: str) -> bool:
+    """A switch: "on" or "off" (unset or empty: off); anything else is refused, so a
+    typo never publishes, or silently fails to publish, a ledger."""
+    value = (env.get(name) or "off").strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, not {env.get(name)!r}")
+    return value == "on"
 
 
 def _witnesses(env: Mapping[str, str]) -> tuple[ConfiguredWitness, ...]:

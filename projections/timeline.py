@@ -228,7 +228,7 @@ def _entries(ledger: LogReader, found: list[_Found], limit: int | None) -> list[
                 if state not in statuses:
                     statuses[state] = json.loads(state)["status"]
                 status = statuses[state]
-            out.append(_entry(leaf, event, each.action_id, status))
+            out.append(timeline_entry(leaf, event, each.action_id, status))
     out.sort(key=lambda e: e.leaf_index)
     return out
 
@@ -253,11 +253,11 @@ def _plan_entries(ledger: LogReader, number: int, cut: _Cut) -> list[TimelineEnt
         if cut.ts is not None and to_micros(event.timestamp) > cut.ts:
             break  # a cut is a prefix of every aggregate's history
         if isinstance(event, Plan.RecommendationAdded) and event.number == number:
-            out.append(_entry(leaf, event, None, None))
+            out.append(timeline_entry(leaf, event, None, None))
     return out
 
 
-def _entry(
+def timeline_entry(
     leaf: int, event: SignedEvent, action_id: str | None, status_after: str | None
 ) -> TimelineEntry:
     body = from_domain_event(event).body

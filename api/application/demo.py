@@ -425,4 +425,8 @@ def _show(ledger: Ledger, config: LedgerConfig) -> int:
         f"verify-bundle bundle.zip --log-key {config.log_vkey_path} "
         f"--trust {config.home / 'trust.keys'}"
     )
+    print(
+        f"     INQUIRY_LEDGER_PUBLIC=on {program} --home {config.home} serve, then open "
+        "http://127.0.0.1:8000/public (the public tracker, checked in your browser)"
+    )
     return 0 if report.ok else 1

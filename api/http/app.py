@@ -25,6 +25,7 @@ from api.http.connections import ServerLimits
 from api.http.deps import ERRORS, Services
 from api.http.middleware import AccessLog, BodyLimit, HeaderAuth
 from api.http.pages.routes import install_web
+from api.http.public import routes as public
 from api.http.routes import (
     actions,
     directory,
@@ -58,6 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     actions.router,
     entries.router,
     evidence.router,
+    public.api_router,
 )
 
 
@@ -127,6 +129,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app)  # the browser pages (api/http/pages/)
+    app.include_router(public.router)  # the public tracker's pages (INQUIRY_LEDGER_PUBLIC)
     docs.install(app)  # Swagger UI at /docs, unless INQUIRY_LEDGER_API_DOCS=off
     bounds = limits or ServerLimits()  # serve's, from INQUIRY_LEDGER_* (api/http/connections.py)
     app.add_middleware(

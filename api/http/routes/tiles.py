@@ -2,10 +2,15 @@
 any tlog client (Go's golang.org/x/mod/sumdb/tlog, for one) and none of this product's
 code: the latest checkpoint, hash tiles and entry bundles under /tlog/.
 
-Access: the checkpoint and the hash tiles need a token of any role, and entry bundles an
-auditor's, as /v1/log/entries does (they are the entries themselves); opening them to
-anyone is publication, issue 16's other part. Full tiles never change, so they may be
-cached for good; partial tiles and the checkpoint are superseded as the log grows.
+Access: the checkpoint and the hash tiles need a token of any role, or nothing at all
+when the operator publishes the ledger (INQUIRY_LEDGER_PUBLIC=on), so any monitor can
+mirror the tree and check that it only ever grows. Entry bundles need an auditor's token
+even then, as /v1/log/entries does: they are the entries themselves, and entries carry
+what is never public (people's names in the directory's entries, comments, evidence
+file names); the entries behind what the public tracker shows are published with it,
+each with its inclusion proof (ledger/public_proofs.py). Full tiles never change, so
+they may be cached for good; partial tiles and the checkpoint are superseded as the log
+grows.
 """
 
 from __future__ import annotations
@@ -13,14 +18,24 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Path as FastAPIPath
 from fastapi.responses import PlainTextResponse, Response
 
 from api.application.access import require_auditor
 from api.http import errors
-from api.http.deps import NOTE, CallerDep, ServicesDep, body_doc, error_doc, errors_doc
+from api.http.deps import (
+    NOTE,
+    CallerDep,
+    ServicesDep,
+    body_doc,
+    caller,
+    config,
+    error_doc,
+    errors_doc,
+)
 from api.http.errors import NotFound
+from domain.roles import Actor
 from ledger import tiles
 from ledger.tiles import Tile
 
@@ -37,10 +52,22 @@ TOO_LARGE = error_doc("an entry of the bundle is over 65,535 bytes (read it from
 TileLevel = Annotated[int, FastAPIPath(ge=0, le=63)]
 
 
+async def tree_reader(
+    request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Actor | None:
+    """Anyone, on a published ledger; otherwise a token's holder (any role)."""
+    if config(request).public:
+        return None
+    return await caller(request, svc, authorization)
+
+
+TreeReaderDep = Annotated[Actor | None, Depends(tree_reader)]
+
+
 @router.get(
     "/tlog/checkpoint", response_class=Response, responses={200: NOTE, **errors_doc(401, 404)}
 )
-def tlog_checkpoint(svc: ServicesDep, who: CallerDep) -> Response:
+def tlog_checkpoint(svc: ServicesDep, who: TreeReaderDep) -> Response:
     """The latest signed checkpoint (C2SP signed note): the tree the tiles prove."""
     latest = svc.ledger.latest_checkpoint()
     if latest is None:
@@ -78,7 +105,7 @@ def tlog_entry_bundle(svc: ServicesDep, who: CallerDep, index: str) -> Response:
     response_class=Response,
     responses={200: TILE, **errors_doc(401, 404, 500)},
 )
-def tlog_tile(svc: ServicesDep, who: CallerDep, level: TileLevel, index: str) -> Response:
+def tlog_tile(svc: ServicesDep, who: TreeReaderDep, level: TileLevel, index: str) -> Response:
     """Hash tile (level, N): the tree's nodes at level 8*level, indexes 256N .. 256N+W-1."""
     tile = _existing(svc, level, index)
     try:

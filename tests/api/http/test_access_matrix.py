@@ -15,6 +15,7 @@ the same and the marker is the answer itself.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -160,6 +161,7 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
             same,
         ),
         "GET /v1/log-key/rotations": Probe(lambda _: api("GET", "/v1/log-key/rotations"), same),
+        "GET /v1/log-key/pq": Probe(lambda _: api("GET", "/v1/log-key/pq"), same),
         "GET /v1/log/entries": Probe(lambda _: api("GET", "/v1/log/entries"), same),
         "GET /v1/proofs/inclusion": Probe(
             lambda _: api("GET", "/v1/proofs/inclusion?leaf_index=0&tree_size=2"), same
@@ -233,7 +235,40 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
         "POST /web/off-page/record": Probe(
             lambda a: page("POST", "/web/off-page/record", data={"action_id": action(a)}), same
         ),
+        # The public tracker: answered (with its proofs) only when published; else 404.
+        "GET /public": Probe(lambda _: page("GET", "/public"), proofs_page),
+        "GET /public/recommendations/{number}": Probe(
+            lambda _: page("GET", "/public/recommendations/1"), proofs_page
+        ),
+        "GET /public/agencies/{agency}": Probe(
+            lambda a: page("GET", f"/public/agencies/{a}"), proofs_page
+        ),
+        "GET /public/keys": Probe(lambda _: page("GET", "/public/keys"), stated_keys),
+        "GET /public/v1/plan": Probe(lambda _: api("GET", "/public/v1/plan"), proofs_json),
+        "GET /public/v1/recommendations/{number}": Probe(
+            lambda _: api("GET", "/public/v1/recommendations/1"), proofs_json
+        ),
+        "GET /public/v1/agencies/{agency}": Probe(
+            lambda a: api("GET", f"/public/v1/agencies/{a}"), proofs_json
+        ),
+        "GET /public/v1/keys": Probe(lambda _: api("GET", "/public/v1/keys"), stated_origin),
     }
+
+
+def proofs_page(_agency: str) -> str:
+    return 'id="public-proofs"'
+
+
+def proofs_json(_agency: str) -> str:
+    return '"proofs":'
+
+
+def stated_keys(_agency: str) -> str:
+    return 'id="stated-log-key"'
+
+
+def stated_origin(_agency: str) -> str:
+    return '"origin":'
 
 
 def refused(response: Any) -> bool:
@@ -297,6 +332,31 @@ def test_the_service_answers_as_the_readme_says(matrix_world: World) -> None:
         for column in columns:
             player = PLAYERS[column]
             for route, probe in probes(svc, player).items():
+                expected = rows[route][columns.index(column)]
+                got = cell(probe)
+                if got != expected:
+                    mismatches.append(f"{route} as {column}: README says {expected}, got {got}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_a_published_ledger_answers_as_the_readme_says(matrix_world: World) -> None:
+    """INQUIRY_LEDGER_PUBLIC=on: the README's second table, cell by cell; it names only
+    rows of the first (the others answer as there, which the test above holds)."""
+    columns, rows = readme_table("public-matrix")
+    _, every = readme_table("access-matrix")
+    assert columns == list(PLAYERS) and set(rows) <= set(every)
+    published = dataclasses.replace(
+        matrix_world, config=dataclasses.replace(matrix_world.config, public=True)
+    )
+    with web_client(published) as http:
+        http.tokens["admin"] = http.tokens.get("admin") or _token(matrix_world, "admin")
+        svc = Service(matrix_world, http)
+        mismatches = []
+        for column in columns:
+            player = PLAYERS[column]
+            for route, probe in probes(svc, player).items():
+                if route not in rows:
+                    continue
                 expected = rows[route][columns.index(column)]
                 got = cell(probe)
                 if got != expected:

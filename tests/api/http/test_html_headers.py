@@ -73,6 +73,7 @@ def get_urls(app: Any, world: World) -> list[str]:
         "aggregate_id": str(action_aggregate_id("R1.1")),
         "level": "0",  # the log's tiles (C2SP tlog-tiles): level 0, tile 000, partial
         "index": "000.p/1",
+        "agency": "council",  # the public tracker's agency pages
     }
     queries = {
         "/v1/report": "?as_of=2030-01-01&format=html",

@@ -1,0 +1,274 @@
+"""What the public tracker shows (INQUIRY_LEDGER_PUBLIC=on), as it stood at one checkpoint.
+
+Why cut at a checkpoint: every fact on a public page names the signed entry it comes
+from, and the reader checks that entry against the checkpoint the page carries
+(ledger/public_proofs.py). A view of "now" would show entries no checkpoint covers yet.
+The cut is a log position (the first N entries), so it is exact, whatever the clocks.
+
+What is public, and what never is. Public: the plan (its title, source and agencies),
+each recommendation and action as the plan states them, and every decision on an action
+with its reasons (status changes, sign-offs and their revocations, returns, ratings,
+merges, withdrawals), and the agency's statement publishing a file. Never public: the
+directory (people's names), comments, evidence entries (a file's name can carry personal
+data), erasures and officer assignments; evidence only where its agency has published it
+with a signed statement. People are shown by role and agency, never by name.
+
+What the entries themselves reveal: the reader checks each fact against the entry's own
+bytes, so those bytes are published, and they hold the signer's user id and, in an
+action's entries, the plan's lead officers as the plan names them. The README says so
+and asks for user ids that are role handles (``council-lead``), not names, on a ledger
+that will be published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain import PLAN_ID
+from projections.asof import status_as_of
+from projections.port import LogReader
+from projections.projector import projector_for
+from projections.status import PlanStatus
+from projections.timeline import (
+    TimelineEntry,
+    UnknownSubject,
+    recommendation_timeline,
+    timeline_entry,
+)
+
+#: Entry types a public page shows, with the payload members it shows of each (exactly
+#: as signed: the reader compares them with the entry's bytes).
+PUBLIC_MEMBERS: dict[str, tuple[str, ...]] = {
+    "plan.imported": ("title", "source"),
+    "plan.recommendation_added": ("number", "title", "text", "lead_agencies"),
+    "action.added": (
+        "action_id",
+        "recommendation",
+        "title",
+        "lead_agency",
+        "expected_outcome",
+        "evidence_required",
+        "due_date",
+    ),
+    "action.amended": ("changes", "reason"),
+    "action.status_changed": ("from_status", "to_status", "reason"),
+    "action.signed_off": ("level", "statement"),
+    "action.sign_off_revoked": ("level", "reason"),
+    "action.returned": ("level", "reasons"),
+    "action.rag_rated": ("scope", "rating", "reason"),
+    "action.merged": ("into", "reason"),
+    "action.withdrawn": ("reason",),
+    "action.evidence_published": ("sha256", "statement"),
+    "action.evidence_unpublished": ("sha256", "reason"),
+}
+#: Members of an amendment's changes never shown (names of officers).
+PRIVATE_CHANGES = frozenset({"lead_officers"})
+#: The most decisions one recommendation's page shows (its latest); the rest are
+#: in the log, and the count says how many there are.
+PAGE_LIMIT = 200
+
+#: Who signed: (role, agency or None) for a user id, from the directory.
+Who = Callable[[str], tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """One signed decision as the public sees it, and the leaf that proves it."""
+
+    leaf_index: int
+    type: str
+    subject: str  # an action id, or "plan"
+    timestamp: str  # as signed: YYYY-MM-DDTHH:MM:SS.ffffffZ
+    by_role: str
+    by_agency: str | None
+    status_after: str | None
+    shown: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PublicAction:
+    action_id: str
+    title: str
+    lead_agency: str
+    status: str
+    agency_claim: str | None
+    verdict: str | None
+    due_date: str | None
+    overdue: bool
+
+
+@dataclass
+class PublicRecommendation:
+    number: int
+    title: str
+    text: str
+    lead_agencies: list[str]
+    status: str
+    actions: list[PublicAction]
+    entries: list[PublicEntry] = field(default_factory=list)
+    total_entries: int = 0
+
+    @property
+    def leaves(self) -> set[int]:
+        return {e.leaf_index for e in self.entries}
+
+    def to_json(self) -> dict[str, Any]:
+        found = asdict(self)
+        found["truncated"] = self.total_entries > len(self.entries)
+        return found
+
+
+@dataclass
+class PublicPlan:
+    title: str
+    source: str
+    agencies: dict[str, str]
+    tree_size: int
+    summary: dict[str, int]
+    recommendations: list[dict[str, Any]]
+    by_agency: dict[str, dict[str, int]]
+    entries: list[PublicEntry] = field(default_factory=list)
+
+    @property
+    def leaves(self) -> set[int]:
+        return {e.leaf_index for e in self.entries}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_view(ledger: LogReader, size: int, who: Who) -> PublicPlan:
+    """The plan as it stood at log position `size`: its own entries (the import and each
+    recommendation's) prove the titles; the statuses are summaries of the actions, each
+    proven on its recommendation's page."""
+    status = status_as_of(ledger, position=size)
+    entries = _plan_entries(ledger, size, who)
+    return PublicPlan(
+        title=status.title,
+        source=next((e.shown["source"] for e in entries if e.type == "plan.imported"), ""),
+        agencies=status.agencies,
+        tree_size=size,
+        summary=status.claims_and_verdicts(),
+        recommendations=[
+            {
+                "number": r.number,
+                "title": r.title,
+                "lead_agencies": r.lead_agencies,
+                "status": r.status,
+                "actions": r.actions,
+                "by_status": r.by_status,
+            }
+            for r in status.recommendations
+        ],
+        by_agency=status.by_agency,
+        entries=entries,
+    )
+
+
+def recommendation_view(
+    ledger: LogReader, number: int, size: int, who: Who, *, limit: int = PAGE_LIMIT
+) -> PublicRecommendation:
+    """One recommendation as it stood at log position `size`, with its public decisions
+    (the latest `limit`); UnknownSubject if the plan had no such recommendation then."""
+    status = status_as_of(ledger, position=size)
+    row = next((r for r in status.recommendations if r.number == number), None)
+    if row is None:
+        raise UnknownSubject(f"no recommendation {number}")
+    timeline = recommendation_timeline(ledger, number, position=size)
+    public = [e for e in timeline.entries if e.type in PUBLIC_MEMBERS]
+    text = next(
+        (str(e.details.get("text", "")) for e in public if e.type == "plan.recommendation_added"),
+        "",
+    )
+    chosen = public[-limit:] if limit else []
+    return PublicRecommendation(
+        number=row.number,
+        title=row.title,
+        text=text,
+        lead_agencies=row.lead_agencies,
+        status=row.status,
+        actions=_actions(status, number),
+        entries=[_public(e, who) for e in chosen],
+        total_entries=len(public),
+    )
+
+
+def agency_view(ledger: LogReader, agency: str, size: int) -> dict[str, Any]:
+    """One agency's actions as they stood at log position `size` (a summary: each action's
+    decisions are proven on its recommendation's page); KeyError for no such agency."""
+    status = status_as_of(ledger, position=size)
+    if agency not in status.agencies:
+        raise KeyError(agency)
+    own = [a for a in status.actions if a.lead_agency == agency]
+    return {
+        "agency": agency,
+        "name": status.agencies[agency],
+        "tree_size": size,
+        "by_status": status.by_agency.get(agency, {}),
+        "actions": [asdict(_action(a)) | {"recommendation": a.recommendation} for a in own],
+    }
+
+
+def _actions(status: PlanStatus, number: int) -> list[PublicAction]:
+    return [_action(a) for a in status.actions if a.recommendation == number]
+
+
+def _action(row: Any) -> PublicAction:
+    return PublicAction(
+        action_id=row.action_id,
+        title=row.title,
+        lead_agency=row.lead_agency,
+        status=row.status,
+        agency_claim=row.agency_claim,
+        verdict=row.verdict,
+        due_date=row.due_date,
+        overdue=row.overdue,
+    )
+
+
+def _plan_entries(ledger: LogReader, size: int, who: Who) -> list[PublicEntry]:
+    """The plan aggregate's entries inside the first `size` leaves (its import and the
+    recommendations added), read from the projection's leaf index."""
+    tables = projector_for(ledger).tables
+    projector_for(ledger).catch_up(ledger)
+    plan = tables.aggregate_number(str(PLAN_ID))
+    if plan is None:
+        return []
+    leaves = tables.leaves_of(plan, bound=size)
+    if not leaves:
+        return []
+    out = []
+    for event in ledger.events_of(PLAN_ID, last_version=max(leaves)):
+        leaf = leaves.get(event.originator_version)
+        if leaf is None:
+            continue
+        entry = timeline_entry(leaf, event, None, None)
+        if entry.type in PUBLIC_MEMBERS:
+            out.append(_public(entry, who))
+    return out
+
+
+def _public(entry: TimelineEntry, who: Who) -> PublicEntry:
+    role, agency = who(entry.actor)
+    shown = {name: entry.details.get(name) for name in PUBLIC_MEMBERS[entry.type]}
+    changes = shown.get("changes")
+    if entry.type == "action.amended" and isinstance(changes, dict):
+        shown["changes"] = {k: v for k, v in changes.items() if k not in PRIVATE_CHANGES}
+    return PublicEntry(
+        leaf_index=entry.leaf_index,
+        type=entry.type,
+        subject=entry.action_id or "plan",
+        timestamp=_as_signed(entry.timestamp),
+        by_role=role,
+        by_agency=agency,
+        status_after=entry.status_after,
+        shown=shown,
+    )
+
+
+def _as_signed(iso: str) -> str:
+    """The entry's timestamp in the form it is signed in (ledger/auditor/entry.py)."""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
