@@ -123,12 +123,17 @@ async function cosignedAt(note, witness) {
 
 // -- Merkle proofs (RFC 9162) ---------------------------------------------------------
 
+// Sizes may pass 2^31, where JavaScript's bitwise operators stop working: arithmetic only.
 const odd = (n) => n % 2 === 1;
+function powerOfTwo(n) {
+  while (n > 1 && !odd(n)) n = half(n);
+  return n === 1;
+}
 const half = (n) => Math.floor(n / 2);
 const nodeHash = (left, right) => sha256(concat(new Uint8Array([1]), left, right));
 const leafHash = (entry) => sha256(concat(new Uint8Array([0]), entry));
 
-async function inclusionRoot(index, size, leaf, proof) {
+export async function inclusionRoot(index, size, leaf, proof) {
   if (!(index >= 0 && index < size)) return null;
   let fn = index, sn = size - 1, r = leaf;
   for (const p of proof) {
@@ -144,11 +149,11 @@ async function inclusionRoot(index, size, leaf, proof) {
   return sn === 0 ? r : null;
 }
 
-async function consistent(oldSize, newSize, oldRoot, newRoot, proof) {
+export async function consistent(oldSize, newSize, oldRoot, newRoot, proof) {
   if (oldSize === newSize) return proof.length === 0 && equalBytes(oldRoot, newRoot);
   if (oldSize === 0 || oldSize > newSize || proof.length === 0) return false;
   const path = proof.slice();
-  if ((oldSize & (oldSize - 1)) === 0 && oldSize < 2 ** 31) path.unshift(oldRoot);
+  if (powerOfTwo(oldSize)) path.unshift(oldRoot); // the old tree is one node the proof omits
   let fn = oldSize - 1, sn = newSize - 1;
   while (odd(fn)) { fn = half(fn); sn = half(sn); }
   let fr = path[0], sr = path[0];
@@ -248,6 +253,8 @@ function statusSetBy(entry) {
 }
 
 // -- the whole check ------------------------------------------------------------------
+
+export {parseVkey, verifiedBy, cosignedAt, uuid5, leafHash};
 
 export function pinnedKeys() {
   try {
@@ -410,4 +417,4 @@ function installPinForm() {
   show();
 }
 
-run();
+if (typeof document !== "undefined") run(); // a page; not when a test imports this module
