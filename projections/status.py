@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain import Action, Plan, Status
 from domain.events import SignedEvent
+from domain.figures import ActionFacts, HeadlineFigures
 from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision, Evidence
 from domain.progress import recommendation_status
 from ledger.auditor.entry import SignedEntry
@@ -68,22 +69,8 @@ class PlanStatus:
     by_agency: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def claims_and_verdicts(self) -> dict[str, int]:
-        live = [a for a in self.actions if a.status not in {s.value for s in REMOVED_FROM_PLAN}]
-        return {
-            "actions": len(live),
-            "agency_claims_complete": sum(1 for a in live if a.agency_claim == "complete"),
-            "accepted_or_beyond": sum(
-                1
-                for a in live
-                if a.status in ("accepted", *[s.value for s in CHAIR_OUTCOMES], "verified")
-            ),
-            "chair_verified": sum(1 for a in live if a.status == Status.VERIFIED.value),
-            "chair_not_implementable": sum(
-                1 for a in live if a.status == Status.NOT_IMPLEMENTABLE.value
-            ),
-            "chair_superseded": sum(1 for a in live if a.status == Status.SUPERSEDED.value),
-            "overdue": sum(1 for a in live if a.overdue),
-        }
+        """The headline figures, as the domain defines them (domain/figures.py)."""
+        return HeadlineFigures.of(action_facts(a) for a in self.actions).as_dict()
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PlanStatus:
@@ -109,6 +96,11 @@ class PlanStatus:
             "recommendations": [vars(r) for r in self.recommendations],
             "actions": [vars(a) for a in self.actions],
         }
+
+
+def action_facts(row: ActionRow) -> ActionFacts:
+    """What the headline figures read of an action's row."""
+    return ActionFacts(Status(row.status), frozenset(row.signed_by), row.overdue)
 
 
 class Replay:

@@ -147,8 +147,9 @@ def report_of(h: History, as_of: str = AS_OF, since: str | None = None) -> Progr
 
 def test_the_html_report_matches_the_history(history: History) -> None:
     page = ReportPage(render_html(report_of(history)))
+    # R1.2 went from the agency's sign-off straight to the chair's outcome: never accepted.
     assert page.text["claims-sentence"] == (
-        "Agencies report 2 of 3 actions complete; the implementation group has accepted 2; "
+        "Agencies report 2 of 3 actions complete; the implementation group has accepted 1; "
         "the independent chair has verified 1, found 1 not implementable locally and 0 "
         "superseded. 1 action is overdue."
     )
@@ -175,7 +176,7 @@ def test_the_html_report_matches_the_history(history: History) -> None:
     ]
     assert page.body_rows("claims-verdicts") == [
         ["Council", "1", "1", "1", "1", "0", "0", "0"],
-        ["Police", "2", "1", "1", "0", "1", "0", "1"],
+        ["Police", "2", "1", "0", "0", "1", "0", "1"],  # R1.2 never accepted
     ]
     assert page.body_rows("agency-rag", header=2) == [
         ["Council", "1", "0", "0", "1", "0", "0", "0", "0", "1"],
