@@ -12,6 +12,8 @@ Layout (a folder, or the same names inside a .zip)::
     evidence/manifest.jsonl one line per attached blob: sha256, size, media type, action,
                             the leaf that attached it, and whether it was later erased
     evidence/blobs/SHA256   with --evidence: each blob's content (never an erased one)
+    log-pq-key.txt          if the log has a post-quantum key: the statement binding it to
+                            the log key (ledger/auditor/pqkey.py); bundle.json names it
     README.md               this format, for the auditor
 
 The exporter is run by the operator, who is not trusted: nothing here is taken on faith by
@@ -39,6 +41,8 @@ from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import Finding
 from ledger.auditor.keyindex import KEYS_FILE, KeyIndex
 from ledger.auditor.limits import BundleTooLarge
+from ledger.auditor.pqkey import BUNDLE_FILE as PQ_BUNDLE_FILE
+from ledger.auditor.pqkey import PQBinding
 from ledger.service import Ledger
 
 #: Reads a blob's verified content in chunks (the evidence store's `read`).
@@ -78,6 +82,15 @@ file proves nothing before it was rewritten.
   both keys. The old key signs checkpoints up to that size, the new one from it on. Pin
   every key you trust (one per line in the --log-key file); a rotation never makes an
   unpinned key trusted.
+- `log-pq-key.txt` (only if the log has a post-quantum key; bundle.json's `pq_log_key`
+  names it): the signed note "inquiry-ledger/log-pq-key/v1", origin, size, root, `log
+  KEY`, `pq KEY`, signed by the Ed25519 log key and by the ML-DSA-44 key. Every
+  checkpoint of a larger tree carries a second signature line by that key: signature
+  type 0xff followed by the ASCII bytes "inquiry-ledger/ml-dsa-44/v1" (C2SP has no
+  ML-DSA byte; 0xff is its private-use escape), key ID = SHA-256(name || 0x0A || type ||
+  1,312-byte public key)[:4], signature = ML-DSA-44 (FIPS 204, empty context) over the
+  note text, 2,420 bytes. Pin the key with `--pq-log-key FILE` to require it; verifiers
+  that do not know it ignore its line.
 - Limits the auditor holds a bundle to (ledger/auditor/limits.py): no line over 4 MiB,
   bundle.json under 1 MiB, at most 1000 lines of entries.jsonl or of checkpoints.jsonl
   that repeat an earlier one, at most 1000 entries past what bundle.json and the
@@ -137,6 +150,12 @@ class LedgerSource:
         from ledger.logkeys import rotation_notes
 
         return rotation_notes(self.ledger.tables)
+
+    def log_pq_statement(self) -> str | None:
+        """The statement binding the log's post-quantum key, if any (ledger/pqkeys.py)."""
+        from ledger.pqkeys import pq_statement
+
+        return pq_statement(self.ledger.tables)
 
 
 def export_bundle(
@@ -220,6 +239,10 @@ def _write(
         with (folder / "log-key-rotations.jsonl").open("w") as handle:
             for note in rotations:
                 handle.write(json.dumps({"note": note}) + "\n")
+    pq_of = getattr(log, "log_pq_statement", None)  # optional in a LogSource too
+    pq_note: str | None = pq_of() if pq_of is not None else None
+    if pq_note is not None:  # the post-quantum key, bound to the log key (auditor/pqkey.py)
+        (folder / PQ_BUNDLE_FILE).write_text(pq_note)
     (folder / "evidence").mkdir()
     blob_count = 0
     with (folder / "evidence" / "manifest.jsonl").open("w") as handle:
@@ -236,6 +259,8 @@ def _write(
         "exported_at": exported_at.isoformat(),
         "evidence_blobs": blobs is not None,
     }
+    if pq_note is not None:
+        meta["pq_log_key"] = PQBinding.parse(pq_note).pq.encode()
     (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     (folder / "README.md").write_text(AUDITOR_README)
     return ExportSummary(folder, count, len(checkpoints), len(evidence), blob_count)

@@ -117,7 +117,8 @@ def new_vkey_of(note: str) -> str:
 
 
 def _handover_checkpoint(ledger: Any, signer: NoteSigner, size: int, root: bytes) -> None:
-    """The old key's last checkpoint, at the size the rotation names (reused if present)."""
+    """The old key's last checkpoint, at the size the rotation names (reused if present),
+    with the post-quantum line too when the ledger has that key (ledger/pqkeys.py)."""
     from datetime import UTC, datetime
 
     from ledger.storage import StoredCheckpoint
@@ -125,9 +126,8 @@ def _handover_checkpoint(ledger: Any, signer: NoteSigner, size: int, root: bytes
     latest = ledger.tables.latest_checkpoint()
     if latest is not None and latest.tree_size == size:
         return
-    stored = StoredCheckpoint(
-        size, root, Checkpoint(signer.name, size, root).sign(signer), datetime.now(UTC).isoformat()
-    )
+    note = Checkpoint(signer.name, size, root).sign(ledger.checkpoint_signer(signer))
+    stored = StoredCheckpoint(size, root, note, datetime.now(UTC).isoformat())
     ledger.tables.insert_checkpoint(stored)
 
 

@@ -18,7 +18,9 @@ every leaf's index + 1 (other writers may have appended since; the proofs are fo
 size). It is signed without the append lock: stored nodes never change, so the tree of
 the size read is fixed, and the log key is checked after the size was read, so a
 rotation that completed before it refuses this (possibly retired) key, and one that did
-not yet happened at a size no smaller (the key is valid for this size).
+not yet happened at a size no smaller (the key is valid for this size). Like every
+checkpoint the log signs, it carries the post-quantum key's line too when the ledger has
+one (`Ledger.checkpoint_signer`, ledger/pqkeys.py).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def issue_receipts(ledger: Ledger, signer: NoteSigner, leaves: Sequence[int]) ->
     if latest is not None and latest.tree_size == size and latest.root_hash == root:
         note = latest.note
     else:
-        note = Checkpoint(origin, size, root).sign(signer)
+        note = Checkpoint(origin, size, root).sign(ledger.checkpoint_signer(signer))
     return [
         Receipt(index, leaf, note, tuple(proof))
         for index, (leaf, proof) in zip(leaves, proven, strict=True)

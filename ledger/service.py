@@ -30,7 +30,7 @@ import copy
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -59,6 +59,7 @@ from ledger.auditor.entry import EntryFormatError, EventBody, SignedEntry, entry
 from ledger.auditor.limits import MAX_LINE
 from ledger.auditor.merkle import CompactRange, ProofError, leaf_hash
 from ledger.auditor.note import NoteSigner
+from ledger.auditor.pqkey import PQBinding
 from ledger.config import LedgerConfig
 from ledger.entry import to_domain_event
 from ledger.errors import (
@@ -75,6 +76,7 @@ from ledger.errors import (
 from ledger.group_commit import GroupCommit, Pending
 from ledger.locks import FileAppendLock, PostgresAppendLock
 from ledger.mapper import SignedEntryMapper
+from ledger.pqkeys import HeldPQKey, pq_binding
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 from ledger.storage import LedgerTables, StoredCheckpoint
 from ledger.timestamps import NextEntry, TimestampRule, floor, witness_floor, witnessed_moment
@@ -208,6 +210,8 @@ class Ledger:
         self._fresh: dict[UUID, Any] = {}
         self._origin: str | None = None
         self._directory: Directory | None = None  # see `directory`
+        self._pq_binding: PQBinding | None = None  # see `checkpoint_signer`
+        self._pq_key = HeldPQKey(config)
         # The newest time a witness cosigned a checkpoint at: no entry appended from now
         # on may be dated before it. Re-read with the tree state before every batch, so
         # the append path asks nothing more per entry (ledger/timestamps.py).
@@ -797,7 +801,7 @@ class Ledger:
             origin = self.require_log_signer(signer)
             assert self._compact is not None
             root = self._compact.root()
-            note = Checkpoint(origin, size, root).sign(signer)
+            note = Checkpoint(origin, size, root).sign(self.checkpoint_signer(signer))
             stored = StoredCheckpoint(size, root, note, self.clock().isoformat())
             self.tables.insert_checkpoint(stored)
             return stored
@@ -816,6 +820,22 @@ class Ledger:
                 "inquiry-ledger log-key rotate); no checkpoint signed"
             )
         return origin
+
+    def checkpoint_signer(self, signer: NoteSigner) -> NoteSigner:
+        """`signer` (the Ed25519 log key) with the post-quantum log key's line added when
+        the ledger has one (ledger/pqkeys.py): every checkpoint it signs, stored or in a
+        receipt, then carries both. WrongLogKey if the ledger has one and this side cannot
+        read it, rather than sign with Ed25519 alone.
+
+        The statement naming the key is read until found, then kept: once recorded it is
+        never replaced. A statement recorded meanwhile by another process names a tree no
+        smaller than any this one read before (it is made under the append lock), and only
+        checkpoints larger than it must carry the line (ledger/auditor/pqkey.py)."""
+        if self._pq_binding is None:
+            self._pq_binding = pq_binding(self.tables)
+        if self._pq_binding is None:
+            return signer
+        return replace(signer, also=(self._pq_key.signer(self._pq_binding),))
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.tables.latest_checkpoint()

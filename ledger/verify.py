@@ -3,9 +3,11 @@
 It trusts nothing the operator stores except as something to check: entries are read
 from the event store itself, re-parsed in strict canonical form, re-hashed into a fresh
 Merkle tree and compared with the stored tree and with every checkpoint signed by the
-pinned log key. Signers are resolved against the directory as it stood at that point
-of the log (replayed from the log), and every rule is checked again for the signer's
-registered role and agency. Signature checks go to the shared pool of worker processes
+pinned log key (and, since the log's post-quantum key was added, by that key too, as the
+statement the pinned log key signed names it: ledger/pqkeys.py). Signers are resolved
+against the directory as it stood at that point of the log (replayed from the log), and
+every rule is checked again for the signer's registered role and agency. Signature
+checks go to the shared pool of worker processes
 (ledger/sigpool.py), a chunk at a time, while this process reads, parses, hashes and
 replays the rules of the entries that follow: they are the cost that dominates (see
 bench/verify.py). The signed message is cut out of the stored line (`signed_message`)
@@ -24,10 +26,14 @@ from domain import Actor, Directory, DomainError, Plan, Role, RuleContext
 from domain.ids import DIRECTORY_ID, PLAN_ID
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError, SignedEntry, signed_message
+from ledger.auditor.errors import FormatError
 from ledger.auditor.merkle import CompactRange, leaf_hash
+from ledger.auditor.mldsa import open_pq_note
 from ledger.auditor.note import NoteError, VerifierKey
+from ledger.auditor.pqkey import PQBinding, binding_problem
 from ledger.auditor.rotation import LogKeys, verify_checkpoint
 from ledger.entry import to_domain_event
+from ledger.pqkeys import pq_binding
 from ledger.service import CHARTER_TYPE, GENESIS_TYPE, Ledger
 from ledger.sigpool import SignatureBatch, cores, shared_pool
 
@@ -57,6 +63,8 @@ class VerificationReport:
     rules_checked: int = 0
     tree_size: int = 0
     checkpoints_verified: int = 0
+    #: Checkpoints carrying a valid signature by the log's post-quantum key (pqkeys.py).
+    pq_checkpoints_verified: int = 0
     latest_checkpoint_size: int | None = None
     uncovered_entries: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -150,6 +158,7 @@ class _Verifier:
             start = page[-1][0] + 1
 
     def _read_checkpoints(self) -> None:
+        pq = self._pq_binding()
         for stored in self.ledger.tables.checkpoints():
             try:
                 checkpoint = verify_checkpoint(stored.note, self.log_key)
@@ -161,11 +170,49 @@ class _Verifier:
                     None, "bad checkpoint", f"size {stored.tree_size}: note and row differ"
                 )
                 continue
+            if pq is not None and pq.requires(checkpoint.size):
+                try:
+                    open_pq_note(stored.note, pq.pq)
+                except NoteError as error:
+                    self.problem(
+                        None,
+                        "bad checkpoint",
+                        f"size {stored.tree_size}: {error} (the log's post-quantum key)",
+                    )
+                    continue
+                self.report.pq_checkpoints_verified += 1
             self.checkpoint_roots[checkpoint.size] = checkpoint.root_hash
             self.report.checkpoints_verified += 1
             self.report.latest_checkpoint_size = checkpoint.size
+        if pq is not None:
+            signed = self.checkpoint_roots.setdefault(pq.size, pq.root_hash)
+            if signed != pq.root_hash:
+                self.problem(
+                    None,
+                    "bad checkpoint",
+                    f"the post-quantum key statement names another root for size {pq.size} "
+                    "than the checkpoint of that size",
+                )
         if 0 in self.checkpoint_roots:
             self._check_root(0)
+
+    def _pq_binding(self) -> PQBinding | None:
+        """The log's post-quantum key, if it has one and the statement binding it is the
+        word of the pinned log key (ledger/auditor/pqkey.py); else None (and a problem if
+        the statement is not)."""
+        try:
+            binding = pq_binding(self.ledger.tables)
+        except FormatError as error:
+            self.problem(None, "post-quantum key", str(error))
+            return None
+        if binding is None:
+            return None
+        keys = self.log_key if isinstance(self.log_key, LogKeys) else LogKeys([self.log_key])
+        why = binding_problem(binding, keys)
+        if why is not None:
+            self.problem(None, "post-quantum key", why)
+            return None
+        return binding
 
     def _check_leaf(
         self,

@@ -15,7 +15,8 @@ What a backup holds (see ledger/backup_archive.py for the file format):
   the wrapped data keys kept in HOME/evidence-keys (the local backend's, and an S3
   deployment's from before they moved into the database) and any user keys kept on the
   server;
-- the public files: log.vkey and the history of retired log keys;
+- the public files: log.vkey, the history of retired log keys and log-pq.vkey (the
+  post-quantum key's private half, HOME/keys/log-pq.key, is key material like log.key);
 - the evidence manifest (every blob the log names, with its SHA-256, size and whether it
   was erased). The blobs themselves live in the evidence store, which has its own
   durability (S3 with versioning and Object Lock); `--evidence` adds the local folder's
@@ -77,7 +78,7 @@ from ledger.verify import verify_ledger
 
 PASSPHRASE_ENV = "INQUIRY_LEDGER_BACKUP_PASSPHRASE"
 SECRET_FOLDERS = ("keys", LEGACY_FOLDER)
-PUBLIC_FILES = ("log.vkey", "log.vkey.history")
+PUBLIC_FILES = ("log.vkey", "log.vkey.history", "log-pq.vkey")
 ATTACHED, ERASED = "action.evidence_attached", "action.evidence_erased"
 
 

@@ -412,8 +412,9 @@ def _show(ledger: Ledger, config: LedgerConfig) -> int:
         + ("OK" if report.ok else f"FAILED ({report.first_problem()})")
     )
     if latest is not None:
-        print("Latest checkpoint:")
-        print("  " + latest.note.rstrip("\n").replace("\n", "\n  "))
+        print("Latest checkpoint (long signature lines cut short here):")
+        for line in latest.note.rstrip("\n").split("\n"):
+            print("  " + (line if len(line) <= 120 else line[:100] + "..."))
     print()
     print("The plan is from the public record; the history is simulated.")
     program = _program()
@@ -423,7 +424,7 @@ def _show(ledger: Ledger, config: LedgerConfig) -> int:
     print(
         f"     {program} --home {config.home} export --out bundle.zip && {program} "
         f"verify-bundle bundle.zip --log-key {config.log_vkey_path} "
-        f"--trust {config.home / 'trust.keys'}"
+        f"--pq-log-key {config.home / 'log-pq.vkey'} --trust {config.home / 'trust.keys'}"
     )
     print(
         f"     INQUIRY_LEDGER_PUBLIC=on {program} --home {config.home} serve, then open "

@@ -1,4 +1,4 @@
-"""Operator commands of the CLI: `backup`, `restore` and `log-key rotate`.
+"""Operator commands of the CLI: `backup`, `restore`, `log-key rotate` and `log-key add-pq`.
 
 All three work on the ledger's own folder and database, never through a server (the CLI
 refuses them with --server).
@@ -23,7 +23,9 @@ from api.cli.common import (
 )
 from ledger.auditor.rotation import LogKeyError
 from ledger.backup_archive import BackupError
+from ledger.keys import KeyFileError
 from ledger.logkeys import rotate_log_key
+from ledger.pqkeys import add_pq_log_key, pq_binding, pq_key_path, pq_vkey_path
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -101,6 +103,33 @@ def cmd_log_key_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log_key_add_pq(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    with open_ledger(config) as ledger:
+        try:
+            recorded = pq_binding(ledger.tables)
+            binding = add_pq_log_key(config, ledger)
+        except (LogKeyError, KeyFileError) as error:
+            raise CliError(str(error)) from None
+    if recorded is not None:  # its own key: only the files were checked (or finished)
+        print(
+            f"this ledger already has its post-quantum log key {binding.pq.label} (added at "
+            f"size {binding.size}); nothing changed; verifier key: {pq_vkey_path(config)}"
+        )
+        return 0
+    print(
+        f"post-quantum (ML-DSA-44) log key {binding.pq.label} added: every checkpoint of a "
+        f"tree larger than {binding.size} carries its signature beside the log key's"
+    )
+    print(f"private key: {pq_key_path(config)} (mode 0600; back it up with the log key)")
+    print(
+        f"verifier key (publish it; auditors pin it with verify-bundle --pq-log-key): "
+        f"{pq_vkey_path(config)}"
+    )
+    print("the statement binding it to the log key, signed by both, is recorded in the ledger")
+    return 0
+
+
 def _os_error(error: OSError) -> str:
     return f"{error.filename}: {error.strerror}" if error.filename else str(error)
 
@@ -138,6 +167,12 @@ def _add_log_key(sub: Subparsers) -> None:
         "rotate", help="retire the log key: a handover checkpoint, then a new key"
     )
     p.set_defaults(func=cmd_log_key_rotate)
+    p = log_key_sub.add_parser(
+        "add-pq",
+        help="give the log its second, post-quantum (ML-DSA-44) key: signs every checkpoint "
+        "from now on beside the log key (needs the log key; once per ledger)",
+    )
+    p.set_defaults(func=cmd_log_key_add_pq)
 
 
 PARSERS: Parsers = {"backup": _add_backup, "restore": _add_restore, "log-key": _add_log_key}

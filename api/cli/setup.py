@@ -13,6 +13,7 @@ from api.application.demo import run_demo
 from api.application.setup import initialise
 from api.cli.common import CliError, Parsers, Subparsers, config_from
 from ledger.keys import KeyPair
+from ledger.pqkeys import pq_vkey_path
 from ledger.sigpool import cores
 
 
@@ -35,6 +36,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     print(f"initialised ledger {result.origin} in {config.describe_store()}")
     print(f"log verifier key (publish it; auditors pin it): {result.log_vkey}")
+    if result.pq_vkey is not None:
+        label = "+".join(result.pq_vkey.split("+", 2)[:2])  # NAME+KEYID; the key is 1.8 kB
+        print(
+            f"post-quantum (ML-DSA-44) log verifier key {label}: {pq_vkey_path(config)} "
+            "(publish it; auditors pin it with verify-bundle --pq-log-key)"
+        )
+    else:
+        print(
+            "no post-quantum log key: this cryptography has no ML-DSA-44 "
+            "(inquiry-ledger log-key add-pq adds one later)"
+        )
     print(
         "next: the chair adopts the charter with a key made on their own machine "
         "(inquiry-ledger charter adopt --as CHAIR --key CHAIR.key ...)"

@@ -81,6 +81,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"entries: {report.entries}  signatures verified: {report.signatures_verified}  "
             f"rules checked: {report.rules_checked}  checkpoints verified: "
             f"{report.checkpoints_verified} (latest covers {report.latest_checkpoint_size})"
+            + (
+                f"  post-quantum signatures verified: {report.pq_checkpoints_verified}"
+                if report.pq_checkpoints_verified
+                else ""
+            )
         )
         if report.uncovered_entries:
             print(

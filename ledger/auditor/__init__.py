@@ -12,6 +12,8 @@ project imports:
 - note.py, checkpoint.py, cosignature.py: C2SP signed notes, verifier keys,
   tlog-checkpoint and tlog-cosignature;
 - rotation.py: log-key rotation statements and the keys valid for each tree size;
+- mldsa.py, pqkey.py: the log's second, post-quantum (ML-DSA-44) signature on its
+  checkpoints, and the statement that binds that key to the log key;
 - entry.py: the signed entry and the bytes its signature covers;
 - receipt.py: the receipt of an append (leaf, signed checkpoint, inclusion proof);
 - authority.py: who may sign what;
@@ -41,7 +43,9 @@ The audit re-derives everything from the signed entries:
 3. per aggregate, versions run 1, 2, 3... and timestamps never go backwards;
 4. the RFC 9162 Merkle root of the first n entries equals the root in every signed
    checkpoint of size n; the latest checkpoint covers every entry; two checkpoints of the
-   same size with different roots (a split view) are reported;
+   same size with different roots (a split view) are reported; with the post-quantum
+   log key the auditor pinned (`pq_log_key`), every checkpoint since that key was added
+   carries its valid ML-DSA-44 signature (pqkey.py);
 5. with a checkpoint the auditor saved on an earlier visit (`since`), the first n entries
    of today's log still hash to that root: nothing was rewritten since, even if the
    operator re-signed a rewritten history with the log key;

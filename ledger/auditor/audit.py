@@ -29,7 +29,12 @@ from uuid import UUID
 from ledger.auditor.authority import CHARTER_TYPE
 from ledger.auditor.bundle import BUNDLE_FORMAT, Bundle
 from ledger.auditor.canonical import parse_json
-from ledger.auditor.checkpoint_roots import rotation_roots, saved_roots, signed_roots
+from ledger.auditor.checkpoint_roots import (
+    pq_statement_roots,
+    rotation_roots,
+    saved_roots,
+    signed_roots,
+)
 from ledger.auditor.cosignature import CosignerKey
 from ledger.auditor.ed25519 import verify_signature
 from ledger.auditor.entry import (
@@ -46,6 +51,7 @@ from ledger.auditor.keyindex import keys_file_problems
 from ledger.auditor.limits import EXTRA_LINES, HOSTILE, MAX_META, BundleTooLarge, Repeats
 from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.auditor.pins import log_keys, pinned_roots, report_unpinned
+from ledger.auditor.pqkey import pq_signatures
 from ledger.auditor.roots import Roots
 from ledger.auditor.rotation import LogKeyError
 from ledger.auditor.signatures import SignatureChecks
@@ -79,11 +85,13 @@ class Auditor:
         evidence: bool = False,
         trust: str | None = None,
         witnesses_required: int | None = None,
+        pq_log_key: str | None = None,
         limit: int = 1000,
     ) -> None:
         self.bundle = bundle
         self.report = AuditReport(str(bundle.path))
         self.pinned_key = log_key
+        self.pinned_pq_key = pq_log_key
         self.since_notes = since or []
         self.witness_keys = witness_keys or []
         self.check_blobs = evidence
@@ -118,9 +126,17 @@ class Auditor:
             return self.report
         self.meta_tree_size = meta.get("tree_size")
         self._origin(meta)
+        try:
+            pq = pq_signatures(
+                self.bundle, meta, self.pinned_pq_key, key, self.report, self.problem
+            )
+        except FormatError as error:  # the pinned post-quantum key cannot be read
+            self.problem(None, "post-quantum signature", str(error))
+            return self.report
         self.witnesses = Witnesses(witness_keys, self.report, self.problem)
-        roots = signed_roots(self.bundle, key, self.witnesses, self.report, self.problem)
+        roots = signed_roots(self.bundle, key, self.witnesses, self.report, self.problem, pq)
         rotation_roots(key, roots, self.report, self.problem)
+        pq_statement_roots(pq, roots, self.problem)
         since = saved_roots(self.since_notes, key, self.witnesses, self.report, self.problem)
         self.signatures = SignatureChecks()
         self._entries(roots, since)
@@ -320,8 +336,12 @@ def audit(
     evidence: bool = False,
     trust: str | None = None,
     witnesses_required: int | None = None,
+    pq_log_key: str | None = None,
 ) -> AuditReport:
     """Verify the bundle at `path` (a folder or a .zip) and return the report.
+
+    `pq_log_key`: the text of the ML-DSA-44 verifier key file the auditor pinned
+    (pqkey.py); without it the post-quantum signatures are not checked.
 
     A bundle that cannot be read (not a zip, a cut-off or corrupt member, a missing file)
     is a problem in the report like any other, never an exception."""
@@ -340,6 +360,7 @@ def audit(
         evidence=evidence,
         trust=trust,
         witnesses_required=witnesses_required,
+        pq_log_key=pq_log_key,
     )
     try:
         return auditor.run()

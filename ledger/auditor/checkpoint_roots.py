@@ -14,6 +14,7 @@ from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.errors import FormatError
 from ledger.auditor.findings import AuditReport, ProblemSink
 from ledger.auditor.limits import Repeats
+from ledger.auditor.pqkey import PQSignatures
 from ledger.auditor.rotation import LogKeys
 from ledger.auditor.witnesses import Witnesses
 
@@ -35,10 +36,11 @@ def signed_roots(
     witnesses: Witnesses,
     report: AuditReport,
     problem: ProblemSink,
+    pq: PQSignatures | None = None,
 ) -> dict[int, bytes]:
     """The roots of the bundle's checkpoints.jsonl, each note verified with the log key
     valid at its size and for this log's origin; the pinned witnesses' cosignatures on
-    it are checked as it is read."""
+    it, and its post-quantum line (`pq`, pqkey.py), are checked as it is read."""
     report.checks.append("every checkpoint note is signed by the log key")
     report.checks += witnesses.checks
     roots: dict[int, bytes] = {}
@@ -66,6 +68,8 @@ def signed_roots(
         )
         report.checkpoints_verified += 1
         witnesses.cosigned(str(record["note"]), checkpoint)
+        if pq is not None:
+            pq.check(str(record["note"]), checkpoint)
     report.latest_checkpoint = max(roots) if roots else None
     return roots
 
@@ -98,6 +102,19 @@ def rotation_roots(
             handover,
             f"the log key rotation at size {rotation.size} names a root that differs "
             "from the signed checkpoint of that size",
+            problem,
+        )
+
+
+def pq_statement_roots(pq: PQSignatures, roots: dict[int, bytes], problem: ProblemSink) -> None:
+    """The post-quantum key statement names the tree it was made at: the entries must
+    hash to its root at its size, like any checkpoint's (pqkey.py)."""
+    for statement in pq.roots():
+        remember_root(
+            roots,
+            statement,
+            f"the post-quantum key statement at size {statement.size} names a root that "
+            "differs from the signed checkpoint of that size",
             problem,
         )
 

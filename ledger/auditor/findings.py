@@ -30,10 +30,15 @@ class AuditReport:
     log_key: str = ""
     log_key_source: str = ""
     trust_source: str = "not pinned: pass --trust FILE (the roots' public keys)"
+    #: The post-quantum (ML-DSA-44) log key, and whether it was checked (pqkey.py).
+    pq_log_key: str = ""
+    pq_log_key_source: str = "not checked: the bundle carries no post-quantum log key"
     entries: int = 0
     signatures_verified: int = 0
     authority_checked: int = 0
     checkpoints_verified: int = 0
+    pq_checkpoints_verified: int = 0
+    pq_predating: int = 0  # checkpoints from before the post-quantum key was added
     latest_checkpoint: int | None = None
     since_checkpoint: int | None = None
     witnessed: dict[str, int] = field(default_factory=dict)
@@ -61,11 +66,15 @@ class AuditReport:
             "origin": self.origin,
             "log_key": self.log_key,
             "log_key_source": self.log_key_source,
+            "pq_log_key": self.pq_log_key,
+            "pq_log_key_source": self.pq_log_key_source,
             "counts": {
                 "entries": self.entries,
                 "signatures_verified": self.signatures_verified,
                 "authority_checked": self.authority_checked,
                 "checkpoints_verified": self.checkpoints_verified,
+                "pq_checkpoints_verified": self.pq_checkpoints_verified,
+                "pq_checkpoints_predating_the_key": self.pq_predating,
                 "evidence_listed": self.evidence_listed,
                 "evidence_rehashed": self.evidence_rehashed,
             },
@@ -106,7 +115,9 @@ class AuditReport:
             f"<h1>Verification report</h1><p>Log <b>{e(self.origin)}</b>, bundle "
             f"<code>{e(self.bundle)}</code></p>"
             f"<p class={'ok' if self.ok else 'bad'}><b>{e(verdict)}</b></p>"
-            f"<p>Log key <code>{e(self.log_key)}</code> ({e(self.log_key_source)}). Latest "
+            f"<p>Log key <code>{e(self.log_key)}</code> ({e(self.log_key_source)}). "
+            f"Post-quantum (ML-DSA-44) log key <code>{e(self.pq_log_key or 'none')}</code> "
+            f"({e(self.pq_log_key_source)}). Latest "
             f"signed checkpoint: {self.latest_checkpoint}. Saved checkpoint checked: "
             f"{self.since_checkpoint if self.since_checkpoint is not None else 'none given'}. "
             f"Largest checkpoint cosigned by each pinned witness: "
@@ -137,6 +148,13 @@ def summary_lines(report: AuditReport) -> list[str]:
         f"{report.checkpoints_verified} (latest covers {report.latest_checkpoint})  "
         f"evidence re-hashed: {report.evidence_rehashed}/{report.evidence_listed}",
         f"log key: {report.log_key_source}",
+        f"post-quantum log key (ML-DSA-44): {report.pq_log_key_source}"
+        + (
+            f"; {report.pq_checkpoints_verified} checkpoint(s) carry its valid signature, "
+            f"{report.pq_predating} predate it"
+            if report.pq_checkpoints_verified or report.pq_predating
+            else ""
+        ),
         f"roots of authority: {report.trust_source}",
     ]
 

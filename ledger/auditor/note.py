@@ -4,7 +4,10 @@ A signed note is its text (each line ending in a newline), a blank line, then on
 signature: ``— NAME BASE64(KEYHASH || SIGNATURE)``. For an Ed25519 key (signature type
 0x01) KEYHASH is the first 4 bytes of SHA-256(NAME || 0x0A || 0x01 || PUBLIC_KEY), and the
 verifier key is written ``NAME+HEX(KEYHASH)+BASE64(0x01 || PUBLIC_KEY)``. A witness's
-cosignature key (type 0x04, ledger/auditor/cosignature.py) is written the same way.
+cosignature key (type 0x04, ledger/auditor/cosignature.py) and the log's post-quantum
+ML-DSA-44 key (a private-use type, ledger/auditor/mldsa.py) are written the same way; a
+note may carry a line of each (`NoteSigner.also`), and whoever does not know a key
+ignores its line, as C2SP and Go's note.Open say.
 
 Everything here is as strict as C2SP and Go's note.Open, or stricter: no control
 characters but newline anywhere in a note; every signature line well formed, whoever
@@ -18,6 +21,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger.auditor.ed25519 import SigningKey, decode_base64, verify_signature
 from ledger.auditor.errors import FormatError
@@ -78,8 +82,11 @@ def encode_vkey(name: str, key_type: bytes, public_key: bytes) -> str:
     return f"{name}+{vkey_hash(name, key_type, public_key).hex()}+{blob}"
 
 
-def parse_vkey(text: str, key_type: bytes, what: str) -> tuple[str, bytes]:
-    """The name and raw Ed25519 public key of a vkey NAME+KEYHASH+BASE64(TYPE || KEY)."""
+def parse_vkey(
+    text: str, key_type: bytes, what: str, *, key_size: int = 32, algorithm: str = "Ed25519"
+) -> tuple[str, bytes]:
+    """The name and raw public key (`key_size` bytes, Ed25519's 32 unless told) of a vkey
+    NAME+KEYHASH+BASE64(TYPE || KEY); TYPE may be longer than one byte (0xff ...)."""
     parts = text.strip().split("+", 2)  # the base64 key may itself contain "+"
     if len(parts) != 3 or not valid_key_name(parts[0]):
         raise NoteError(f"a {what} is NAME+KEYHASH+KEY, the name without spaces or '+'")
@@ -87,11 +94,12 @@ def parse_vkey(text: str, key_type: bytes, what: str) -> tuple[str, bytes]:
     if len(hash_hex) != 8 or not all(c in "0123456789abcdef" for c in hash_hex):
         raise NoteError(f"a {what}'s hash is 8 lowercase hex digits")
     raw = decode_canonical_base64(blob, what)
-    if len(raw) != 33 or raw[:1] != key_type:
-        raise NoteError(f"a {what} must be an Ed25519 key of type 0x{key_type.hex()}")
-    if vkey_hash(name, key_type, raw[1:]).hex() != hash_hex:
+    if len(raw) != len(key_type) + key_size or raw[: len(key_type)] != key_type:
+        raise NoteError(f"a {what} must be an {algorithm} key of type 0x{key_type.hex()}")
+    public_key = raw[len(key_type) :]
+    if vkey_hash(name, key_type, public_key).hex() != hash_hex:
         raise NoteError(f"{what} hash does not match its name and key")
-    return name, raw[1:]
+    return name, public_key
 
 
 @dataclass(frozen=True)
@@ -154,12 +162,24 @@ def open_note(note: str, verifier: VerifierKey) -> str:
     raise NoteError(f"the note carries no signature by {verifier.name}")
 
 
+class LineSigner(Protocol):
+    """Anything that adds one more signature line to a note: the log's post-quantum key
+    (ledger/auditor/mldsa.py's PQSigner)."""
+
+    def signature_line(self, text: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class NoteSigner:
-    """Signs notes as `name` with a private key its owner holds (ledger.keys.KeyPair)."""
+    """Signs notes as `name` with a private key its owner holds (ledger.keys.KeyPair).
+
+    `also`: signers whose lines `sign_note` adds after this key's own (the log's
+    ML-DSA-44 key, for its checkpoints: ledger.service.Ledger.checkpoint_signer).
+    `signature_line` is only ever this Ed25519 key's line."""
 
     name: str
     key: SigningKey
+    also: tuple[LineSigner, ...] = ()
 
     def __post_init__(self) -> None:
         if not valid_key_name(self.name):
@@ -178,4 +198,5 @@ class NoteSigner:
 def sign_note(text: str, signer: NoteSigner) -> str:
     if not text.endswith("\n"):
         raise NoteError("note text must end with a newline")
-    return text + "\n" + signer.signature_line(text)
+    extra = "".join(other.signature_line(text) for other in signer.also)
+    return text + "\n" + signer.signature_line(text) + extra

@@ -30,6 +30,12 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
         "rotation). Without it the verdict is never OK",
     )
     parser.add_argument(
+        "--pq-log-key",
+        help="the log's post-quantum (ML-DSA-44) verifier key file you pinned: every "
+        "checkpoint since the key was added must carry its valid signature. Without it "
+        "those signatures are not checked (the report says so)",
+    )
+    parser.add_argument(
         "--trust",
         help="the roots of authority you pinned: a file of public keys, one base64 key a "
         "line (the chair's charter key, as the chair published it). Without it the verdict "
@@ -94,6 +100,9 @@ def audit_from_options(args: argparse.Namespace) -> AuditReport:
         read_option_file(path, "witness key").strip() for path in args.witness_key or []
     ]
     trust = read_option_file(args.trust, "trust file") if args.trust else None
+    pq_log_key = (
+        read_option_file(args.pq_log_key, "post-quantum log key") if args.pq_log_key else None
+    )
     # The backstop of limits.py: the address space may grow this much while the audit
     # (and its signature workers) runs, then the limit is put back.
     with memory_budget(args.max_memory * 2**20):
@@ -105,4 +114,5 @@ def audit_from_options(args: argparse.Namespace) -> AuditReport:
             evidence=args.evidence,
             trust=trust,
             witnesses_required=args.witnesses,
+            pq_log_key=pq_log_key,
         )

@@ -191,10 +191,11 @@ def _cosign(world: World, witness: Cosigner) -> tuple[int, str, int]:
 
 
 def _uncosigned(note: str) -> str:
-    """The note with the log key's signature only."""
+    """The note with the log's own signatures only (its Ed25519 and post-quantum keys')."""
     text, _, block = note.rpartition("\n\n")
-    (line,) = [line for line in block.splitlines() if line.startswith(f"\u2014 {ORIGIN} ")]
-    return f"{text}\n\n{line}\n"
+    lines = [line for line in block.splitlines() if line.startswith(f"\u2014 {ORIGIN} ")]
+    assert lines
+    return f"{text}\n\n" + "".join(line + "\n" for line in lines)
 
 
 def _drop_cosignatures(bundle: Path, sizes: set[int]) -> None:

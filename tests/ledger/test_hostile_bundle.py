@@ -154,7 +154,9 @@ def test_the_reported_bundle_a_432_kib_zip_with_a_440_mib_entry_line(
     genuine: dict[str, Path], tmp_path: Path, cli: str
 ) -> None:
     bundle = _zip(genuine, tmp_path / "b.zip", {"entries.jsonl": _run_of(b"a", 440, keep=True)})
-    assert bundle.stat().st_size < 450 * 1024
+    # The reported 432 KiB, and the genuine bundle's post-quantum signatures and key
+    # (ledger/auditor/mldsa.py: some 14 kB that deflate cannot pack) on top.
+    assert bundle.stat().st_size < 470 * 1024
     measured = _run(genuine, bundle, cli=cli)
     _assert_refused(measured, "line 14 of entries.jsonl is longer than 4194304 bytes")
 

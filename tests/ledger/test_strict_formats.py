@@ -75,7 +75,8 @@ class Log:
 
     @property
     def signer(self) -> NoteSigner:
-        return self.world.log_signer
+        """The log key as the ledger signs checkpoints: with its post-quantum line."""
+        return self.world.ledger.checkpoint_signer(self.world.log_signer)
 
     @property
     def vkey(self) -> VerifierKey:

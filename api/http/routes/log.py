@@ -1,5 +1,5 @@
-"""The transparency log: checkpoints, witness cosignatures, log-key rotations (public),
-and the export of the log's entries (auditors)."""
+"""The transparency log: checkpoints, witness cosignatures, log-key rotations and the
+post-quantum log key (public), and the export of the log's entries (auditors)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,16 @@ from api.http.routes.schemas import (
     CosignatureLine,
     CosignatureOut,
     LogEntriesOut,
+    PQLogKeyOut,
 )
 from domain import Role
 from ledger.auditor.cosignature import CosignerKey, note_body, open_cosignature
 from ledger.auditor.note import NoteSigner
+from ledger.auditor.pqkey import PQBinding
 from ledger.errors import CosignedTooLate
 from ledger.keys import KeyPair
 from ledger.logkeys import rotation_notes
+from ledger.pqkeys import pq_statement
 
 router = APIRouter(tags=["log"])
 #: Who may have the log sign a checkpoint on request: those who hold the agencies to
@@ -70,6 +73,19 @@ def log_key_rotations(svc: ServicesDep) -> list[str]:
     """Every log-key rotation statement, oldest first: signed notes by the old and the
     new key (ledger/logkeys.py). Verifiers still trust only the keys they pinned."""
     return rotation_notes(svc.ledger.tables)
+
+
+@router.get("/v1/log-key/pq", response_model=PQLogKeyOut, responses=errors_doc(404))
+def pq_log_key(svc: ServicesDep) -> Any:
+    """The log's post-quantum (ML-DSA-44) verifier key, with the statement that binds it
+    to the log key, signed by both (ledger/pqkeys.py): `vkey`, `statement` and `since`
+    (checkpoints of larger trees carry its signature). 404 if the log has none. Check
+    the statement with the log key you pinned before pinning this key."""
+    note = pq_statement(svc.ledger.tables)
+    if note is None:
+        return errors.error(404, "no_pq_log_key", "the log has no post-quantum key")
+    binding = PQBinding.parse(note)
+    return PQLogKeyOut(vkey=binding.pq.encode(), statement=note, since=binding.size)
 
 
 @router.get("/v1/checkpoints", response_model=list[CheckpointOut])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.cli.common import CliError, check_known_log
+from ledger.pqkeys import pq_key_path
 from tests.support.sample_plan import ACTIONS, init_ledger, setup_plan
 
 
@@ -24,7 +25,9 @@ def test_init_creates_the_log_key_privately_and_keeps_no_user_key(cli, tmp_path:
     assert "council.example/inquiry+" in out
     assert stat.S_IMODE(config.log_key_path.stat().st_mode) == 0o600
     assert not config.user_key_path("admin").exists()
-    assert [p for p in config.home.rglob("*.key") if p != config.log_key_path] == []
+    log_keys = (config.log_key_path, pq_key_path(config))  # Ed25519 and post-quantum
+    assert stat.S_IMODE(pq_key_path(config).stat().st_mode) == 0o600
+    assert [p for p in config.home.rglob("*.key") if p not in log_keys] == []
     assert cli("init", "--admin-key", str(admin_key))[0] == 3  # refuses to initialise twice
 
 
