@@ -9,7 +9,13 @@ Reviewers return an action to ``in_progress`` with reasons; agencies may mark it
 chair's independent verdict are kept in separate fields: neither overwrites the other.
 Plan changes (merge, withdraw) close an action without deleting anything.
 
-Longer than 500 lines because each of the aggregate's fourteen events keeps its rule check
+Evidence is never public unless the action's agency lead publishes a file with a signed
+statement (`EvidencePublished`); see that event for which files may be published.
+
+Where an agency responds for itself, its formal response to the action (accepted,
+partially accepted, ...: domain/response.py) is kept beside the status (`ResponseRecorded`).
+
+Longer than 500 lines because each of the aggregate's seventeen events keeps its rule check
 beside the state change it guards (eventsourcing's nested-event style): split across files,
 a rule would sit apart from what it protects. The lifecycle table itself is in lifecycle.py.
 """
@@ -33,6 +39,7 @@ from domain.lifecycle import (
     LEVEL_OF_ROLE,
     PLAN_EDITORS,
     RAG,
+    REMOVED_FROM_PLAN,
     RETURNS,
     SHA256_HEX,
     SIGN_OFFS,
@@ -43,6 +50,7 @@ from domain.lifecycle import (
     SignOffLevel,
     Status,
 )
+from domain.response import Response, check_response
 from domain.roles import Role
 from domain.rules import (
     RuleContext,
@@ -79,6 +87,8 @@ class Action(Aggregate):
         self.merged_into: str | None = None
         self.comment_count = 0
         self.challenge_count = 0
+        #: Its agency's formal responses to it, oldest first: the last is the current.
+        self.responses: list[Response] = []
 
     def current_evidence(self) -> list[str]:
         return sorted(
@@ -86,6 +96,11 @@ class Action(Aggregate):
             for e in self.evidence.values()
             if e.withdrawn_at is None and e.erased_at is None
         )
+
+    def published_evidence(self) -> list[str]:
+        """The hashes of the evidence its agency lead has published (always current:
+        withdrawal and erasure end a publication)."""
+        return sorted(e.sha256 for e in self.evidence.values() if e.published)
 
     class Event(SignedEvent):
         pass
@@ -275,6 +290,7 @@ class Action(Aggregate):
             evidence = action.evidence[self.sha256]
             evidence.withdrawn_at = self.timestamp
             evidence.withdrawn_reason = self.reason
+            evidence.end_publication()  # what is no longer relied on is not shown either
 
     class EvidenceErased(Event):
         """A lawful erasure (e.g. of a child's personal data): the blob's data key is
@@ -300,6 +316,63 @@ class Action(Aggregate):
             evidence = action.evidence[self.sha256]
             evidence.erased_at = self.timestamp
             evidence.erased_reason = self.reason
+            evidence.end_publication()  # erased evidence is never public
+
+    class EvidencePublished(Event):
+        """The action's agency lead marks one of its files publishable: the statement says
+        what they vouch for (that the file, its name and its description hold no personal
+        data and may be published). Only evidence attached to the action now: not
+        withdrawn (withdrawal ends a publication, so what is no longer relied on is
+        never shown), not erased, and not already published. Any status, closed ones
+        included: a verified action's evidence is what the public most wants to see."""
+
+        TYPE = "action.evidence_published"
+        sha256: str
+        statement: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.publish_evidence"
+            require_role(ctx, {Role.AGENCY_LEAD}, rule, "publish evidence")
+            require_own_agency(ctx, state.lead_agency, rule, "publish evidence")
+            _require_sha256(self.sha256, rule)
+            evidence = state.evidence.get(self.sha256)
+            if evidence is None:
+                raise InvalidTransition(rule, f"action {state.action_id} has no such evidence")
+            if evidence.erased_at is not None:
+                raise InvalidTransition(rule, "erased evidence is never published")
+            if evidence.withdrawn_at is not None:
+                raise InvalidTransition(
+                    rule, "withdrawn evidence is not published; attach it again first"
+                )
+            if evidence.published:
+                raise InvalidTransition(rule, "this evidence is already published")
+            require_text(self.statement, "statement", rule)
+
+        def apply(self, action: Action) -> None:
+            evidence = action.evidence[self.sha256]
+            evidence.published_at = self.timestamp
+            evidence.published_statement = self.statement
+            evidence.published_by = self.actor
+
+    class EvidenceUnpublished(Event):
+        """A publication stopped (a mistake, or the file no longer fits to be public),
+        by the action's agency lead, with the reason; the log keeps both entries."""
+
+        TYPE = "action.evidence_unpublished"
+        sha256: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.unpublish_evidence"
+            require_role(ctx, {Role.AGENCY_LEAD}, rule, "unpublish evidence")
+            require_own_agency(ctx, state.lead_agency, rule, "unpublish evidence")
+            evidence = state.evidence.get(self.sha256) if isinstance(self.sha256, str) else None
+            if evidence is None or not evidence.published:
+                raise InvalidTransition(rule, "no such evidence is published")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            action.evidence[self.sha256].end_publication()
 
     class SignedOff(Event):
         """A sign-off at one level, naming exactly the evidence the signer considered."""
@@ -504,6 +577,44 @@ class Action(Aggregate):
         def apply(self, action: Action) -> None:
             action.status = Status.WITHDRAWN
             action.closed_reason = self.reason
+
+    class ResponseRecorded(Event):
+        """The formal response to this action, where its agency responds for itself: the
+        fields of a recommendation's response (`domain.plan.Plan.ResponseRecorded`) without
+        the number. By the lead agency's lead, or the plan editors; in the plan's current
+        vocabulary; while the action is in the plan (not merged or withdrawn)."""
+
+        TYPE = "action.response_recorded"
+        response: str
+        responded_on: str
+        responder: str
+        reasons: str
+        source: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.record_response"
+            doing = "record a response to an action"
+            require_role(ctx, PLAN_EDITORS | {Role.AGENCY_LEAD}, rule, doing)
+            require_own_agency(ctx, state.lead_agency, rule, doing)
+            if state.status in REMOVED_FROM_PLAN:
+                raise InvalidTransition(rule, f"action {state.action_id} is {state.status}")
+            if ctx.plan is None:
+                raise InvalidTransition(rule, "import the plan before recording responses")
+            terms = ctx.plan.response_terms
+            check_response(self.payload(), terms, self.timestamp, state.responses, rule)
+
+        def apply(self, action: Action) -> None:
+            action.responses.append(
+                Response(
+                    self.response,
+                    self.responded_on,
+                    self.responder,
+                    self.reasons,
+                    self.source,
+                    self.actor,
+                    self.timestamp,
+                )
+            )
 
 
 ACTION_ID = re.compile(r"R[0-9]+\.[1-9][0-9]*")

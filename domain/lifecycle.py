@@ -142,6 +142,21 @@ class Evidence:
     withdrawn_reason: str | None = None
     erased_at: datetime | None = None
     erased_reason: str | None = None
+    #: Publication (`action.evidence_published`): when, by whom and with what statement
+    #: the agency lead vouched that the file may be public. All None while it is not
+    #: published; unpublishing, withdrawal and erasure clear them (the log keeps both).
+    published_at: datetime | None = None
+    published_statement: str | None = None
+    published_by: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.published_at is not None
+
+    def end_publication(self) -> None:
+        self.published_at = None
+        self.published_statement = None
+        self.published_by = None
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""The plan: its agencies and the inquiry's recommendations (actions are separate aggregates)."""
+"""The plan: its agencies and the inquiry's recommendations (actions are separate aggregates),
+and the formal response to each recommendation in the plan's response vocabulary
+(domain/response.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,14 @@ from eventsourcing.domain import Aggregate
 from domain.errors import InvalidInput, InvalidTransition
 from domain.events import SignedEvent
 from domain.lifecycle import PLAN_EDITORS
+from domain.response import (
+    DEFAULT_TERMS,
+    Response,
+    ResponseTerm,
+    check_response,
+    check_terms,
+    parse_terms,
+)
 from domain.rules import (
     RuleContext,
     require_identifier,
@@ -34,6 +44,17 @@ class Plan(Aggregate):
         self.agencies: dict[str, str] = {}
         self.recommendations_expected = 0
         self.recommendations: dict[int, Recommendation] = {}
+        #: Each recommendation's formal responses, oldest first: the last is the current.
+        self.responses: dict[int, list[Response]] = {}
+        #: The response vocabulary a new response must use.
+        self.response_terms: list[ResponseTerm] = list(DEFAULT_TERMS)
+        #: The label of every term any vocabulary of this plan has had (the latest label
+        #: a term id was given), so a response keeps a label when its term is dropped.
+        self.response_labels: dict[str, str] = {t.id: t.label for t in DEFAULT_TERMS}
+
+    def current_response(self, number: int) -> Response | None:
+        found = self.responses.get(number)
+        return found[-1] if found else None
 
     class Event(SignedEvent):
         pass
@@ -105,3 +126,63 @@ class Plan(Aggregate):
             plan.recommendations[self.number] = Recommendation(
                 self.number, self.title, self.text, list(self.lead_agencies)
             )
+
+    class ResponseRecorded(Event):
+        """The formal response to a recommendation: its term, the date it was made, who
+        made it (an organisation's name: "Home Office"), its reasons and where it was
+        published (may be empty). A later one supersedes it; both stay."""
+
+        TYPE = "plan.response_recorded"
+        number: int
+        response: str
+        responded_on: str
+        responder: str
+        reasons: str
+        source: str
+
+        def check(self, state: Plan, ctx: RuleContext) -> None:
+            rule = "plan.record_response"
+            require_role(ctx, PLAN_EDITORS, rule, "record responses to recommendations")
+            if (
+                not isinstance(self.number, int)
+                or isinstance(self.number, bool)
+                or self.number not in state.recommendations
+            ):
+                raise InvalidInput(rule, f"no recommendation {self.number!r} in the plan")
+            check_response(
+                self.payload(),
+                state.response_terms,
+                self.timestamp,
+                state.responses.get(self.number, []),
+                rule,
+            )
+
+        def apply(self, plan: Plan) -> None:
+            plan.responses.setdefault(self.number, []).append(
+                Response(
+                    self.response,
+                    self.responded_on,
+                    self.responder,
+                    self.reasons,
+                    self.source,
+                    self.actor,
+                    self.timestamp,
+                )
+            )
+
+    class ResponseVocabularySet(Event):
+        """The plan's response vocabulary from now on (`terms`: [{id, label}], the first
+        its full acceptance, which alone needs no reasons). Responses already recorded
+        keep their terms."""
+
+        TYPE = "plan.response_vocabulary_set"
+        terms: list[dict[str, str]]
+
+        def check(self, state: Plan, ctx: RuleContext) -> None:
+            rule = "plan.set_response_vocabulary"
+            require_role(ctx, PLAN_EDITORS, rule, "set the response vocabulary")
+            check_terms(self.terms, state.response_terms, rule)
+
+        def apply(self, plan: Plan) -> None:
+            plan.response_terms = parse_terms(self.terms)
+            plan.response_labels.update({t.id: t.label for t in plan.response_terms})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -32,6 +32,15 @@ class DirectoryView(Protocol):
     def users(self) -> Mapping[str, Member]: ...
 
 
+class TermView(Protocol):
+    """A term of the plan's response vocabulary (`domain.response.ResponseTerm` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+
+
 class PlanView(Protocol):
     """What a rule may read of the plan (`domain.plan.Plan` is one)."""
 
@@ -39,6 +48,8 @@ class PlanView(Protocol):
     def agencies(self) -> Mapping[str, str]: ...
     @property
     def recommendations(self) -> Mapping[int, object]: ...
+    @property
+    def response_terms(self) -> Sequence[TermView]: ...
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ COMPARED = (
     "signed_by",
     "lead_agency",
     "due_date",
+    "response",
 )
 
 #: Payload members worth showing beside a decision (never evidence content).
@@ -52,6 +53,9 @@ SUMMARY_MEMBERS = (
     "officer",
     "changes",
     "original_name",
+    "response",
+    "responded_on",
+    "responder",
 )
 
 

@@ -5,8 +5,10 @@ time: each entry is applied to its aggregate with the domain's own `mutate` (the
 code the full replay runs), the shown part of the aggregate is serialised
 (`projections.status.action_snapshot` / `plan_snapshot`), and a snapshot row is written
 only if that text changed; an entry that changes an evidence item (it names the blob by
-`sha256`: attached, withdrawn, erased) also writes that item's row
-(`projections.status.evidence_snapshot`). The page's rows commit together with the
+`sha256`: attached, withdrawn, erased, published, unpublished) also writes that item's
+row (`projections.status.evidence_snapshot`), with the leaf of the entry that attached
+the item and, while it is published, of the entry that published it (carried forward
+from the item's previous row). The page's rows commit together with the
 mark's move, so a crash loses at most an uncommitted page and a second projector
 (another API worker) that raced us simply finds the mark moved and continues from there.
 
@@ -157,6 +159,7 @@ class Projector:
         changes: list[Change] = []
         snapshots: list[tuple[int, int, str]] = []
         evidence: list[EvidenceRow] = []
+        items: dict[tuple[str, int], tuple[int | None, int | None]] = {}  # this page's
         for leaf, data in _integrated_entries(ledger, start, end):
             event = to_domain_event(SignedEntry.from_entry_bytes(data))
             aggregate_id = event.originator_id
@@ -183,7 +186,14 @@ class Projector:
             changes.append(Change(agg, leaf, ts, version, shown.leaf))
             item = _evidence_item(aggregate, event)
             if item is not None:
-                evidence.append(EvidenceRow(item["sha256"], agg, leaf, ts, _dumps(item)))
+                sha256: str = item["sha256"]
+                before = items.get((sha256, agg))
+                if before is None and not isinstance(event, Action.EvidenceAttached):
+                    before = self.tables.item_leaves(sha256, agg, bound=start)
+                attached, published = _item_leaves(event, leaf, item, before)
+                items[(sha256, agg)] = (attached, published)
+                row = EvidenceRow(sha256, agg, leaf, ts, _dumps(item), attached, published)
+                evidence.append(row)
         return Batch(start, end, aggregates, changes, snapshots, evidence)
 
     def _aggregate_before(self, ledger: LogReader, aggregate_id: UUID, version: int) -> Any:
@@ -270,6 +280,20 @@ def _evidence_item(aggregate: Any, event: Any) -> dict[str, Any] | None:
         return None
     found = aggregate.evidence.get(named)
     return None if found is None else evidence_snapshot(found)
+
+
+def _item_leaves(
+    event: Any, leaf: int, item: dict[str, Any], before: tuple[int | None, int | None] | None
+) -> tuple[int | None, int | None]:
+    """(attached, published) of an evidence item after the entry at `leaf`: an attachment
+    starts the item afresh, a publication records its own leaf, and any other entry keeps
+    what the item's previous row (`before`) held, the publication only while it lasts."""
+    if isinstance(event, Action.EvidenceAttached):
+        return leaf, None
+    attached, published = before if before is not None else (None, None)
+    if item["published_at"] is None:
+        return attached, None
+    return attached, leaf if isinstance(event, Action.EvidencePublished) else published
 
 
 def _integrated_entries(ledger: LogReader, start: int, end: int) -> list[tuple[int, bytes]]:

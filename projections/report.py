@@ -25,7 +25,7 @@ from ledger.auditor.cosignature import note_body
 from ledger.auditor.entry import SignedEntry
 from ledger.auditor.note import VerifierKey
 from projections.diff import action_entries_between
-from projections.status import STATUS_ORDER, PlanStatus
+from projections.status import STATUS_ORDER, PlanStatus, response_summary
 
 if TYPE_CHECKING:
     from projections.port import LogReader
@@ -41,6 +41,7 @@ DECISION_TYPES = frozenset(
         Action.Amended.TYPE,
         Action.Merged.TYPE,
         Action.Withdrawn.TYPE,
+        Action.ResponseRecorded.TYPE,
     }
 )
 
@@ -100,6 +101,20 @@ class RecommendationLine:
     actions: int
     agency_rag: str | None
     review_rag: str | None
+    #: Its formal response in a phrase (`projections.status.response_summary`).
+    response: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponseLine:
+    """A formal response that stands: a recommendation's, or an action's own."""
+
+    subject: str  # "Recommendation 10" or "R10.2"
+    label: str
+    responded_on: str
+    responder: str
+    reasons: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,7 @@ class ProgressReport:
     chart: list[ChartPoint]
     decisions: list[DecisionRow]
     overdue: list[Any] = field(default_factory=list)
+    responses: list[ResponseLine] = field(default_factory=list)
 
     @property
     def missing(self) -> list[int]:
@@ -232,6 +248,7 @@ def build_report(
         chart=chart,
         decisions=decisions,
         overdue=[a for a in live if a.overdue],
+        responses=_response_lines(status, live),
     )
 
 
@@ -267,9 +284,31 @@ def _recommendation_lines(
                 rec.actions,
                 _worst(a.agency_rag for a in own),
                 _worst(a.review_rag for a in own),
+                response_summary(rec),
             )
         )
     return lines
+
+
+def _response_lines(status: PlanStatus, live: list[Any]) -> list[ResponseLine]:
+    """Every formal response that stands: each recommendation's, then each live action's
+    own (where its agency responded for itself), in plan order."""
+    rows: list[tuple[str, Any]] = [
+        (f"Recommendation {r.number}", r) for r in status.recommendations
+    ]
+    rows += [(a.action_id, a) for a in live]
+    return [
+        ResponseLine(
+            subject,
+            row.response_label,
+            row.responded_on,
+            row.responder,
+            row.response_reasons or "",
+            row.response_source or "",
+        )
+        for subject, row in rows
+        if row.response is not None
+    ]
 
 
 def _claims_by_agency(status: PlanStatus) -> dict[str, dict[str, int]]:
@@ -358,6 +397,8 @@ def _describe(type_: str, payload: dict[str, Any]) -> str:
         return f"amended {fields}".strip()
     if type_ == Action.Merged.TYPE:
         return f"merged into {payload.get('into', '')}".strip()
+    if type_ == Action.ResponseRecorded.TYPE:
+        return f"formal response: {payload.get('response')} ({payload.get('responder')})"
     return type_.rsplit(".", 1)[-1].replace("_", " ")
 
 
@@ -370,4 +411,6 @@ def _reasons(payload: dict[str, Any]) -> str:
     reasons = payload.get("reasons")
     if isinstance(reasons, list):
         parts.extend(str(r) for r in reasons if r)
+    elif isinstance(reasons, str) and reasons:  # a formal response's
+        parts.append(reasons)
     return "; ".join(parts)

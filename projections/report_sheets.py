@@ -1,9 +1,11 @@
 """The status of every action as of a moment, as rows for a spreadsheet export.
 
-One row per action (the agency's claim beside the chair's verdict, both RAG ratings,
-who signed at each level, evidence count and hashes), plus one row per evidence item
-with its hash, so a committee clerk can filter and sort what the ledger says without
-re-keying it.
+One row per action (the agency's claim beside the chair's verdict, the formal response
+that stands for it, both RAG ratings, who signed at each level, evidence count and
+hashes), plus one row per evidence item with its hash, so a committee clerk can filter
+and sort what the ledger says without re-keying it. The response is the action's own
+where its agency responded for itself (`response_for`: "action"), else its
+recommendation's ("recommendation"), else none.
 
 `status_export_as_of` builds the rows from the as-of projection (the code path of
 ``status --as-of``): the status of each action, and each evidence item as it stood, from
@@ -22,12 +24,28 @@ from typing import TYPE_CHECKING, Any
 
 from domain import Action
 from domain.lifecycle import SignOffLevel
-from projections.status import PlanStatus, Replay, evidence_snapshot, status_from
+from projections.status import (
+    ActionRow,
+    PlanStatus,
+    RecommendationRow,
+    Replay,
+    evidence_snapshot,
+    status_from,
+)
 from projections.store import to_micros
 
 if TYPE_CHECKING:
     from projections.port import LogReader
 
+#: The formal response that stands for an action (see the module's docstring).
+RESPONSE_COLUMNS = (
+    "response",
+    "response_for",
+    "responded_on",
+    "responder",
+    "response_reasons",
+    "response_source",
+)
 ACTION_COLUMNS = (
     "action_id",
     "recommendation",
@@ -36,6 +54,7 @@ ACTION_COLUMNS = (
     "status",
     "agency_claim",
     "chair_verdict",
+    *RESPONSE_COLUMNS,
     "agency_rag",
     "review_rag",
     "due_date",
@@ -111,6 +130,23 @@ def status_export_as_of(
     return _export(status, current, items, agency)
 
 
+def _response_cells(row: ActionRow, recommendation: RecommendationRow | None) -> dict[str, str]:
+    """The RESPONSE_COLUMNS of an action's row: its own response, else its recommendation's."""
+    source: ActionRow | RecommendationRow | None = row
+    if row.response is None:
+        source = recommendation if recommendation and recommendation.response else None
+    if source is None:
+        return dict.fromkeys(RESPONSE_COLUMNS, "")
+    return {
+        "response": source.response_label or "",
+        "response_for": "action" if source is row else "recommendation",
+        "responded_on": source.responded_on or "",
+        "responder": source.responder or "",
+        "response_reasons": source.response_reasons or "",
+        "response_source": source.response_source or "",
+    }
+
+
 def _label(as_of: datetime | None) -> tuple[str, date]:
     """The export's label and the day overdue is judged on."""
     if as_of is None:
@@ -127,6 +163,7 @@ def _export(
     """The rows, from a status, each action's current evidence hashes and its evidence
     items (`evidence_snapshot`), whichever way they were found."""
     names = status.agencies
+    recommendations = {r.number: r for r in status.recommendations}
     actions: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []
     for row in status.actions:
@@ -142,6 +179,7 @@ def _export(
                 "status": row.status,
                 "agency_claim": row.agency_claim or "",
                 "chair_verdict": row.verdict or "",
+                **_response_cells(row, recommendations.get(row.recommendation)),
                 "agency_rag": row.agency_rag or "",
                 "review_rag": row.review_rag or "",
                 "due_date": row.due_date or "",

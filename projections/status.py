@@ -11,7 +11,7 @@ aggregate's history: later corrections cannot leak backwards.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,9 +19,10 @@ from uuid import UUID
 
 from domain import Action, Plan, Status
 from domain.events import SignedEvent
-from domain.figures import ActionFacts, HeadlineFigures
+from domain.figures import ActionFacts, HeadlineFigures, verdict_applies
 from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision, Evidence
 from domain.progress import recommendation_status
+from domain.response import Response
 from ledger.auditor.entry import SignedEntry
 from ledger.entry import to_domain_event
 
@@ -46,6 +47,16 @@ class ActionRow:
     evidence: int
     signed_by: dict[str, str]
     last_change: str
+    # The action's own formal response (where its agency responds for itself; `response_`
+    # fields of RecommendationRow for the recommendation's): its term, the term's label,
+    # the date it was made, who made it, its reasons and where it was published. All None
+    # while it has none.
+    response: str | None = None
+    response_label: str | None = None
+    responded_on: str | None = None
+    responder: str | None = None
+    response_reasons: str | None = None
+    response_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,22 @@ class RecommendationRow:
     status: str
     actions: int
     by_status: dict[str, int]
+    # The recommendation's current formal response (domain/response.py), beside its
+    # delivery status: term, label, date made, responder, reasons, source; None if none.
+    response: str | None = None
+    response_label: str | None = None
+    responded_on: str | None = None
+    responder: str | None = None
+    response_reasons: str | None = None
+    response_source: str | None = None
+
+
+def response_summary(row: ActionRow | RecommendationRow) -> str | None:
+    """A row's formal response in a phrase: "Accepted in principle (Home Office,
+    2023-03-01)"; None while it has none."""
+    if row.response is None:
+        return None
+    return f"{row.response_label} ({row.responder}, {row.responded_on})"
 
 
 @dataclass
@@ -141,6 +168,49 @@ def _value(decision: Decision | None) -> str | None:
     return None if decision is None else decision.value
 
 
+def response_snapshot(response: Response | None) -> dict[str, Any] | None:
+    """A current formal response as a snapshot shows it (its label is the plan's:
+    `plan_snapshot`'s `response_labels`, looked up when rows are made)."""
+    if response is None:
+        return None
+    return {
+        "response": response.term,
+        "responded_on": response.responded_on,
+        "responder": response.responder,
+        "reasons": response.reasons,
+        "source": response.source,
+    }
+
+
+def response_record(response: Response, labels: Mapping[str, str]) -> dict[str, Any]:
+    """A formal response as the API lists a history of them: the snapshot's members, the
+    term's label (`labels`: a plan's `response_labels`), and who recorded it when."""
+    shown = response_snapshot(response)
+    assert shown is not None
+    return shown | {
+        "label": labels.get(response.term, response.term),
+        "recorded_by": response.recorded_by,
+        "recorded_at": response.recorded_at.isoformat(),
+    }
+
+
+def _response_fields(
+    snapshot: dict[str, Any] | None, labels: dict[str, str]
+) -> dict[str, str | None]:
+    """The `response` fields of a row, from a `response_snapshot` (None: no response)."""
+    if snapshot is None:
+        return {}
+    term = snapshot["response"]
+    return {
+        "response": term,
+        "response_label": labels.get(term, term),
+        "responded_on": snapshot["responded_on"],
+        "responder": snapshot["responder"],
+        "response_reasons": snapshot["reasons"],
+        "response_source": snapshot["source"],
+    }
+
+
 # -- snapshots: the one representation both the replay and the as-of projection use --------
 #
 # A snapshot is the part of an aggregate that a status (or an as-of view) shows, as plain
@@ -177,15 +247,19 @@ def action_snapshot(action: Action) -> dict[str, Any]:
             }
             for level, s in action.sign_offs.items()
         ],
+        "response": response_snapshot(action.responses[-1] if action.responses else None),
     }
 
 
 def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
-    """One evidence item as an export lists it: hash, size, type, description, dates.
+    """One evidence item as an export lists it: hash, size, type, description, dates,
+    and its publication (`projections.evidence.published_evidence` reads it).
 
-    The original file name and the storage key are left out (a name can carry personal
-    data; the hash is the reference), and so are the reasons for a withdrawal or an
-    erasure (the log holds them, signed)."""
+    The original file name is left out (a name can carry personal data; the hash is the
+    reference) except while the item is published, whose statement vouches for it
+    (`published_name`; exports never show it); so are the storage key and the reasons
+    for a withdrawal, an erasure or an unpublication (the log holds them, signed)."""
+    published = evidence.published_at is not None
     return {
         "sha256": evidence.sha256,
         "size": evidence.size,
@@ -196,6 +270,10 @@ def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
         "attached_at": evidence.attached_at.isoformat(),
         "withdrawn_at": _moment(evidence.withdrawn_at),
         "erased_at": _moment(evidence.erased_at),
+        "published_at": _moment(evidence.published_at),
+        "published_by": evidence.published_by,
+        "published_statement": evidence.published_statement,
+        "published_name": evidence.original_name if published else None,
     }
 
 
@@ -204,7 +282,9 @@ def _moment(moment: datetime | None) -> str | None:
 
 
 def plan_snapshot(plan: Plan) -> dict[str, Any]:
-    """The plan's title, agencies (in their imported order) and recommendations."""
+    """The plan's title, agencies (in their imported order) and recommendations; the
+    current response to each that has one ([number, response], by number), and the label
+    of every term its response vocabularies have had (responses keep their terms)."""
     return {
         "title": plan.title,
         "agencies": dict(plan.agencies),
@@ -212,6 +292,11 @@ def plan_snapshot(plan: Plan) -> dict[str, Any]:
             [number, rec.title, list(rec.lead_agencies)]
             for number, rec in sorted(plan.recommendations.items())
         ],
+        "responses": [
+            [number, response_snapshot(plan.current_response(number))]
+            for number in sorted(plan.responses)
+        ],
+        "response_labels": dict(sorted(plan.response_labels.items())),
     }
 
 
@@ -240,10 +325,15 @@ def status_from_snapshots(
     ordered = sorted(
         actions, key=lambda a: (a[0]["recommendation"], _action_sort_key(a[0]["action_id"]))
     )
-    rows = [_row_from_snapshot(snapshot, last_change, today) for snapshot, last_change in ordered]
+    labels: dict[str, str] = plan["response_labels"] if plan is not None else {}
+    rows = [
+        _row_from_snapshot(snapshot, last_change, today, labels)
+        for snapshot, last_change in ordered
+    ]
     removed = {s.value for s in REMOVED_FROM_PLAN}
     recommendations = []
     if plan is not None:
+        responses = {number: response for number, response in plan["responses"]}
         for number, title, lead_agencies in plan["recommendations"]:
             own = [Status(row.status) for row in rows if row.recommendation == number]
             counts = Counter(s.value for s in own if s not in REMOVED_FROM_PLAN)
@@ -255,6 +345,7 @@ def status_from_snapshots(
                     recommendation_status(own),
                     sum(counts.values()),
                     dict(sorted(counts.items())),
+                    **_response_fields(responses.get(number), labels),
                 )
             )
     by_agency: dict[str, dict[str, int]] = {}
@@ -279,10 +370,14 @@ OPEN_EXCLUDED = frozenset(
 )
 
 
-def _row_from_snapshot(snapshot: dict[str, Any], last_change: str, today: date) -> ActionRow:
+def _row_from_snapshot(
+    snapshot: dict[str, Any], last_change: str, today: date, labels: dict[str, str]
+) -> ActionRow:
     due = snapshot["due_date"]
     open_ = snapshot["status"] not in OPEN_EXCLUDED
     overdue = bool(due and open_ and date.fromisoformat(due) < today)
+    signed_by = {s["level"]: s["by"] for s in snapshot["sign_offs"]}
+    facts = ActionFacts(Status(snapshot["status"]), frozenset(signed_by), overdue)
     return ActionRow(
         action_id=snapshot["action_id"],
         recommendation=snapshot["recommendation"],
@@ -290,14 +385,15 @@ def _row_from_snapshot(snapshot: dict[str, Any], last_change: str, today: date) 
         lead_agency=snapshot["lead_agency"],
         status=snapshot["status"],
         agency_claim=snapshot["agency_claim"],
-        verdict=snapshot["verdict"],
+        verdict=verdict_applies(snapshot["verdict"], facts),  # only while it applies
         agency_rag=snapshot["agency_rag"],
         review_rag=snapshot["review_rag"],
         due_date=due,
         overdue=overdue,
         evidence=len(snapshot["evidence"]),
-        signed_by={s["level"]: s["by"] for s in snapshot["sign_offs"]},
+        signed_by=signed_by,
         last_change=last_change,
+        **_response_fields(snapshot["response"], labels),
     )
 
 

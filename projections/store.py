@@ -19,19 +19,29 @@ epoch (the signed timestamps have microsecond precision, so nothing is rounded).
 The number of entries inside a cut is the sum of the aggregates' versions there.
 
 Evidence has a table of its own (`evidence`): one row per entry that changes an
-evidence item of an action (attached, withdrawn, erased), keyed by the blob's hash
-first, holding the item as it stood after that entry. "Which actions name this blob,
-and is it erased?" is then one seek on the hash, and an export lists each action's
-items as of a cut from the same rows, without replaying anything.
+evidence item of an action (attached, withdrawn, erased, published, unpublished), keyed
+by the blob's hash first, holding the item as it stood after that entry, the leaf of the
+entry that attached it (`attached`) and, while it is published, the leaf of the entry
+that published it (`published`, NULL otherwise). "Which actions name this blob, and is
+it erased?" is then one seek on the hash, an export lists each action's items as of a
+cut from the same rows, and "what is published?" is a walk of the rows that published
+something (a partial index) keeping those that no later row of their item follows,
+without replaying anything. Both leaves are there so a public page can prove the
+attaching and the publishing entry in the Merkle log.
 
 The tables' layout and what their JSON holds are versioned (`FORMAT`, a row of the
-state table): tables written by another version are emptied and rebuilt from the log
-when a projector opens them, so a new column or table never sits half-filled.
+state table): tables written by another version are dropped, made again and rebuilt
+from the log when a projector opens them, so a new column or table never sits
+half-filled.
 
 Rows are only ever added beyond the high-water mark, and a batch of rows commits in
 the same transaction as the mark's move (a compare-and-set on the old mark), so
 concurrent projectors, API workers and crashes can neither duplicate nor lose a row,
 and rows below the mark never change.
+
+Longer than 500 lines because every statement on these tables is here, in both
+dialects: their layout, the compare-and-set that keeps them consistent and each query
+that reads them, so a change to a table's shape is made beside everything relying on it.
 """
 
 from __future__ import annotations
@@ -52,8 +62,12 @@ STATE_KEY = "log"
 TABLES = ("state", "aggregates", "changes", "snapshots", "evidence")
 DEFAULT_PREFIX = "asof"
 FORMAT_KEY = "format"
-#: Bumped whenever the tables or their JSON change shape (2: the evidence table).
-FORMAT = 2
+#: Bumped whenever the tables or their JSON change shape (2: the evidence table; 3: its
+#: `attached` and `published` leaves and the items' publication; 4: the formal responses
+#: in the plan's and the actions' snapshots).
+FORMAT = 4
+#: The tables `create` drops when it finds another format: all but the state table.
+DERIVED = tuple(table for table in TABLES if table != "state")
 
 
 def table_names(prefix: str = DEFAULT_PREFIX) -> list[str]:
@@ -92,13 +106,16 @@ class NewAggregate:
 
 @dataclass(frozen=True)
 class EvidenceRow:
-    """An evidence item of an action as it stood after the entry at `leaf`."""
+    """An evidence item of an action as it stood after the entry at `leaf`: the leaf of
+    the entry that attached it, and of the one that published it while it is published."""
 
     sha256: str
     agg: int
     leaf: int
     ts: int
     state: str
+    attached: int | None = None
+    published: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,19 @@ class BlobUse:
     action_id: str
     evidence: str
     action: str | None
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """A published evidence item's latest row (`ProjectionTables.published_items`)."""
+
+    sha256: str
+    action_id: str
+    leaf: int
+    attached: int | None
+    published: int
+    evidence: str  # the item's JSON (projections.status.evidence_snapshot)
+    action: str | None  # the action's latest snapshot inside the cut
 
 
 @dataclass(frozen=True)
@@ -157,6 +187,7 @@ class ProjectionTables:
         return self.database.reading()
 
     def schema(self) -> list[str]:
+        """The statements that make the tables: the state table's first, its mark's row last."""
         # WITHOUT ROWID on SQLite: the table *is* its primary-key b-tree (no second copy).
         tail = ")" if self.postgres else ") WITHOUT ROWID"
         statements = [
@@ -171,29 +202,43 @@ class ProjectionTables:
             "CREATE TABLE IF NOT EXISTS {p}_snapshots (agg BIGINT NOT NULL, leaf BIGINT NOT NULL, "
             "state TEXT NOT NULL, PRIMARY KEY (agg, leaf)" + tail,
             "CREATE TABLE IF NOT EXISTS {p}_evidence (sha256 TEXT NOT NULL, agg BIGINT NOT NULL, "
-            "leaf BIGINT NOT NULL, ts BIGINT NOT NULL, state TEXT NOT NULL, "
-            "PRIMARY KEY (sha256, agg, leaf)" + tail,
+            "leaf BIGINT NOT NULL, ts BIGINT NOT NULL, state TEXT NOT NULL, attached BIGINT, "
+            "published BIGINT, PRIMARY KEY (sha256, agg, leaf)" + tail,
+            # Only the rows that published something: what `published_items` walks.
+            "CREATE INDEX IF NOT EXISTS {p}_evidence_published ON {p}_evidence (agg, leaf) "
+            "WHERE published IS NOT NULL",
             "INSERT INTO {p}_state VALUES ('" + STATE_KEY + "', 0) ON CONFLICT DO NOTHING",
         ]
         return [self._sql(s) for s in statements]
 
     def create(self) -> None:
-        """Create the tables if absent, and empty them (mark 0) if another version of
-        the code wrote them (`FORMAT`). Two processes starting at once on PostgreSQL may
-        race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalogue): the
-        loser retries once, by which time the tables exist."""
+        """Create the tables if absent; if another version of the code wrote them
+        (`FORMAT`), drop them and make them again, empty (mark 0), so a table whose
+        columns changed gets its new ones. Two processes starting at once on PostgreSQL
+        may race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalogue):
+        the loser retries once, by which time the tables exist."""
+        statements = self.schema()
+        state_table, mark_row = statements[0], statements[-1]
         for attempt in range(2):
             try:
                 with self.database.transaction() as cursor:
-                    for statement in self.schema():
+                    cursor.execute(state_table)
+                    cursor.execute(mark_row)
+                    current = self._format_is_current(cursor)
+                    if not current:
+                        for table in DERIVED:
+                            cursor.execute(self._sql(f"DROP TABLE IF EXISTS {{p}}_{table}"))
+                    for statement in statements[1:-1]:
                         cursor.execute(statement)
-                    self._require_format(cursor)
+                    if not current:
+                        self._reset(cursor)
+                        self._write_format(cursor)
                 return
             except Exception:
                 if attempt:
                     raise
 
-    def _require_format(self, cursor: Cursor) -> None:
+    def _format_is_current(self, cursor: Cursor) -> bool:
         # The mark's row is locked first (as `commit` does), so no batch of the old
         # format can commit between the check and the reset.
         cursor.execute(
@@ -201,9 +246,9 @@ class ProjectionTables:
         )
         cursor.execute(self._sql("SELECT high_water FROM {p}_state WHERE key=?"), (FORMAT_KEY,))
         row = cursor.fetchone()
-        if row is not None and int(row["high_water"]) == FORMAT:
-            return
-        self._reset(cursor)
+        return row is not None and int(row["high_water"]) == FORMAT
+
+    def _write_format(self, cursor: Cursor) -> None:
         cursor.execute(self._sql("DELETE FROM {p}_state WHERE key=?"), (FORMAT_KEY,))
         cursor.execute(self._sql("INSERT INTO {p}_state VALUES (?, ?)"), (FORMAT_KEY, FORMAT))
 
@@ -274,8 +319,14 @@ class ProjectionTables:
                 )
             if batch.evidence:
                 cursor.executemany(
-                    self._sql("INSERT INTO {p}_evidence VALUES (?, ?, ?, ?, ?)"),
-                    [(e.sha256, e.agg, e.leaf, e.ts, e.state) for e in batch.evidence],
+                    self._sql(
+                        "INSERT INTO {p}_evidence (sha256, agg, leaf, ts, state, attached, "
+                        "published) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (e.sha256, e.agg, e.leaf, e.ts, e.state, e.attached, e.published)
+                        for e in batch.evidence
+                    ],
                 )
         return True
 
@@ -453,6 +504,70 @@ class ProjectionTables:
             latest[int(r["agg"])] = BlobUse(str(r["name"]), str(r["state"]), action)
         return list(latest.values())
 
+    def item_leaves(self, sha256: str, agg: int, *, bound: int) -> tuple[int | None, int | None]:
+        """(attached, published) of an evidence item's latest row below `bound`: one seek on
+        the primary key; (None, None) if it has none."""
+        with self.reading() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT attached, published FROM {p}_evidence WHERE sha256=? AND agg=? "
+                    "AND leaf < ? ORDER BY leaf DESC LIMIT 1"
+                ),
+                (sha256, agg, bound),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None, None
+        return _int_or_none(row["attached"]), _int_or_none(row["published"])
+
+    def published_items(self, *, bound: int, agg: int | None = None) -> list[PublishedRow]:
+        """Every evidence item published inside the cut (entries with leaf < bound), of
+        one action (`agg`) or of all, in the order the actions were added and then of
+        their publication: the rows that published something (a partial index) that no
+        later row of their item follows (any later entry naming an item ends its
+        publication, or carries it forward), each with the action's snapshot."""
+        where = "" if agg is None else " AND e.agg = ?"
+        statement = (
+            "SELECT e.sha256, a.name, e.leaf, e.attached, e.published, e.state, "
+            "(SELECT s.state FROM {p}_snapshots s WHERE s.agg = e.agg AND s.leaf < ? "
+            "ORDER BY s.leaf DESC LIMIT 1) AS action "
+            "FROM {p}_evidence e JOIN {p}_aggregates a ON a.agg = e.agg "
+            f"WHERE e.published IS NOT NULL AND e.leaf < ?{where} "
+            "AND NOT EXISTS (SELECT 1 FROM {p}_evidence later WHERE later.sha256 = e.sha256 "
+            "AND later.agg = e.agg AND later.leaf > e.leaf AND later.leaf < ?) "
+            "ORDER BY e.agg, e.published, e.sha256"
+        )
+        params: list[Any] = [bound, bound, *([] if agg is None else [agg]), bound]
+        with self.reading() as cursor:
+            cursor.execute(self._sql(statement), params)
+            rows = cursor.fetchall()
+        return [
+            PublishedRow(
+                str(r["sha256"]),
+                str(r["name"]),
+                int(r["leaf"]),
+                _int_or_none(r["attached"]),
+                int(r["published"]),
+                str(r["state"]),
+                None if r["action"] is None else str(r["action"]),
+            )
+            for r in rows
+        ]
+
+    def is_published(self, sha256: str, *, bound: int) -> bool:
+        """Whether some action has the blob published inside the cut: one seek on the hash."""
+        with self.reading() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT 1 AS yes FROM {p}_evidence e WHERE e.sha256 = ? AND e.leaf < ? "
+                    "AND e.published IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {p}_evidence "
+                    "later WHERE later.sha256 = e.sha256 AND later.agg = e.agg "
+                    "AND later.leaf > e.leaf AND later.leaf < ?) LIMIT 1"
+                ),
+                (sha256, bound, bound),
+            )
+            return cursor.fetchone() is not None
+
     def evidence_at(self, *, bound: int, ts: int | None = None) -> dict[str, list[str]]:
         """action id -> the JSON of each of its evidence items as it stood inside the cut
         (entries with leaf < bound, signed at or before ts): the latest row of each."""
@@ -498,3 +613,7 @@ class ProjectionTables:
                 cursor.execute(self._sql(f"SELECT count(*) AS n FROM {{p}}_{table}"))
                 counts[table] = int(cast(Any, cursor.fetchone())["n"])
         return counts
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

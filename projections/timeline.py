@@ -126,7 +126,8 @@ def recommendation_timeline(
     readable: Callable[[str], bool] = lambda _: True,
     limit: int | None = None,
 ) -> Timeline:
-    """The recommendation's own entry, then the entries of its actions, in log order
+    """The recommendation's own entries (its addition, its formal responses) and the
+    entries of its actions, in log order
     (the latest `limit` of them all, if given).
 
     `readable(action_id)` leaves out actions the caller may not read (officers and
@@ -240,7 +241,8 @@ def _state(found: _Found) -> dict[str, Any]:
 
 
 def _plan_entries(ledger: LogReader, number: int, cut: _Cut) -> list[TimelineEntry]:
-    """The plan's entry that added the recommendation, if it is inside the cut."""
+    """The plan's entries that added the recommendation and recorded its formal
+    responses, those inside the cut."""
     tables = projector_for(ledger).tables
     plan = tables.aggregate_number(str(PLAN_ID))
     if plan is None:
@@ -252,7 +254,8 @@ def _plan_entries(ledger: LogReader, number: int, cut: _Cut) -> list[TimelineEnt
         leaf = leaves[event.originator_version]
         if cut.ts is not None and to_micros(event.timestamp) > cut.ts:
             break  # a cut is a prefix of every aggregate's history
-        if isinstance(event, Plan.RecommendationAdded) and event.number == number:
+        mine = (Plan.RecommendationAdded, Plan.ResponseRecorded)  # its addition, its responses
+        if isinstance(event, mine) and event.number == number:
             out.append(timeline_entry(leaf, event, None, None))
     return out
 

@@ -6,7 +6,8 @@ reads the whole plan. Auditors (the chair, scrutiny, the implementation group an
 administrators) may also read the whole log, the progress report and the verification.
 
 What is not scoped: the plan and every action's summary status (the tracker's table:
-status, claim, verdict, ratings, dates, counts), which every signed-in user reads, as a
+status, claim, verdict, ratings, dates, counts, and each formal response with its
+reasons: a statement its responder published), which every signed-in user reads, as a
 public tracker would show them. What is: an action's history and everything said in it
 (reasons, statements, comments, evidence names and files), in every view that carries
 it (the action, its timelines, what changed between two dates); and the directory, of

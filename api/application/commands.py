@@ -15,9 +15,11 @@ from uuid import UUID
 
 from domain import (
     DIRECTORY_ID,
+    PLAN_ID,
     Action,
     Directory,
     InvalidInput,
+    Plan,
     Role,
     SignOffLevel,
     Status,
@@ -171,6 +173,28 @@ class Client:
             {"user_id": user_id, "revoked_key_id": key_id, "reason": reason},
         )
 
+    # -- the plan's formal responses ---------------------------------------------------
+
+    def respond(
+        self,
+        number: int,
+        response: str,
+        responded_on: str,
+        responder: str,
+        reasons: str = "",
+        source: str = "",
+    ) -> Appended:
+        """Record the formal response to recommendation `number` (a term of the plan's
+        response vocabulary, the date it was made, who made it, why, where published)."""
+        fields = _response(response, responded_on, responder, reasons, source)
+        return self.submit(Plan.ResponseRecorded.TYPE, PLAN_ID, {"number": number, **fields})
+
+    def set_response_vocabulary(self, terms: Sequence[tuple[str, str]]) -> Appended:
+        """The plan's response vocabulary from now on: (id, label) terms, the first its
+        full acceptance."""
+        listed = [{"id": term_id, "label": label} for term_id, label in terms]
+        return self.submit(Plan.ResponseVocabularySet.TYPE, PLAN_ID, {"terms": listed})
+
     # -- actions ---------------------------------------------------------------------
 
     def add_action(self, fields: dict[str, Any]) -> Appended:
@@ -257,6 +281,49 @@ class Client:
             self.action(action_id).id,
             {"sha256": sha256, "reason": reason},
         )
+
+    def publish_evidence(self, action_id: str, sha256: str, statement: str) -> Appended:
+        """The agency lead's signed statement that this file of the action may be public."""
+        return self.submit(
+            Action.EvidencePublished.TYPE,
+            self.action(action_id).id,
+            {"sha256": sha256, "statement": statement},
+        )
+
+    def unpublish_evidence(self, action_id: str, sha256: str, reason: str) -> Appended:
+        return self.submit(
+            Action.EvidenceUnpublished.TYPE,
+            self.action(action_id).id,
+            {"sha256": sha256, "reason": reason},
+        )
+
+    def respond_to_action(
+        self,
+        action_id: str,
+        response: str,
+        responded_on: str,
+        responder: str,
+        reasons: str = "",
+        source: str = "",
+    ) -> Appended:
+        """Record an agency's own formal response to one of its actions."""
+        return self.submit(
+            Action.ResponseRecorded.TYPE,
+            self.action(action_id).id,
+            _response(response, responded_on, responder, reasons, source),
+        )
+
+
+def _response(
+    response: str, responded_on: str, responder: str, reasons: str, source: str
+) -> dict[str, Any]:
+    return {
+        "response": response,
+        "responded_on": responded_on,
+        "responder": responder,
+        "reasons": reasons,
+        "source": source,
+    }
 
 
 def _level_for(role: Role) -> SignOffLevel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from projections.status import STATUS_ORDER, PlanStatus
+from projections.status import STATUS_ORDER, PlanStatus, response_summary
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -34,9 +34,16 @@ def render_status(status: PlanStatus, *, missing: Sequence[int] = ()) -> str:
         "",
         "Recommendations",
         table(
-            ["No.", "Title", "Lead", "Status", "Actions"],
+            ["No.", "Title", "Lead", "Status", "Actions", "Response"],
             [
-                (r.number, _short(r.title, 58), ", ".join(r.lead_agencies), r.status, r.actions)
+                (
+                    r.number,
+                    _short(r.title, 58),
+                    ", ".join(r.lead_agencies),
+                    r.status,
+                    r.actions,
+                    response_summary(r) or "-",
+                )
                 for r in status.recommendations
             ],
         ),
@@ -73,6 +80,7 @@ def render_actions(status: PlanStatus) -> str:
             "RAG (agency/review)",
             "Due",
             "Evidence",
+            "Response",
         ],
         [
             (
@@ -84,6 +92,7 @@ def render_actions(status: PlanStatus) -> str:
                 f"{a.agency_rag or '-'}/{a.review_rag or '-'}",
                 (a.due_date or "-") + (" OVERDUE" if a.overdue else ""),
                 a.evidence,
+                response_summary(a) or "-",
             )
             for a in status.actions
         ],

@@ -138,6 +138,48 @@ def evidence_record(found: dict[str, Any]) -> dict[str, Any]:
 
 
 REASON = Arg("reason", "Reason", flag="--reason", control="textarea")
+#: A formal response's members (domain/response.py), for an action or a recommendation.
+RESPONSE_ARGS = (
+    Arg(
+        "response",
+        "Response",
+        flag="--response",
+        help="a term of the response vocabulary (`plan vocabulary` lists them), e.g. "
+        "accepted_in_principle",
+        metavar="TERM",
+    ),
+    Arg(
+        "responded_on",
+        "Date the response was made",
+        flag="--on",
+        control="date",
+        help="the date the response was made (YYYY-MM-DD)",
+        metavar="DATE",
+    ),
+    Arg(
+        "responder",
+        "Who responded",
+        flag="--responder",
+        help='who made it: an organisation\'s name, e.g. "Home Office"',
+    ),
+    Arg(
+        "reasons",
+        "Reasons",
+        required=False,
+        default="",
+        flag="--reasons",
+        control="textarea",
+        help="why (needed for every term but the vocabulary's first)",
+    ),
+    Arg(
+        "source",
+        "Where it was published",
+        required=False,
+        default="",
+        flag="--source",
+        help="where it was published: a report's title or URL",
+    ),
+)
 TO_STATUS = "to_status"
 
 VERBS: tuple[Verb, ...] = (
@@ -308,6 +350,40 @@ VERBS: tuple[Verb, ...] = (
         Action.EvidenceWithdrawn.TYPE,
         "withdraw_evidence",
         (Arg("sha256"), REASON),
+    ),
+    # Not offered as web forms: a form is offered when its placeholder input passes the
+    # rule, and only a real file of the action can pass these (the CLI signs them).
+    Verb(
+        "publish-evidence",
+        Action.EvidencePublished.TYPE,
+        "publish_evidence",
+        (
+            Arg("sha256"),
+            Arg(
+                "statement",
+                "Statement",
+                flag="--statement",
+                control="textarea",
+                help="what you vouch for: that the file, its name and its description hold "
+                "no personal data and may be published",
+            ),
+        ),
+        help="agency lead: mark a file of the action publishable, with a signed statement",
+    ),
+    Verb(
+        "unpublish-evidence",
+        Action.EvidenceUnpublished.TYPE,
+        "unpublish_evidence",
+        (Arg("sha256"), REASON),
+        help="agency lead: stop publishing a file (the log keeps both entries)",
+    ),
+    # Not a web form either: its term must be one of the ledger's own vocabulary.
+    Verb(
+        "respond",
+        Action.ResponseRecorded.TYPE,
+        "respond_to_action",
+        RESPONSE_ARGS,
+        help="the agency's own formal response to the action (agency lead, or the group)",
     ),
 )
 

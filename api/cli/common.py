@@ -116,11 +116,15 @@ REMOTE_COMMANDS = {
     ("charter", "adopt"),
     ("users", "list"),
     ("import", None),
+    ("plan", "respond"),
+    ("plan", "vocabulary"),
     ("checkpoint", None),
     ("keys", "rotate"),
     ("keys", "revoke"),
     ("evidence", "add"),
     ("evidence", "get"),
+    ("evidence", "publish"),
+    ("evidence", "unpublish"),
     ("sign", None),  # opens no ledger at all: reads a body and a key, prints a signature
     ("verify-bundle", None),  # reads only the bundle given, wherever it came from
     ("witness", "cosign"),

@@ -1,13 +1,20 @@
-"""`evidence add|get|verify|orphans|erase|url`: evidence files, stored apart from the log."""
+"""`evidence add|get|verify|orphans|erase|url|publish|unpublish|published`: evidence files,
+stored apart from the log, and which of them their agency lead has published.
+
+`publish` and `unpublish` sign the agency lead's entries through the action-verb
+catalogue (api/application/verbs.py), as `act ACTION publish-evidence` does, locally or
+in client mode; `published` lists what is published from the ledger's own projection."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from api.application.erasure import erase
 from api.application.evidence import fetch, orphans, verify_evidence
+from api.application.verbs import verb
 from api.cli.common import (
     EXIT_FAILED_CHECK,
     CliError,
@@ -21,6 +28,7 @@ from api.cli.common import (
     print_appended,
     remote_for,
 )
+from projections.evidence import published_evidence
 
 
 def cmd_evidence_add(args: argparse.Namespace) -> int:
@@ -87,6 +95,41 @@ def cmd_evidence_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evidence_publish(args: argparse.Namespace) -> int:
+    """The agency lead's signed statement that a file of the action may be public."""
+    ledger, client = client_for(args)
+    with ledger:
+        given = {"sha256": args.sha256, "statement": args.statement}
+        print_appended([verb("publish-evidence").call(client, args.action_id, given)], args)
+    return 0
+
+
+def cmd_evidence_unpublish(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        given = {"sha256": args.sha256, "reason": args.reason}
+        print_appended([verb("unpublish-evidence").call(client, args.action_id, given)], args)
+    return 0
+
+
+def cmd_evidence_published(args: argparse.Namespace) -> int:
+    """What is published now (or as of the first N entries), from the as-of projection."""
+    with open_ledger(config_from(args)) as ledger:
+        found = published_evidence(ledger, args.action, position=args.position)
+    if args.json:
+        rows = [{**vars(p), "published_at": p.published_at.isoformat()} for p in found]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for p in found:
+        print(
+            f"{p.action_id} {p.sha256} {p.filename!r} published by {p.published_by} "
+            f"{p.published_at.isoformat()} (entry {p.published_leaf}; attached in entry "
+            f"{p.attached_leaf}): {p.statement}"
+        )
+    print(f"{len(found)} published file(s)", file=sys.stderr)
+    return 0
+
+
 def cmd_evidence_url(args: argparse.Namespace) -> int:
     with open_ledger(config_from(args)) as ledger:
         store = evidence_store(ledger)
@@ -121,6 +164,30 @@ def _add_evidence(sub: Subparsers) -> None:
     p.add_argument("sha256")
     p.add_argument("--reason", required=True, help="the lawful reason")
     p.set_defaults(func=cmd_evidence_erase)
+    p = evidence.add_parser(
+        "publish", help="agency lead: mark a file publishable, with a signed statement"
+    )
+    p.add_argument("action_id")
+    p.add_argument("sha256")
+    p.add_argument(
+        "--statement",
+        required=True,
+        help="what you vouch for: that the file, its name and its description hold no "
+        "personal data and may be published",
+    )
+    p.set_defaults(func=cmd_evidence_publish)
+    p = evidence.add_parser(
+        "unpublish", help="agency lead: stop publishing a file (the log keeps both entries)"
+    )
+    p.add_argument("action_id")
+    p.add_argument("sha256")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_evidence_unpublish)
+    p = evidence.add_parser("published", help="list the files published (the ledger's folder)")
+    p.add_argument("--action", help="only this action's")
+    p.add_argument("--position", type=int, help="as of the first N log entries")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evidence_published)
     p = evidence.add_parser("url", help="a time-limited download URL (S3, unencrypted)")
     p.add_argument("sha256")
     p.add_argument("--expires", type=int, default=300, help="seconds (default 300)")

@@ -61,6 +61,7 @@ ORDER = (
     "users",
     "import",
     "template",
+    "plan",
     "act",
     "sign",
     "evidence",

@@ -1,5 +1,6 @@
 """`import`: recommendations or actions from CSV (or a spreadsheet), signed, all or nothing;
-`template`: the blank files to fill in, which import as they come."""
+`template`: the blank files to fill in, which import as they come; `plan respond` and
+`plan vocabulary`: a recommendation's formal response, and the words responses use."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 
 from api.application.plan_import import ImportRejected, import_csv
 from api.application.plan_template import write_template
+from api.application.verbs import RESPONSE_ARGS
 from api.cli.common import (
     CliError,
     Parsers,
     Subparsers,
+    client_for,
     config_from,
     keep_receipts,
     open_ledger,
+    print_appended,
     receipted,
     remote_for,
     signer_for,
@@ -93,4 +97,71 @@ def _add_template(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_template)
 
 
-PARSERS: Parsers = {"import": _add_import, "template": _add_template}
+def cmd_plan_respond(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        appended = client.respond(
+            args.number,
+            args.response,
+            args.on,
+            args.responder,
+            reasons=args.reasons,
+            source=args.source,
+        )
+        print_appended([appended], args)
+    return 0
+
+
+def cmd_plan_vocabulary(args: argparse.Namespace) -> int:
+    """With --term: sign the new vocabulary; without: list the current one."""
+    if args.term:
+        terms = [_term(text) for text in args.term]
+        ledger, client = client_for(args)
+        with ledger:
+            print_appended([client.set_response_vocabulary(terms)], args)
+        return 0
+    remote = remote_for(args)
+    with remote if remote is not None else open_ledger(config_from(args)) as ledger:
+        plan = ledger.plan()
+    if plan is None:
+        raise CliError("no plan has been imported yet")
+    width = max(len(term.id) for term in plan.response_terms)
+    for n, term in enumerate(plan.response_terms):
+        note = "  (full acceptance: needs no reasons)" if n == 0 else ""
+        print(f"{term.id.ljust(width)}  {term.label}{note}")
+    return 0
+
+
+def _term(text: str) -> tuple[str, str]:
+    term_id, sep, label = text.partition("=")
+    if not sep or not term_id.strip() or not label.strip():
+        raise CliError(f"--term takes ID=Label, got {text!r}")
+    return term_id.strip(), label.strip()
+
+
+def _add_plan(sub: Subparsers) -> None:
+    p = sub.add_parser("plan", help="the formal responses to the recommendations, and their terms")
+    commands = p.add_subparsers(dest="plan_cmd", required=True)
+    respond = commands.add_parser(
+        "respond", help="record the formal response to a recommendation (signed)"
+    )
+    respond.add_argument("number", type=int, help="the recommendation's number")
+    for arg in RESPONSE_ARGS:  # the same members as `act ACTION respond`
+        assert arg.flag is not None
+        options = {"required": True} if arg.required else {"default": arg.default}
+        respond.add_argument(arg.flag, dest=arg.dest, help=arg.help, metavar=arg.metavar, **options)
+    respond.set_defaults(func=cmd_plan_respond)
+    vocabulary = commands.add_parser(
+        "vocabulary", help="list the response vocabulary, or sign a new one with --term"
+    )
+    vocabulary.add_argument(
+        "--term",
+        action="append",
+        metavar="ID=Label",
+        help="a term of the new vocabulary, e.g. accepted_in_full='Accepted in full' (repeat; "
+        "the first is the full acceptance, the one term that needs no reasons)",
+    )
+    vocabulary.set_defaults(func=cmd_plan_vocabulary)
+
+
+PARSERS: Parsers = {"import": _add_import, "template": _add_template, "plan": _add_plan}

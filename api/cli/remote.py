@@ -12,7 +12,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 from uuid import UUID
@@ -22,6 +22,7 @@ import httpx
 from api.cli.http_client import RetryWhenAsked, not_the_api, unavailable
 from domain import NotPermitted, Role, Status
 from domain.errors import InvalidInput, InvalidTransition
+from domain.response import ResponseTerm
 from evidence_store.base import CorruptBlob
 from ledger.auditor.entry import SignedEntry, parse_timestamp
 from ledger.auditor.receipt import Receipt, ReceiptError, check_inclusion
@@ -72,6 +73,7 @@ class RemotePlan:
     agencies: dict[str, str]
     recommendations: dict[int, Any]
     recommendations_expected: int
+    response_terms: list[ResponseTerm] = field(default_factory=list)
 
 
 class RemoteLedger:
@@ -236,6 +238,10 @@ class RemoteLedger:
             agencies=dict(found["agencies"]),
             recommendations={int(r["number"]): r for r in found["recommendations"]},
             recommendations_expected=int(found.get("recommendations_expected", 0)),
+            response_terms=[
+                ResponseTerm(str(t["id"]), str(t["label"]))
+                for t in found.get("response_vocabulary", [])
+            ],
         )
 
     def users(self) -> list[dict[str, Any]]:
@@ -391,6 +397,14 @@ class RemoteSource:
         if response.status_code == 404 and _is_api_error(response):
             return []
         return [str(note) for note in self.remote._check(response)]
+
+    def log_pq_statement(self) -> str | None:
+        """The statement binding the log's post-quantum key (None: the log has none, or
+        the server predates the endpoint). The auditor checks it; nothing here trusts it."""
+        response = self.remote.http.get("/v1/log-key/pq")
+        if response.status_code == 404 and _is_api_error(response):
+            return None
+        return str(self.remote._check(response)["statement"])
 
 
 class RemoteEvidence:

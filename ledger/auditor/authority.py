@@ -50,15 +50,23 @@ AUTHORITY: dict[str, frozenset[str] | None] = {
     "directory.key_revoked": None,  # the user themself, or their appointer
     "plan.imported": frozenset({"implementation_group"}),
     "plan.recommendation_added": frozenset({"implementation_group"}),
+    # A formal response to a recommendation, and the words responses are recorded in.
+    "plan.response_recorded": frozenset({"implementation_group"}),
+    "plan.response_vocabulary_set": frozenset({"implementation_group"}),
     "action.added": frozenset({"implementation_group"}),
     "action.amended": frozenset({"implementation_group"}),
     "action.merged": frozenset({"implementation_group"}),
     "action.withdrawn": frozenset({"implementation_group"}),
+    # Where an agency responds for itself: its lead (of the lead agency), or the plan's editors.
+    "action.response_recorded": frozenset({"agency_lead", "implementation_group"}),
     "action.officer_assigned": frozenset({"agency_lead"}),
     "action.status_changed": frozenset({"officer", "agency_lead", "implementation_group", "chair"}),
     "action.evidence_attached": frozenset({"officer", "agency_lead"}),
     "action.evidence_withdrawn": frozenset({"officer", "agency_lead"}),
     "action.evidence_erased": frozenset({"admin"}),
+    # The lead agency's lead vouches that a file may be public, and may stop it.
+    "action.evidence_published": frozenset({"agency_lead"}),
+    "action.evidence_unpublished": frozenset({"agency_lead"}),
     "action.signed_off": None,  # by level: agency lead, implementation group, chair
     "action.sign_off_revoked": None,
     "action.returned": frozenset({"agency_lead", "implementation_group", "chair"}),

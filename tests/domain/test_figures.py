@@ -69,3 +69,18 @@ def test_through_the_ledger_returns_and_chair_outcomes(world: World) -> None:
     assert final["accepted_or_beyond"] == 0  # the old count said 1 (the chair's outcome)
     assert final["chair_not_implementable"] == 1
     assert final["actions"] == 2  # R1.3 merged away
+
+
+def test_an_old_return_is_not_shown_beside_a_new_claim(world: World) -> None:
+    officer, lead, chair = (world.client(u) for u in ("council.officer", "council.lead", "chair"))
+    officer.change_status("R1.1", S.IN_PROGRESS, "")
+    world.evidence("R1.1", b"minutes")
+    officer.change_status("R1.1", S.EVIDENCE_SUBMITTED, "")
+    lead.sign_off("R1.1", "done")
+    chair.return_action("R1.1", ["the minutes are unsigned"])
+    row = next(a for a in status_as_of(world.ledger).actions if a.action_id == "R1.1")
+    assert row.verdict == "returned"  # it applies: the agency has not answered it
+    officer.change_status("R1.1", S.EVIDENCE_SUBMITTED, "signed minutes attached")
+    lead.sign_off("R1.1", "done again")
+    row = next(a for a in status_as_of(world.ledger).actions if a.action_id == "R1.1")
+    assert row.verdict is None and row.agency_claim == "complete"

@@ -106,6 +106,16 @@ ACTIONS = {
     "verified": "R1.7",
     "not_implementable": "R1.8",
 }
+#: An action in progress whose evidence is published (the state an unpublication follows).
+PUBLISHED = "R1.9"
+#: A formal response (to recommendation 1, or to an action), in the default vocabulary.
+RESPONSE = {
+    "response": "accepted_in_principle",
+    "responded_on": "2023-03-01",
+    "responder": "Telford & Wrekin Council",
+    "reasons": "subject to funding",
+    "source": "",
+}
 
 
 def _tables() -> dict[str, dict[str, str] | None]:
@@ -155,6 +165,9 @@ class States:
     #: chair's last key be revoked (directory.last_chair_key, a rule about the state that
     #: the rules replay checks), so the chair's revocation of a key is asked about here.
     chair_with_a_spare_key: Directory | None = None
+    #: An action (in progress, led by council) whose evidence its lead has published: the
+    #: state an unpublication follows.
+    published: Action | None = None
 
 
 def with_a_spare_chair_key(directory: Directory) -> Directory:
@@ -207,10 +220,18 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[States]:
             _drive(world, action_id, status)
         actions = {s: world.ledger.action(a) for s, a in ACTIONS.items()}
         assert all(a is not None and a.status.value == s for s, a in actions.items())
+        world.add_action(PUBLISHED)
+        _drive(world, PUBLISHED, "in_progress")
+        [sha] = world.ledger.action(PUBLISHED).current_evidence()  # type: ignore[union-attr]
+        world.client("council.lead").publish_evidence(PUBLISHED, sha, "no personal data")
+        published = world.ledger.action(PUBLISHED)
+        assert published is not None and published.published_evidence() == [sha]
         directory, plan = world.ledger.directory(), world.ledger.plan()
         assert directory is not None and plan is not None
         spared = with_a_spare_chair_key(directory)
-        yield States(directory, plan, actions, dict(world.keys), spared)  # type: ignore[arg-type]
+        found = States(directory, plan, actions, dict(world.keys), spared)  # type: ignore[arg-type]
+        found.published = published
+        yield found
     finally:
         world.ledger.close()
 
@@ -306,6 +327,14 @@ def attempts(case: Case, s: States) -> list[Attempt]:
     if kind == "plan.recommendation_added":
         payload = {"number": 3, "title": "Third", "text": "", "lead_agencies": ["council"]}
         return [(s.plan, PLAN_ID, payload)]
+    if kind == "plan.response_recorded":
+        payload = {"number": 1, **RESPONSE}
+        return [(s.plan, PLAN_ID, payload)]
+    if kind == "plan.response_vocabulary_set":
+        terms = [{"id": "adopted", "label": "Adopted"}, {"id": "not_adopted", "label": "No"}]
+        return [(s.plan, PLAN_ID, {"terms": terms})]
+    if kind == "action.response_recorded":
+        return [on("in_progress", dict(RESPONSE))]
     if kind == "action.added":
         fields: dict[str, Any] = {
             "title": "T",
@@ -334,6 +363,13 @@ def attempts(case: Case, s: States) -> list[Attempt]:
     if kind in ("action.evidence_withdrawn", "action.evidence_erased"):
         sha = a["in_progress"].current_evidence()[0]
         return [on("in_progress", {"sha256": sha, "reason": "wrong file"})]
+    if kind == "action.evidence_published":
+        sha = a["in_progress"].current_evidence()[0]
+        return [on("in_progress", {"sha256": sha, "statement": "holds no personal data"})]
+    if kind == "action.evidence_unpublished":
+        assert s.published is not None
+        sha = s.published.published_evidence()[0]
+        return [(s.published, s.published.id, {"sha256": sha, "reason": "published in error"})]
     if kind == "action.signed_off":
         assert case.level is not None
         status = SIGN_OFF_FROM[case.level]

@@ -183,8 +183,8 @@ def test_the_html_report_matches_the_history(history: History) -> None:
         ["Police", "2", "0", "0", "0", "2", "1", "0", "0", "1"],
     ]
     assert page.body_rows("recommendation-table") == [
-        ["1", "First", "Council, Police", "not implementable", "2", "green", "red"],
-        ["2", "Second", "Police", "not started", "1", "—", "—"],
+        ["1", "First", "Council, Police", "not implementable", "—", "2", "green", "red"],
+        ["2", "Second", "Police", "not started", "—", "1", "—", "—"],
         ["3", "not yet imported (not in our record)"],
     ]
     assert page.body_rows("overdue-table") == [

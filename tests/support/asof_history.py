@@ -1,6 +1,7 @@
 """Random but valid histories for the as-of tests: every kind of decision, including
 corrections (amendments, evidence withdrawn and erased), returns, sign-off revocations,
-chair outcomes and reopenings, merges and withdrawals.
+chair outcomes and reopenings, merges and withdrawals, formal responses (to actions and
+to recommendations) and changes of the response vocabulary.
 
 A step names an operation, an action and how far the clock moves first; the ledger
 refuses what its rules forbid (that step is simply skipped), so any sequence of steps
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from domain import DomainError, Status
+from domain.response import DEFAULT_TERMS
 from ledger.errors import LedgerError
 from tests.support.world import World
 
@@ -47,7 +49,15 @@ OPERATIONS = (
     "block",
     "unblock",
     "assign",
+    "respond",
+    "respond_plan",
+    "vocabulary",
 )
+#: The response vocabulary "vocabulary" swaps the default one for, and back.
+OTHER_TERMS = [
+    {"id": "adopted", "label": "Adopted"},
+    {"id": "not_adopted_as_proposed", "label": "Not adopted as proposed"},
+]
 
 
 #: What a random step picks from: the lifecycle's steps weigh more than the decisions
@@ -154,6 +164,26 @@ def _apply(world: World, operation: str, action_id: str, n: int) -> None:
             world.client(officer).change_status(action_id, Status.IN_PROGRESS, f"unblocked {n}")
         case "assign":
             world.client(lead).assign(action_id, officer)
+        case "respond" | "respond_plan":
+            plan: Any = world.ledger.plan()
+            terms = plan.response_terms
+            fields = {
+                "response": terms[n % len(terms)].id,
+                "responded_on": world.clock.now.date().isoformat(),
+                "responder": ("Council", "Police", "Home Office")[n % 3],
+                "reasons": f"response {n}",
+                "source": "" if n % 2 else f"report {n}",
+            }
+            if operation == "respond":
+                world.client(lead).respond_to_action(action_id, **fields)
+            else:
+                world.client("sig").respond(current.recommendation, **fields)
+        case "vocabulary":
+            plan = world.ledger.plan()
+            default = [(t.id, t.label) for t in DEFAULT_TERMS]
+            other = [(t["id"], t["label"]) for t in OTHER_TERMS]
+            chosen = default if plan.response_terms[0].id == "adopted" else other
+            world.client("sig").set_response_vocabulary(chosen)
         case _:
             raise DomainError("test.no_op", f"{operation} does not apply")
 

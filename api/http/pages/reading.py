@@ -128,6 +128,7 @@ def action(
         signed_with=signed_with,
         commands=offered(ledger, viewer.actor, action_id),
         agencies=plan.agencies if plan else {},
+        response_labels=plan.response_labels if plan else {},
         recorded=recorded,
         browser_signing=not must_sign_off_page(directory, viewer.actor),
         log_origin=ledger.origin(),

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.http.security import SECURITY_HEADERS
+from projections.status import response_summary
 
 HERE = Path(__file__).resolve().parent
 
@@ -77,6 +78,7 @@ templates.filters.update(
     when=_when,
     stamp=_stamp,
     decision=_decision,
+    response=response_summary,
     short=lambda h: h[:12],
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.lifecycle import CHAIR_OUTCOMES, Status
 from ledger.verify import VerificationReport
-from projections.status import ActionRow, PlanStatus
+from projections.status import ActionRow, PlanStatus, response_summary
 
 RAG_ORDER = ("red", "amber", "not_started", "green")
 GREEN_STATUSES = frozenset(
@@ -86,6 +86,11 @@ class RecommendationView:
     status: str
     actions: int
     rag: Rag | None
+    #: Its formal response in a phrase (`projections.status.response_summary`), its
+    #: reasons and where it was published; None while it has none.
+    response: str | None = None
+    response_reasons: str | None = None
+    response_source: str | None = None
 
 
 @dataclass
@@ -124,6 +129,9 @@ def dashboard(status: PlanStatus, expected: int = 0) -> Dashboard:
             r.status,
             r.actions,
             worst(rags[a.action_id] for a in live if a.recommendation == r.number),
+            response_summary(r),
+            r.response_reasons,
+            r.response_source,
         )
         for r in status.recommendations
     ]

@@ -4,6 +4,7 @@ actions (api/application/access.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -23,6 +24,7 @@ from api.http.errors import NotFound
 from api.http.routes.schemas import ActionHistoryOut, TimelineOut
 from domain import Action, action_aggregate_id
 from ledger.entry import from_domain_event
+from projections.status import response_record
 from projections.timeline import (
     UnknownSubject,
     action_timeline,
@@ -51,7 +53,9 @@ def action(svc: ServicesDep, who: CallerDep, action_id: str) -> dict[str, Any]:
         from_domain_event(e).to_json()
         for e in svc.ledger.aggregate_events(action_aggregate_id(action_id))
     ]
-    return {"action": action_json(current), "history": history}
+    plan = svc.ledger.plan()
+    labels = plan.response_labels if plan is not None else {}
+    return {"action": action_json(current, labels), "history": history}
 
 
 @router.get(
@@ -127,7 +131,8 @@ def decision_json(value: Any) -> Any:
     )
 
 
-def action_json(action: Action) -> dict[str, Any]:
+def action_json(action: Action, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The action's state; `labels` name the terms of its formal responses (the plan's)."""
     return {
         "aggregate_id": str(action.id),
         "version": action.version,
@@ -154,6 +159,10 @@ def action_json(action: Action) -> dict[str, Any]:
                 "attached_at": e.attached_at.isoformat(),
                 "withdrawn": e.withdrawn_at is not None,
                 "erased": e.erased_at is not None,
+                "published": e.published,
+                "published_at": None if e.published_at is None else e.published_at.isoformat(),
+                "published_by": e.published_by,
+                "published_statement": e.published_statement,
             }
             for e in action.evidence.values()
         ],
@@ -174,4 +183,5 @@ def action_json(action: Action) -> dict[str, Any]:
         "blocked_reason": action.blocked_reason,
         "closed_reason": action.closed_reason,
         "merged_into": action.merged_into,
+        "responses": [response_record(r, labels) for r in action.responses],
     }

@@ -123,6 +123,16 @@ class CheckpointOut(BaseModel):
     cosignatures: list[CosignatureLine]
 
 
+class PQLogKeyOut(BaseModel):
+    """The log's post-quantum key (ledger/pqkeys.py), with the statement binding it."""
+
+    vkey: str = Field(description="ML-DSA-44 verifier key: NAME+KEYID+base64(type || key)")
+    statement: str = Field(
+        description="the signed note inquiry-ledger/log-pq-key/v1, by the log key and this key"
+    )
+    since: int = Field(description="checkpoints of larger trees carry its signature")
+
+
 class InclusionProofOut(BaseModel):
     leaf_index: int
     tree_size: int
@@ -170,11 +180,32 @@ class UserOut(BaseModel):
 # -- the plan and its status ---------------------------------------------------------------
 
 
+class ResponseOut(BaseModel):
+    """A formal response as recorded (domain/response.py)."""
+
+    response: str = Field(description="its term's id in the response vocabulary")
+    label: str = Field(description="the term's label")
+    responded_on: str = Field(description="the date the response was made")
+    responder: str = Field(description="who made it: an organisation's name")
+    reasons: str
+    source: str = Field(description="where it was published (may be empty)")
+    recorded_by: str
+    recorded_at: str
+
+
+class TermOut(BaseModel):
+    id: str
+    label: str
+
+
 class RecommendationOut(BaseModel):
     number: int
     title: str
     text: str
     lead_agencies: list[str]
+    responses: list[ResponseOut] = Field(
+        default_factory=list, description="its formal responses, oldest first (the last stands)"
+    )
 
 
 class PlanOut(BaseModel):
@@ -185,6 +216,11 @@ class PlanOut(BaseModel):
     agencies: dict[str, str]
     recommendations_expected: int = 0
     recommendations: list[RecommendationOut]
+    response_vocabulary: list[TermOut] = Field(
+        default_factory=list,
+        description="the terms a new response may use, the first its "
+        "full acceptance (the one term that needs no reasons)",
+    )
 
 
 class SummaryOut(BaseModel):
@@ -204,6 +240,12 @@ class RecommendationRowOut(BaseModel):
     status: str
     actions: int
     by_status: dict[str, int]
+    response: str | None = Field(None, description="the current formal response's term")
+    response_label: str | None = None
+    responded_on: str | None = None
+    responder: str | None = None
+    response_reasons: str | None = None
+    response_source: str | None = None
 
 
 class ActionRowOut(BaseModel):
@@ -221,6 +263,14 @@ class ActionRowOut(BaseModel):
     evidence: int
     signed_by: dict[str, str] = Field(description="sign-off level: who signed")
     last_change: str
+    response: str | None = Field(
+        None, description="its agency's own formal response's term (where it responds for itself)"
+    )
+    response_label: str | None = None
+    responded_on: str | None = None
+    responder: str | None = None
+    response_reasons: str | None = None
+    response_source: str | None = None
 
 
 class StatusOut(BaseModel):
@@ -303,6 +353,10 @@ class EvidenceOut(BaseModel):
     attached_at: str
     withdrawn: bool
     erased: bool
+    published: bool = Field(False, description="its agency lead published it (a statement)")
+    published_at: str | None = None
+    published_by: str | None = None
+    published_statement: str | None = None
 
 
 class SignOffOut(BaseModel):
@@ -343,6 +397,10 @@ class ActionOut(BaseModel):
     blocked_reason: str | None
     closed_reason: str | None
     merged_into: str | None
+    responses: list[ResponseOut] = Field(
+        default_factory=list,
+        description="its agency's own formal responses, oldest first (the last stands)",
+    )
 
 
 class ActionHistoryOut(BaseModel):

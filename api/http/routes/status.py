@@ -16,6 +16,7 @@ from domain import action_aggregate_id
 from ledger.auditor.entry import EntryFormatError, format_timestamp
 from projections.asof import status_as_of
 from projections.diff import diff_as_of
+from projections.status import response_record
 from projections.timeline import current_lead_agencies
 
 router = APIRouter(tags=["read"])
@@ -28,16 +29,23 @@ router = APIRouter(tags=["read"])
     responses=errors_doc(401),
 )
 def plan(svc: ServicesDep, who: CallerDep) -> dict[str, Any]:
-    """The plan: agencies and recommendations."""
+    """The plan: agencies and recommendations, each with its formal responses, and the
+    response vocabulary."""
     current = svc.ledger.plan()
     if current is None:
         return {"title": "", "agencies": {}, "recommendations": []}
+    labels = current.response_labels
     return {
         "title": current.title,
         "source": current.source,
         "agencies": current.agencies,
         "recommendations_expected": current.recommendations_expected,
-        "recommendations": [vars(r) for _, r in sorted(current.recommendations.items())],
+        "recommendations": [
+            vars(r)
+            | {"responses": [response_record(x, labels) for x in current.responses.get(n, [])]}
+            for n, r in sorted(current.recommendations.items())
+        ],
+        "response_vocabulary": [vars(term) for term in current.response_terms],
     }
 
 

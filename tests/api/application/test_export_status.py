@@ -22,7 +22,7 @@ from api.http.app import create_app
 from domain import Status
 from evidence_store.local import LocalEvidenceStore
 from projections.report_sheets import ACTION_COLUMNS as EXPORT_COLUMNS
-from projections.report_sheets import EVIDENCE_COLUMNS
+from projections.report_sheets import EVIDENCE_COLUMNS, RESPONSE_COLUMNS
 from tests.support.plan_tables import GOOD, write_xlsx
 from tests.support.world import World, clear_store_settings, make_world
 
@@ -100,7 +100,7 @@ def read_xlsx(data: bytes) -> Any:
 
 def expected_rows(w: World) -> dict[str, dict[str, str]]:
     sha = w.sha  # type: ignore[attr-defined]
-    return {
+    rows = {
         "R1.1": {
             "action_id": "R1.1",
             "recommendation": "1",
@@ -156,6 +156,8 @@ def expected_rows(w: World) -> dict[str, dict[str, str]]:
             "evidence_sha256": "",
         },
     }
+    no_response = dict.fromkeys(RESPONSE_COLUMNS, "")  # no formal response is recorded here
+    return {action_id: row | no_response for action_id, row in rows.items()}
 
 
 def test_cli_csv_export_as_of_a_date(world: World, cli: Any, tmp_path: Path) -> None:

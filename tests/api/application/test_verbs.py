@@ -50,6 +50,9 @@ SAMPLE_ARGV: dict[str, list[str]] = {
     "merge": ["R1.2", "--reason", "r"],
     "attach": ["minutes.txt", "--description", "d", "--effective-date", "2023-01-01"],
     "withdraw-evidence": ["0" * 64, "--reason", "r"],
+    "publish-evidence": ["0" * 64, "--statement", "no personal data"],
+    "unpublish-evidence": ["0" * 64, "--reason", "r"],
+    "respond": ["--response", "accepted", "--on", "2023-03-01", "--responder", "Home Office"],
 }
 
 
@@ -124,6 +127,8 @@ def test_the_catalogue_maps_arguments_as_the_cli_always_has() -> None:
     )
     args = build_parser().parse_args(["act", "R1.1", "sign-off"])
     assert values(BY_NAME["sign-off"], args) == {"statement": ""}
+    response = {"response": "accepted", "responded_on": "2023-03-01", "responder": "Home Office"}
+    assert call("respond") == ("respond_to_action", {**response, "reasons": "", "source": ""})
 
 
 def test_every_form_the_pages_offer_is_a_verb_of_the_catalogue() -> None:
