@@ -29,6 +29,7 @@ from typing import Any
 
 from domain import PLAN_ID
 from projections.asof import status_as_of
+from projections.evidence import PublishedEvidence, published_evidence
 from projections.port import LogReader
 from projections.projector import projector_for
 from projections.status import PlanStatus
@@ -61,6 +62,16 @@ PUBLIC_MEMBERS: dict[str, tuple[str, ...]] = {
     "action.rag_rated": ("scope", "rating", "reason"),
     "action.merged": ("into", "reason"),
     "action.withdrawn": ("reason",),
+    "plan.response_recorded": (
+        "number",
+        "response",
+        "responded_on",
+        "responder",
+        "reasons",
+        "source",
+    ),
+    "plan.response_vocabulary_set": ("terms",),
+    "action.response_recorded": ("response", "responded_on", "responder", "reasons", "source"),
     "action.evidence_published": ("sha256", "statement"),
     "action.evidence_unpublished": ("sha256", "reason"),
 }
@@ -98,6 +109,7 @@ class PublicAction:
     verdict: str | None
     due_date: str | None
     overdue: bool
+    response: dict[str, Any] | None = None
 
 
 @dataclass
@@ -110,14 +122,24 @@ class PublicRecommendation:
     actions: list[PublicAction]
     entries: list[PublicEntry] = field(default_factory=list)
     total_entries: int = 0
+    #: The formal response (accepted, in principle...), beside the delivery status.
+    response: dict[str, Any] | None = None
+    #: Files their agency published with a signed statement (all of them, whatever the
+    #: page limit): each is proven by its attaching and its publishing entries, both in
+    #: `evidence_entries`.
+    published: list[dict[str, Any]] = field(default_factory=list)
+    evidence_entries: list[PublicEntry] = field(default_factory=list)
 
     @property
     def leaves(self) -> set[int]:
-        return {e.leaf_index for e in self.entries}
+        return {e.leaf_index for e in self.entries + self.evidence_entries}
 
     def to_json(self) -> dict[str, Any]:
         found = asdict(self)
         found["truncated"] = self.total_entries > len(self.entries)
+        # The reader checks every fact the page shows, the files' entries among them.
+        found["entries"] = found["entries"] + found.pop("evidence_entries")
+        found["entries"].sort(key=lambda e: e["leaf_index"])
         return found
 
 
@@ -160,6 +182,7 @@ def plan_view(ledger: LogReader, size: int, who: Who) -> PublicPlan:
                 "status": r.status,
                 "actions": r.actions,
                 "by_status": r.by_status,
+                "response": _response(r),
             }
             for r in status.recommendations
         ],
@@ -179,11 +202,28 @@ def recommendation_view(
         raise UnknownSubject(f"no recommendation {number}")
     timeline = recommendation_timeline(ledger, number, position=size)
     public = [e for e in timeline.entries if e.type in PUBLIC_MEMBERS]
+    # The plan's responses to this recommendation, unless the timeline holds them.
+    in_timeline = {e.leaf_index for e in timeline.entries}
+    responses = [
+        e
+        for e in _plan_entries(ledger, size, who)
+        if e.type == "plan.response_recorded"
+        and e.shown.get("number") == number
+        and e.leaf_index not in in_timeline
+    ]
     text = next(
         (str(e.details.get("text", "")) for e in public if e.type == "plan.recommendation_added"),
         "",
     )
     chosen = public[-limit:] if limit else []
+    actions = {a.action_id for a in status.actions if a.recommendation == number}
+    files = [f for f in published_evidence(ledger, position=size) if f.action_id in actions]
+    by_leaf = {e.leaf_index: e for e in timeline.entries}
+    evidence_entries = [
+        _public(by_leaf[f.published_leaf], who) for f in files if f.published_leaf in by_leaf
+    ] + [_attached(by_leaf[f.attached_leaf], f, who) for f in files if f.attached_leaf in by_leaf]
+    shown = {e.leaf_index for e in chosen}
+    entries = sorted([_public(e, who) for e in chosen] + responses, key=lambda e: e.leaf_index)
     return PublicRecommendation(
         number=row.number,
         title=row.title,
@@ -191,8 +231,11 @@ def recommendation_view(
         lead_agencies=row.lead_agencies,
         status=row.status,
         actions=_actions(status, number),
-        entries=[_public(e, who) for e in chosen],
-        total_entries=len(public),
+        entries=entries,
+        total_entries=len(public) + len(responses),
+        response=_response(row),
+        published=[_file(f) for f in files],
+        evidence_entries=[e for e in evidence_entries if e.leaf_index not in shown],
     )
 
 
@@ -216,6 +259,20 @@ def _actions(status: PlanStatus, number: int) -> list[PublicAction]:
     return [_action(a) for a in status.actions if a.recommendation == number]
 
 
+def _response(row: Any) -> dict[str, Any] | None:
+    """The row's current formal response, if it has one (projections/status.py)."""
+    if getattr(row, "response", None) is None:
+        return None
+    return {
+        "response": row.response,
+        "label": row.response_label,
+        "responded_on": row.responded_on,
+        "responder": row.responder,
+        "reasons": row.response_reasons,
+        "source": row.response_source,
+    }
+
+
 def _action(row: Any) -> PublicAction:
     return PublicAction(
         action_id=row.action_id,
@@ -226,6 +283,7 @@ def _action(row: Any) -> PublicAction:
         verdict=row.verdict,
         due_date=row.due_date,
         overdue=row.overdue,
+        response=_response(row),
     )
 
 
@@ -266,6 +324,43 @@ def _public(entry: TimelineEntry, who: Who) -> PublicEntry:
         by_agency=agency,
         status_after=entry.status_after,
         shown=shown,
+    )
+
+
+def _file(found: PublishedEvidence) -> dict[str, Any]:
+    return {
+        "sha256": found.sha256,
+        "action_id": found.action_id,
+        "filename": found.filename,
+        "media_type": found.media_type,
+        "size": found.size,
+        "description": found.description,
+        "statement": found.statement,
+        "published_at": found.published_at.astimezone(UTC).isoformat(),
+        "published_leaf": found.published_leaf,
+        "attached_leaf": found.attached_leaf,
+    }
+
+
+def _attached(entry: TimelineEntry, found: PublishedEvidence, who: Who) -> PublicEntry:
+    """The entry that attached a published file, with what the page shows of it (its name
+    comes from the projection: timelines never carry names)."""
+    role, agency = who(entry.actor)
+    return PublicEntry(
+        leaf_index=entry.leaf_index,
+        type=entry.type,
+        subject=entry.action_id or "plan",
+        timestamp=_as_signed(entry.timestamp),
+        by_role=role,
+        by_agency=agency,
+        status_after=entry.status_after,
+        shown={
+            "sha256": found.sha256,
+            "original_name": found.filename,
+            "media_type": found.media_type,
+            "size": found.size,
+            "description": found.description,
+        },
     )
 
 

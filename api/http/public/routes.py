@@ -13,12 +13,13 @@ may be cached briefly by anyone (``public, max-age=10``); a URL per recommendati
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Path as FastAPIPath
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.http import errors
@@ -26,12 +27,14 @@ from api.http.deps import config, services
 from api.http.pages.render import templates as page_templates
 from api.http.public.views import NothingPublished, PublicViews, views_of
 from api.http.security import SECURITY_HEADERS
+from projections.evidence import is_published
 from projections.timeline import UnknownSubject
 
 HERE = Path(__file__).resolve().parent
 CACHE = "public, max-age=10"
 HEADERS = {**SECURITY_HEADERS, "Cache-Control": CACHE}
 RecommendationNumber = Annotated[int, FastAPIPath(ge=1, le=999)]
+Sha256 = Annotated[str, FastAPIPath(pattern="^[0-9a-f]{64}$")]
 AgencyId = Annotated[str, FastAPIPath(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 router = APIRouter(include_in_schema=False)
@@ -123,6 +126,35 @@ def public_recommendation(request: Request, number: RecommendationNumber) -> Res
 def public_agency(request: Request, agency: AgencyId) -> Response:
     """One agency's actions and their statuses."""
     return _answer(request, "public_agency.html", lambda v: v.agency(agency))
+
+
+@router.get("/public/evidence/{sha256}")
+def public_evidence(request: Request, sha256: Sha256) -> Response:
+    """A file its agency published with a signed statement, while it stays published
+    (unpublished, withdrawn or erased: 404 at once, whatever the checkpoint)."""
+    try:
+        _views(request)
+    except NotPublished:
+        return _not_found(request, "this ledger is not published")
+    svc = services(request)
+    if not is_published(svc.ledger, sha256):
+        return _not_found(request, "no published evidence has that hash")
+    chunks = svc.evidence.store.read(sha256)
+    first = next(chunks)  # fail before the response starts if it cannot be read at all
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={
+            **HEADERS,
+            "X-Content-SHA256": sha256,
+            "Content-Disposition": f'attachment; filename="{sha256}"',
+        },
+    )
 
 
 @router.get("/public/keys")

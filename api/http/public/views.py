@@ -41,7 +41,7 @@ class PublicViews:
         return {
             "log": log_vkey,
             "origin": self.ledger.origin(),
-            "witnesses": [w.key for w in self.config.witnesses],
+            "witnesses": [w.key.encode() for w in self.config.witnesses],
         }
 
     def plan(self) -> dict[str, Any]:

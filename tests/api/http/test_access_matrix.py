@@ -70,6 +70,8 @@ def matrix_world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> It
     for agency, action_id in ACTION_OF.items():
         world.client(f"{agency}.officer").comment(action_id, f"said-by-{agency}")
         world.evidence(action_id, f"{agency} evidence".encode(), by=f"{agency}.officer")
+    council_file = _blob_of(world, "R1.1")
+    world.client("council.lead").publish_evidence("R1.1", council_file, "May be published")
     world.checkpoint()
     require_off_page(
         monkeypatch, world, ["chair"]
@@ -244,6 +246,10 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
             lambda a: page("GET", f"/public/agencies/{a}"), proofs_page
         ),
         "GET /public/keys": Probe(lambda _: page("GET", "/public/keys"), stated_keys),
+        "GET /public/evidence/{sha256}": Probe(
+            lambda _: page("GET", f"/public/evidence/{svc.sha['council']}"),
+            lambda _: "council evidence",  # the council published its file; nobody else
+        ),
         "GET /public/v1/plan": Probe(lambda _: api("GET", "/public/v1/plan"), proofs_json),
         "GET /public/v1/recommendations/{number}": Probe(
             lambda _: api("GET", "/public/v1/recommendations/1"), proofs_json

@@ -205,3 +205,52 @@ def test_what_published_entries_reveal_is_what_the_readme_says(seeded: World) ->
     assert {e["actor"] for e in entries} == {"sig", "council.officer", "council.lead"}
     shown = page.split('<script type="application/json"')[0] + page.split("</script>")[-1]
     assert "council.officer" not in shown and "lead_officers" not in shown
+
+
+def test_published_evidence_is_public_while_it_stays_published(seeded: World) -> None:
+    action = seeded.ledger.action("R1.1")
+    assert action is not None
+    sha = next(iter(action.evidence))
+    with public_client(seeded) as http:
+        assert http.get(f"/public/evidence/{sha}").status_code == 404  # not published
+        seeded.client("council.lead").publish_evidence(
+            "R1.1", sha, "The group's minutes: no personal data; they may be published."
+        )
+        seeded.checkpoint()
+        found = http.get("/public/v1/recommendations/1").json()
+        [shown] = found["view"]["published"]
+        assert shown["sha256"] == sha and shown["filename"] == "minutes.txt"
+        kinds = {e["type"] for e in found["view"]["entries"]}
+        assert {"action.evidence_attached", "action.evidence_published"} <= kinds
+        assert check_public(found, seeded.vkey, []).facts == len(found["view"]["entries"])
+        page = http.get("/public/recommendations/1").text
+        assert 'data-field="original_name">minutes.txt</span>' in page
+        assert "no personal data; they may be published" in page
+        download = http.get(f"/public/evidence/{sha}")
+        assert download.status_code == 200 and download.content == b"the minutes"
+        assert download.headers["x-content-sha256"] == sha
+        # Unpublished: refused at once, before any new checkpoint.
+        seeded.client("council.lead").unpublish_evidence("R1.1", sha, "published by mistake")
+        assert http.get(f"/public/evidence/{sha}").status_code == 404
+    with public_client(seeded, public=False) as http:
+        assert http.get(f"/public/evidence/{sha}").status_code == 404
+
+
+def test_the_formal_response_is_public_beside_the_delivery_status(seeded: World) -> None:
+    seeded.client("sig").respond(
+        1, "accepted_in_principle", "2022-12-01", "Home Office", "Subject to funding"
+    )
+    seeded.checkpoint()
+    with public_client(seeded) as http:
+        found = http.get("/public/v1/recommendations/1").json()
+        plan = http.get("/public/v1/plan").json()
+        page = http.get("/public/recommendations/1").text
+    assert found["view"]["response"]["label"] == "Accepted in principle"
+    assert found["view"]["response"]["responder"] == "Home Office"
+    [entry] = [e for e in found["view"]["entries"] if e["type"] == "plan.response_recorded"]
+    assert entry["shown"]["reasons"] == "Subject to funding"
+    assert check_public(found, seeded.vkey, []).facts == len(found["view"]["entries"])
+    assert check_public(plan, seeded.vkey, []).facts == len(plan["view"]["entries"])
+    assert plan["view"]["recommendations"][0]["response"]["response"] == "accepted_in_principle"
+    assert "<strong>Accepted in principle</strong>" in page
+    assert 'data-field="responder">Home Office</span>' in page

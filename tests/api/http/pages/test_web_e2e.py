@@ -33,20 +33,11 @@ import pytest
 
 from api.cli.main import main
 from ledger.auditor.canonical import canonical_bytes
+from tests.support.browser import AXE_OPTIONS, CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.support.deployment import Deployment, cli_runner
 from tests.support.sample_plan import RECOMMENDATIONS
 from tests.support.server import running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ACTIONS = (
     "action_id,recommendation,title,lead_agency,lead_officers,expected_outcome,"
     "evidence_required,due_date\n"
@@ -67,21 +58,7 @@ USERS = [
 KEY_FILE_FIRST = ("sig", "sam")
 
 
-def _require_browser() -> Any:
-    """Playwright's sync API, or a skip (locally) / failure (CI) saying what is missing."""
-    missing = None
-    if not CHROMIUM.exists():
-        missing = f"{CHROMIUM} is missing; install it with: apt-get install -y chromium"
-    try:
-        import axe_playwright_python  # noqa: F401 - the accessibility audit of each page
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "Playwright or axe is missing; install them with: pip install -e '.[dev]'"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return sync_playwright
+_require_browser = require_browser
 
 
 def cli(*args: str, capsys: Any) -> str:
@@ -125,12 +102,6 @@ def server(
         # An officer who keeps a file key and never signs in a browser (sign_on_own_machine).
         site.appoint("sam", "ola", "officer", "council", name="Ola Officer")
         yield site
-
-
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
 
 
 class Shots:
