@@ -11,8 +11,6 @@ Debian's golang-golang-x-mod-dev); without `go` skipped, except in CI, where it 
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,39 +18,16 @@ import pytest
 
 from ledger.auditor.mldsa import open_pq_note
 from ledger.pqkeys import pq_binding
+from tests.support.go import build_go
 from tests.support.world import ORIGIN, World
 
 HERE = Path(__file__).resolve().parent
-GOPATH = "/usr/share/gocode"
-HINT = "install it with: apt-get install -y golang-go golang-golang-x-mod-dev (CI: .ci/run)"
 
 
 @pytest.fixture(scope="module")
 def noteopen(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None or not (Path(GOPATH) / "src/golang.org/x/mod/sumdb/note").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"Go or golang.org/x/mod is missing; {HINT}")
-        pytest.skip(f"Go or golang.org/x/mod is missing; {HINT}")
     out = tmp_path_factory.mktemp("go") / "noteopen"
-    env = {
-        **os.environ,
-        "GOPATH": GOPATH,
-        "GO111MODULE": "off",
-        "GOFLAGS": "-mod=mod",
-        "GOCACHE": str(out.parent / "cache"),
-        "GOPROXY": "off",
-    }
-    built = subprocess.run(
-        [go, "build", "-o", str(out), "noteopen.go"],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_go(HERE / "noteopen.go", out, needs="golang.org/x/mod/sumdb/note")
 
 
 def go_open(program: Path, note: str, vkey: str) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,6 @@ broken interop: there it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import threading
 import urllib.error
@@ -27,42 +25,19 @@ from pathlib import Path
 import pytest
 
 from api.application.tokens import TokenStore
+from tests.support.go import build_go
 from tests.support.server import running_server
 from tests.support.world import World
 
 HERE = Path(__file__).resolve().parent
-GOPATH = "/usr/share/gocode"
-HINT = "install it with: apt-get install -y golang-go golang-golang-x-mod-dev (CI: .ci/run)"
 #: Three level-0 tiles (the last partial) and a partial level-1 tile of width 3.
 SIZE = 3 * 256 + 5
 
 
 @pytest.fixture(scope="module")
 def tilecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None or not (Path(GOPATH) / "src/golang.org/x/mod/sumdb/tlog").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"Go or golang.org/x/mod is missing; {HINT}")
-        pytest.skip(f"Go or golang.org/x/mod is missing; {HINT}")
     out = tmp_path_factory.mktemp("go") / "tilecheck"
-    env = {
-        **os.environ,
-        "GOPATH": GOPATH,
-        "GO111MODULE": "off",
-        "GOFLAGS": "-mod=mod",
-        "GOCACHE": str(out.parent / "cache"),
-        "GOPROXY": "off",
-    }
-    built = subprocess.run(
-        [go, "build", "-o", str(out), "tilecheck.go"],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_go(HERE / "tilecheck.go", out, needs="golang.org/x/mod/sumdb/tlog")
 
 
 def flip(world: World, level: int, index: int) -> None:
