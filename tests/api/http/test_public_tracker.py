@@ -254,3 +254,43 @@ def test_the_formal_response_is_public_beside_the_delivery_status(seeded: World)
     assert plan["view"]["recommendations"][0]["response"]["response"] == "accepted_in_principle"
     assert "<strong>Accepted in principle</strong>" in page
     assert 'data-field="responder">Home Office</span>' in page
+
+
+def test_a_slow_build_leaves_readers_with_the_checkpoint_before(
+    seeded: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/monitor.py: a recommendation's first build at 1M entries takes a minute; while
+    the view at a new checkpoint builds, readers get the one before (proven, and naming
+    its checkpoint) rather than waiting; then the new one."""
+    import time
+
+    from api.http.public import views
+    from projections import public
+
+    with public_client(seeded) as http:
+        first = http.get("/public/v1/recommendations/1").json()
+        seeded.client("council.officer").comment("R1.1", "a later comment")
+        seeded.checkpoint()
+        real = public.recommendation_view
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(1.0)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(views, "FRESH_WAIT", 0.05)
+        monkeypatch.setattr(public, "recommendation_view", slow)
+        started = time.monotonic()
+        meanwhile = http.get("/public/v1/recommendations/1").json()
+        assert time.monotonic() - started < 0.9
+        assert meanwhile == first
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            latest = http.get("/public/v1/recommendations/1").json()
+            if (
+                latest["proofs"]["checkpoint"]["tree_size"]
+                > first["proofs"]["checkpoint"]["tree_size"]
+            ):
+                break
+            time.sleep(0.1)
+        assert latest["proofs"]["checkpoint"]["tree_size"] == seeded.ledger.tree_size()
+        assert check_public(latest, seeded.vkey, []).tree_size == seeded.ledger.tree_size()
