@@ -201,6 +201,10 @@ def test_auditors_page_through_the_whole_log(http: Any, world: World) -> None:
     assert first["tree_size"] == len(stored)
     response = http.get("/v1/log/entries?limit=5001", headers=_auth(http, "chair"))
     assert response.status_code == 422
+    beyond = http.get(f"/v1/log/entries?start={len(stored)}", headers=_auth(http, "chair"))
+    assert beyond.json()["entries"] == []
+    middle = http.get("/v1/log/entries?start=2&limit=2", headers=_auth(http, "chair")).json()
+    assert [base64.b64decode(e) for e in middle["entries"]] == stored[2:4]
 
 
 # -- the witness command against a real server ----------------------------------------------

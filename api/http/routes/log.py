@@ -158,12 +158,10 @@ def log_entries(
     made through the API instead of on the server."""
     require_auditor(who, "read the whole log")
     size = svc.ledger.tree_size()
-    entries = []
-    for leaf_index, data in svc.ledger.entries(start):
-        if leaf_index >= min(size, start + limit):
-            break
-        entries.append(b64(data))
-    return LogEntriesOut(start=start, tree_size=size, entries=entries)
+    # By leaf index (two indexed reads), not by scanning the log from its start: reading
+    # a 1M-entry log page by page through the API would otherwise cost O(n^2).
+    found = svc.ledger.leaf_entries(start, min(size, start + limit)) if start < size else []
+    return LogEntriesOut(start=start, tree_size=size, entries=[b64(data) for _, data in found])
 
 
 def checkpoint_of(svc: Services, tree_size: int) -> Any:
