@@ -15,7 +15,12 @@ statement (`EvidencePublished`); see that event for which files may be published
 Where an agency responds for itself, its formal response to the action (accepted,
 partially accepted, ...: domain/response.py) is kept beside the status (`ResponseRecorded`).
 
-Longer than 500 lines because each of the aggregate's seventeen events keeps its rule check
+Responsibility for an action can move between agencies (fire moved from the Home Office to
+MHCLG in April 2025): `LeadAgencyTransferred` changes its lead agency from then on and keeps
+`lead_history`, each agency that led it and from when until when, so "who was responsible
+when" is answered from the action itself; see that event for what moves and what stays.
+
+Longer than 500 lines because each of the aggregate's nineteen events keeps its rule check
 beside the state change it guards (eventsourcing's nested-event style): split across files,
 a rule would sit apart from what it protects. The lifecycle table itself is in lifecycle.py.
 """
@@ -23,10 +28,13 @@ a rule would sit apart from what it protects. The lifecycle table itself is in l
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.backfill import BACKFILL_TYPE, Backfill, check_backfill
 from domain.errors import InvalidInput, InvalidTransition
 from domain.events import SignedEvent
 from domain.lifecycle import (
@@ -50,6 +58,7 @@ from domain.lifecycle import (
     SignOffLevel,
     Status,
 )
+from domain.plan_changes import require_in_plan
 from domain.response import Response, check_response
 from domain.roles import Role
 from domain.rules import (
@@ -61,6 +70,18 @@ from domain.rules import (
     require_string_list,
     require_text,
 )
+
+
+@dataclass
+class Lead:
+    """One agency's time leading an action: from the entry that made it the lead (the
+    action's addition, a transfer or an amendment of `lead_agency`) until the entry that
+    made another agency the lead (None while it leads it), with that entry's reason."""
+
+    agency: str
+    since: datetime
+    until: datetime | None = None
+    reason: str = ""  # why it took over: the transfer's (or amendment's) reason
 
 
 class Action(Aggregate):
@@ -89,6 +110,14 @@ class Action(Aggregate):
         self.challenge_count = 0
         #: Its agency's formal responses to it, oldest first: the last is the current.
         self.responses: list[Response] = []
+        #: Every agency that has led it, oldest first: the last leads it now.
+        self.lead_history: list[Lead] = []
+        #: Its backfilled past, oldest first (domain/backfill.py).
+        self.backfills: list[Backfill] = []
+        #: The backfill the current status comes from (None once a live entry moves it).
+        self.status_backfill: Backfill | None = None
+        #: When its first live lifecycle entry was recorded (backfills must predate it).
+        self.live_since: datetime | None = None
 
     def current_evidence(self) -> list[str]:
         return sorted(
@@ -103,7 +132,16 @@ class Action(Aggregate):
         return sorted(e.sha256 for e in self.evidence.values() if e.published)
 
     class Event(SignedEvent):
-        pass
+        def mutate(self, aggregate: Any) -> Any:
+            """Apply, then note what only the sequence of entries shows: when live
+            recording began, and whether the status still comes from a backfill."""
+            before = None if aggregate is None else aggregate.status
+            action: Any = super().mutate(aggregate)
+            if self.TYPE in LIVE_LIFECYCLE and action.live_since is None:
+                action.live_since = self.timestamp
+            if self.TYPE != BACKFILL_TYPE and action.status is not before:
+                action.status_backfill = None
+            return action
 
     class Added(Event, Aggregate.Created):
         TYPE = "action.added"
@@ -125,8 +163,9 @@ class Action(Aggregate):
                 raise InvalidInput(rule, f"action id must look like R10.2: {self.action_id!r}")
             if ctx.plan is None:
                 raise InvalidTransition(rule, "import the plan before adding actions")
-            if self.recommendation not in ctx.plan.recommendations:
-                raise InvalidInput(rule, f"no recommendation {self.recommendation} in the plan")
+            # A withdrawn, merged or renumbered recommendation takes no new actions
+            # (domain/plan_changes.py): each refusal says where its work is now.
+            require_in_plan(ctx.plan, self.recommendation, rule)
             if not self.action_id.startswith(f"R{self.recommendation}."):
                 raise InvalidInput(
                     rule, f"action {self.action_id} does not belong to R{self.recommendation}"
@@ -138,6 +177,7 @@ class Action(Aggregate):
             action.recommendation = self.recommendation
             for name in AMENDABLE:
                 setattr(action, name, _copy(getattr(self, name)))
+            action.lead_history = [Lead(self.lead_agency, self.timestamp)]
 
     class Amended(Event):
         """Fields of the action changed (the plan is a working document), with the reason."""
@@ -160,6 +200,12 @@ class Action(Aggregate):
             _check_fields(self.changes, ctx, rule)
 
         def apply(self, action: Action) -> None:
+            """An amended `lead_agency` (the older way to move an action, kept so the logs
+            that used it still replay) is recorded in `lead_history` as a transfer is; it
+            changes nothing else (`LeadAgencyTransferred` is the way to move one now)."""
+            moved = self.changes.get("lead_agency", action.lead_agency) != action.lead_agency
+            if moved:
+                _take_over(action, self.changes["lead_agency"], self.timestamp, self.reason)
             for name, value in self.changes.items():
                 setattr(action, name, _copy(value))
 
@@ -204,6 +250,8 @@ class Action(Aggregate):
                 raise InvalidTransition(rule, f"no status change from {before} to {after}")
             doing = f"move an action from {before} to {after}"
             require_role(ctx, transition.roles, transition.rule, doing)
+            if before in CLOSED:
+                _require_recommendation_in_plan(state, ctx, transition.rule)
             require_own_agency(ctx, state.lead_agency, transition.rule, doing)
             if transition.needs_reason:
                 require_text(self.reason, "reason", transition.rule)
@@ -434,6 +482,8 @@ class Action(Aggregate):
                 raise InvalidInput(rule, f"unknown sign-off level {self.level!r}") from None
             needed = SIGN_OFFS[level]
             require_role(ctx, {needed.role}, rule, f"revoke a {level.value} sign-off")
+            if state.status in CLOSED:  # the chair's verification: revoking reopens it
+                _require_recommendation_in_plan(state, ctx, rule)
             require_own_agency(ctx, state.lead_agency, rule, "revoke a sign-off")
             if state.status is not needed.after:
                 raise InvalidTransition(
@@ -578,6 +628,74 @@ class Action(Aggregate):
             action.status = Status.WITHDRAWN
             action.closed_reason = self.reason
 
+    class LeadAgencyTransferred(Event):
+        """Responsibility for the action moves to another agency of the plan, from the
+        moment this entry is signed, by the plan's editors (the implementation group),
+        with the reason. Not on a closed action (verified, a chair's outcome, merged or
+        withdrawn): it keeps the lead it closed under.
+
+        What moves: the lead agency, so from now on only the new agency's officers and
+        lead may sign the action's entries (`require_own_agency`; the auditor follows the
+        transfer too, ledger/auditor/signers.py), and the old agency's may not.
+
+        What is cleared: the lead officers the plan named and the assigned officers. They
+        are the old agency's people, and officers sign only for their own agency's
+        actions: the implementation group amends `lead_officers` and the new agency's
+        lead assigns its own officers.
+
+        What stays, attributed to the old agency: its entries, evidence (still attached,
+        publications included), ratings and responses. Its agency-level sign-off, if one
+        stands, stays in the history as its claim (`sign_offs`' signer, `agency_claim`),
+        but an action at `agency_signed_off` (the old agency's claim, not yet accepted)
+        moves back to `evidence_submitted`: the agency now responsible has made no claim,
+        and it signs off (or returns it) itself. From `accepted` on, the group's own
+        acceptance stands: the group signs the transfer, and may return the action.
+
+        `lead_history` closes the old agency's time at this entry's timestamp and opens
+        the new agency's."""
+
+        TYPE = "action.lead_agency_transferred"
+        to_agency: str
+        reason: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.transfer_lead"
+            require_role(ctx, PLAN_EDITORS, rule, "transfer an action to another agency")
+            if state.status in CLOSED:
+                raise InvalidTransition(
+                    rule,
+                    f"action {state.action_id} is {state.status}: a closed action keeps the "
+                    f"lead it closed under ({state.lead_agency})",
+                )
+            require_identifier(self.to_agency, "to_agency", rule)
+            if ctx.plan is None:
+                raise InvalidTransition(rule, "import the plan before transferring actions")
+            if self.to_agency not in ctx.plan.agencies:
+                known = ", ".join(sorted(ctx.plan.agencies)) or "none"
+                raise InvalidInput(
+                    rule,
+                    f"no agency {self.to_agency!r} in the plan (its agencies: {known}); "
+                    "add the agency to the plan first",
+                )
+            if self.to_agency == state.lead_agency:
+                raise InvalidTransition(
+                    rule, f"action {state.action_id} is already led by {state.lead_agency}"
+                )
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, action: Action) -> None:
+            _take_over(action, self.to_agency, self.timestamp, self.reason)
+            action.lead_agency = self.to_agency
+            action.lead_officers = []
+            action.assigned_officers = []
+            if action.status is Status.AGENCY_SIGNED_OFF:
+                # Set aside, not deleted: the log keeps the sign-off, `agency_claim` its
+                # signer; the new agency's lead signs again on the same evidence. A status
+                # backfilled from a source's report (the old agency reported it complete)
+                # moves back too: the agency now responsible has claimed nothing.
+                action.sign_offs.pop(SignOffLevel.AGENCY, None)
+                action.status = Status.EVIDENCE_SUBMITTED
+
     class ResponseRecorded(Event):
         """The formal response to this action, where its agency responds for itself: the
         fields of a recommendation's response (`domain.plan.Plan.ResponseRecorded`) without
@@ -616,6 +734,60 @@ class Action(Aggregate):
                 )
             )
 
+    class Backfilled(Event):
+        """A fact of the action's past, from a source that reported it: the status it
+        had on `occurred_on` (domain/backfill.py). Recorded by the plan's editors;
+        marked as backfilled wherever it is shown. It sets the current status only
+        while nothing has been recorded live."""
+
+        TYPE = BACKFILL_TYPE
+        status: str
+        occurred_on: str
+        source: str
+        note: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.backfill"
+            require_role(ctx, PLAN_EDITORS, rule, "record an action's past")
+            _require_open(state, rule)
+            check_backfill(
+                self.payload(),
+                recorded_at=self.timestamp,
+                earlier=state.backfills,
+                live_since=state.live_since,
+                rule=rule,
+            )
+
+        def apply(self, action: Action) -> None:
+            fact = Backfill(
+                Status(self.status),
+                self.occurred_on,
+                self.source,
+                self.note,
+                self.actor,
+                self.timestamp,
+            )
+            action.backfills.append(fact)
+            if action.live_since is None:
+                action.status = fact.status
+                action.status_backfill = fact
+                action.blocked_reason = self.note if fact.status is Status.BLOCKED else None
+
+
+#: The entries that record the action's life as it happens (not its definition, not
+#: comments): once one is recorded, its past can no longer be backfilled after it.
+LIVE_LIFECYCLE = frozenset(
+    {
+        "action.status_changed",
+        "action.evidence_attached",
+        "action.signed_off",
+        "action.sign_off_revoked",
+        "action.returned",
+        "action.rag_rated",
+        "action.merged",
+        "action.withdrawn",
+    }
+)
 
 ACTION_ID = re.compile(r"R[0-9]+\.[1-9][0-9]*")
 
@@ -623,6 +795,29 @@ ACTION_ID = re.compile(r"R[0-9]+\.[1-9][0-9]*")
 def _valid_action_id(value: str) -> bool:
     """`R<recommendation>.<n>` in ASCII digits (`str.isdigit` also accepts "٣")."""
     return len(value) <= 16 and ACTION_ID.fullmatch(value) is not None
+
+
+def _take_over(action: Action, agency: str, at: datetime, reason: str) -> None:
+    """`agency` leads the action from `at`: the current lead's time ends then."""
+    if action.lead_history:
+        action.lead_history[-1].until = at
+    action.lead_history.append(Lead(agency, at, None, reason))
+
+
+def _require_recommendation_in_plan(state: Action, ctx: RuleContext, rule: str) -> None:
+    """An action is reopened only while its recommendation is in the plan: one withdrawn
+    or merged was allowed out only once none of its actions was open (plan_changes.py),
+    and an action reopened under it would be work towards nothing, counted nowhere."""
+    if ctx.plan is None:
+        return
+    plan: Any = ctx.plan  # domain.plan.Plan: its renumberings and changes
+    number = plan.current_number(state.recommendation)
+    found = plan.recommendations.get(number) if number is not None else None
+    if found is not None and found.removed:
+        where = "withdrawn" if found.withdrawn else f"merged into {found.merged_into}"
+        raise InvalidTransition(
+            rule, f"recommendation {number} is {where}: its actions are not reopened"
+        )
 
 
 def _require_open(state: Action, rule: str) -> None:

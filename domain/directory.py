@@ -3,6 +3,12 @@
 It is itself event-sourced in the same log, so "which key was valid for whom" at any
 point in the log is answered by replaying the log to that point — an auditor needs
 nothing from the operator beyond the log itself.
+
+Longer than 500 lines because each of the directory's ten events keeps its rule check
+beside the state change it guards (eventsourcing's nested-event style, as in
+domain/action.py): who may register, rotate, add and revoke keys, change roles and
+deactivate users is the heart of the trust model, and reads best in one place. The
+appointment rules it applies are in domain/charter.py.
 """
 
 from __future__ import annotations
@@ -49,12 +55,37 @@ class User:
     agency: str | None
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     appointed_by: str | None = None  # who registered them; None for the genesis and the chair
+    deactivated_at: datetime | None = None  # while deactivated (directory.user_deactivated)
+    deactivated_reason: str | None = None
+    #: Each role (and agency) they held and from when, oldest first: an entry is shown
+    #: under the role its signer held when signing it, not the one they hold now.
+    held: list[tuple[datetime, Role, str | None]] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
+
+    def role_at(self, moment: datetime) -> tuple[Role, str | None]:
+        """The role and agency they held at `moment` (their first, before any record)."""
+        found = (self.role, self.agency)
+        for since, role, agency in reversed(self.held):
+            found = (role, agency)
+            if since <= moment:
+                break
+        return found
 
     def actor(self) -> Actor:
         return Actor(self.user_id, self.role, self.agency)
 
     def active_keys(self) -> list[KeyRecord]:
         return [key for key in self.keys.values() if key.active]
+
+
+#: The most keys one user may hold active at once. A person signs from a few places (the
+#: CLI on a laptop, a browser, a second machine kept for a lost one); more than five active
+#: keys is no longer a person's devices but keys nobody looks after, each one more thing
+#: to steal, and each kept in every auditor's replay. Revoke one to add another.
+MAX_ACTIVE_KEYS = 5
 
 
 def _key_id(public_key: str, rule: str) -> str:
@@ -70,6 +101,28 @@ def _key_id(public_key: str, rule: str) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def _parse_role(value: str, rule: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise InvalidInput(rule, f"unknown role {value!r}; one of: {names}") from None
+
+
+def _require_agency_fits(role: Role, agency: str | None, ctx: RuleContext, rule: str) -> None:
+    """Officers and agency leads act for one agency of the plan; nobody else for any."""
+    if role in AGENCY_ROLES:
+        if not agency:
+            raise InvalidInput(rule, f"a user with role {role.value} needs an agency")
+        if ctx.plan is None or agency not in ctx.plan.agencies:
+            known = ", ".join(sorted(ctx.plan.agencies)) if ctx.plan else "none yet"
+            # Once a plan exists its agencies are not fixed: say how to add one.
+            hint = "add it with `plan agency add`" if ctx.plan else "import the plan"
+            raise InvalidInput(rule, f"unknown agency {agency!r} (known: {known}); {hint}")
+    elif agency is not None:
+        raise InvalidInput(rule, f"a user with role {role.value} acts for no agency")
+
+
 class Directory(Aggregate):
     """Everyone who may sign, with their role, agency and keys."""
 
@@ -82,10 +135,19 @@ class Directory(Aggregate):
     # -- queries -------------------------------------------------------------------
 
     def resolve(self, user_id: str, key_id: str) -> tuple[Actor, KeyRecord]:
-        """The actor behind (user, key); refuses unknown users and unknown or revoked keys."""
+        """The actor behind (user, key) now, with the role and agency they hold now (so a
+        replay resolves each entry's signer as they were at that entry); refuses unknown
+        and deactivated users, and unknown or revoked keys. Any active key of the user
+        will do: a user may hold several (directory.key_added)."""
         user = self.users.get(user_id)
         if user is None:
             raise NotPermitted("signature.unknown_user", f"no registered user {user_id!r}")
+        if user.deactivated_at is not None:
+            raise NotPermitted(
+                "signature.deactivated_user",
+                f"{user_id} was deactivated at {user.deactivated_at.isoformat()}"
+                f" ({user.deactivated_reason}) and signs nothing until reactivated",
+            )
         key = user.keys.get(key_id)
         if key is None:
             raise NotPermitted(
@@ -109,22 +171,54 @@ class Directory(Aggregate):
             raise InvalidInput(rule, "this public key is already registered")
 
     def _require_keyholder_authority(
-        self, ctx: RuleContext, user: User, rule: str, doing: str
+        self, ctx: RuleContext, user: User, rule: str, doing: str, *, of_user: bool = False
     ) -> None:
         """A key is changed by its holder, or by whoever may appoint its holder (a lost
-        key); the chair's only by the chair, since nobody appoints the chair."""
+        key); the chair's only by the chair, since nobody appoints the chair. The same
+        authority adds a key and deactivates a user (`of_user`: the act is on the user,
+        "deactivate jo", rather than on a key, "rotate the key of jo")."""
         if ctx.actor.user_id == user.user_id:
             return
+        holder = f"{user.user_id} themself or " if of_user else "its holder or "
+        self._require_appointer_of(ctx, user, rule, doing, of_user=of_user, holder=holder)
+
+    def _require_appointer_of(
+        self,
+        ctx: RuleContext,
+        user: User,
+        rule: str,
+        doing: str,
+        *,
+        of_user: bool = True,
+        holder: str = "",
+    ) -> None:
+        """Refuse unless the actor may appoint someone in `user`'s role (and agency), as
+        registering them would require (domain/charter.py)."""
         if user.role is Role.CHAIR:
-            raise NotPermitted(rule, f"only the chair may {doing} the chair's key")
+            chairs = "the chair" if of_user else "the chair's key"
+            raise NotPermitted(rule, f"only the chair may {doing} {chairs}")
         try:
             require_appointer(self.charter, ctx.actor, user.role, user.agency, rule)
         except NotPermitted as refused:
+            target = user.user_id if of_user else f"the key of {user.user_id}"
             raise NotPermitted(
                 rule,
-                f"{ctx.actor.describe()} may not {doing} the key of {user.user_id}: only its "
-                f"holder or whoever appoints {a_role(user.role)} may ({refused.message})",
+                f"{ctx.actor.describe()} may not {doing} {target}: only {holder}whoever "
+                f"appoints {a_role(user.role)} may ({refused.message})",
             ) from None
+
+    def _require_user(self, user_id: str, rule: str, *, active: bool = True) -> User:
+        """The registered user `user_id`; with `active`, one not deactivated."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise InvalidInput(rule, f"no registered user {user_id!r}")
+        if active and user.deactivated_at is not None:
+            raise InvalidTransition(
+                rule,
+                f"{user_id} is deactivated ({user.deactivated_reason}); reactivate them first "
+                f"(inquiry-ledger users reactivate {user_id})",
+            )
+        return user
 
     # -- events --------------------------------------------------------------------
 
@@ -217,26 +311,14 @@ class Directory(Aggregate):
             require_text(self.name, "name", rule, max_length=200)
             if self.user_id in state.users:
                 raise InvalidTransition(rule, f"user {self.user_id!r} already exists")
-            try:
-                role = Role(self.role)
-            except ValueError:
-                names = ", ".join(r.value for r in Role)
-                raise InvalidInput(rule, f"unknown role {self.role!r}; one of: {names}") from None
+            role = _parse_role(self.role, rule)
             require_appointer(state.charter, ctx.actor, role, self.agency, rule)
-            if role in AGENCY_ROLES:
-                if not self.agency:
-                    raise InvalidInput(rule, f"a user with role {role.value} needs an agency")
-                if ctx.plan is None or self.agency not in ctx.plan.agencies:
-                    known = ", ".join(sorted(ctx.plan.agencies)) if ctx.plan else "none yet"
-                    raise InvalidInput(
-                        rule, f"unknown agency {self.agency!r} (known: {known}); import the plan"
-                    )
-            elif self.agency is not None:
-                raise InvalidInput(rule, f"a user with role {role.value} acts for no agency")
+            _require_agency_fits(role, self.agency, ctx, rule)
             state._check_new_key(self.public_key, rule)
 
         def apply(self, directory: Directory) -> None:
             user = User(self.user_id, self.name, Role(self.role), self.agency, {}, self.actor)
+            user.held.append((self.timestamp, user.role, user.agency))
             directory.users[user.user_id] = user
             directory._register_key(user, self.public_key, self.timestamp, "")
 
@@ -250,9 +332,7 @@ class Directory(Aggregate):
 
         def check(self, state: Directory, ctx: RuleContext) -> None:
             rule = "directory.rotate_key"
-            user = state.users.get(self.user_id)
-            if user is None:
-                raise InvalidInput(rule, f"no registered user {self.user_id!r}")
+            user = state._require_user(self.user_id, rule)
             state._require_keyholder_authority(ctx, user, rule, "rotate")
             require_text(self.reason, "reason", rule)
             state._check_new_key(self.new_public_key, rule)
@@ -307,3 +387,170 @@ class Directory(Aggregate):
             key = directory.users[self.user_id].keys[self.revoked_key_id]
             key.revoked_at = self.timestamp
             key.revoked_reason = self.reason
+
+    class KeyAdded(Event):
+        """A further active key for the user, beside those they hold: the CLI on a laptop
+        and a key a browser made, say. Signed as a rotation is, by the user with one of
+        their active keys or by their appointer; each key is then revoked on its own
+        (directory.key_revoked), and any active one signs. At most MAX_ACTIVE_KEYS."""
+
+        TYPE = "directory.key_added"
+        user_id: str
+        public_key: str
+        reason: str
+
+        def check(self, state: Directory, ctx: RuleContext) -> None:
+            rule = "directory.add_key"
+            user = state._require_user(self.user_id, rule)
+            state._require_keyholder_authority(ctx, user, rule, "add a key for", of_user=True)
+            if ctx.actor.user_id != user.user_id and user.active_keys():
+                # A key beside the holder's would sign as them without their knowing; an
+                # appointer replaces a lost key by rotation, which the holder notices.
+                raise NotPermitted(
+                    rule,
+                    f"{ctx.actor.describe()} may not add a key beside {user.user_id}'s own: "
+                    f"they add their own keys; their appointer rotates a lost one (keys "
+                    f"rotate {user.user_id}), or adds one only when they hold none",
+                )
+            require_text(self.reason, "reason", rule)
+            state._check_new_key(self.public_key, rule)
+            if len(user.active_keys()) >= MAX_ACTIVE_KEYS:
+                raise InvalidTransition(
+                    "directory.key_limit",
+                    f"{self.user_id} already holds {MAX_ACTIVE_KEYS} active keys, the most one "
+                    f"user may; revoke one first (inquiry-ledger keys revoke {self.user_id} "
+                    "KEY_ID)",
+                )
+
+        def apply(self, directory: Directory) -> None:
+            user = directory.users[self.user_id]
+            directory._register_key(user, self.public_key, self.timestamp, "")
+
+    class UserRoleChanged(Event):
+        """A user moves to another role or agency (or both), from this entry on: the
+        entries they sign after it are checked against the new role, those before it
+        stay checked against the role they held then (every replay resolves a signer as
+        the directory stood at their entry).
+
+        It grants what registering would, so its signer must be one who could register a
+        user in the old role (of the old agency) AND one in the new role (of the new
+        agency) under the charter; nobody moves anyone into or out of the chair (the
+        charter's alone) or administration (administrators are registered by
+        administrators and appoint nobody). An officer moving agency needs the leads of
+        both, which no one signer is: the old lead deactivates them and the new lead
+        registers them under a new user id."""
+
+        TYPE = "directory.user_role_changed"
+        user_id: str
+        role: str
+        agency: str | None
+        reason: str
+
+        def check(self, state: Directory, ctx: RuleContext) -> None:
+            rule = "directory.change_role"
+            user = state._require_user(self.user_id, rule)
+            role = _parse_role(self.role, rule)
+            if Role.CHAIR in (user.role, role):
+                raise NotPermitted(
+                    rule,
+                    f"{ctx.actor.describe()} may not move {self.user_id} "
+                    f"{'out of' if user.role is Role.CHAIR else 'into'} the chair: the chair "
+                    "is appointed only by their own charter",
+                )
+            if Role.ADMIN in (user.role, role):
+                raise NotPermitted(
+                    rule,
+                    f"{ctx.actor.describe()} may not move {self.user_id} "
+                    f"{'out of' if user.role is Role.ADMIN else 'into'} administration: "
+                    "administrators are registered as such by administrators and appoint "
+                    "nobody; register a new user instead",
+                )
+            require_text(self.reason, "reason", rule)
+            if (role, self.agency) == (user.role, user.agency):
+                where = f" of {user.agency}" if user.agency else ""
+                raise InvalidInput(
+                    rule, f"{self.user_id} already is {a_role(role)}{where}: nothing changes"
+                )
+            old = f"{a_role(user.role)}{f' of {user.agency}' if user.agency else ''}"
+            state._require_appointer_of(ctx, user, rule, "move")
+            try:
+                require_appointer(state.charter, ctx.actor, role, self.agency, rule)
+            except NotPermitted as refused:
+                raise NotPermitted(
+                    rule,
+                    f"{ctx.actor.describe()} may move {self.user_id} out of {old} but not into "
+                    f"{a_role(role)}{f' of {self.agency}' if self.agency else ''}: "
+                    f"{refused.message}",
+                ) from None
+            _require_agency_fits(role, self.agency, ctx, rule)
+
+        def apply(self, directory: Directory) -> None:
+            user = directory.users[self.user_id]
+            user.role, user.agency = Role(self.role), self.agency
+            user.held.append((self.timestamp, user.role, user.agency))
+            user.appointed_by = self.actor
+
+    class UserDeactivated(Event):
+        """The user signs nothing from this entry on (they left, or are suspended): every
+        active key of theirs is revoked with it, and no key may be given to them until
+        they are reactivated. Their earlier entries stay valid. Signed by the user
+        themself or by their appointer, as a revocation is. The chair is never
+        deactivated (nobody could appoint another), nor the last administrator with a
+        key (nobody else registers administrators)."""
+
+        TYPE = "directory.user_deactivated"
+        user_id: str
+        reason: str
+
+        def check(self, state: Directory, ctx: RuleContext) -> None:
+            rule = "directory.deactivate_user"
+            user = state._require_user(self.user_id, rule)
+            if user.role is Role.CHAIR:
+                raise InvalidTransition(
+                    "directory.chair_deactivation",
+                    "the chair is never deactivated: nobody appoints the chair and a ledger "
+                    "has one charter, so no chair could follow; the chair may rotate or "
+                    "revoke their keys instead",
+                )
+            state._require_keyholder_authority(ctx, user, rule, "deactivate", of_user=True)
+            require_text(self.reason, "reason", rule)
+            others = [
+                u
+                for u in state.users.values()
+                if u.role is Role.ADMIN and u.active_keys() and u is not user
+            ]
+            if user.role is Role.ADMIN and not others:
+                raise InvalidTransition(
+                    "directory.last_admin_key",
+                    "refusing to deactivate the last administrator with an active key",
+                )
+
+        def apply(self, directory: Directory) -> None:
+            user = directory.users[self.user_id]
+            user.deactivated_at, user.deactivated_reason = self.timestamp, self.reason
+            for key in user.active_keys():
+                key.revoked_at = self.timestamp
+                key.revoked_reason = f"deactivated: {self.reason}"
+
+    class UserReactivated(Event):
+        """A deactivated user may be given keys again (``keys add``, by their appointer):
+        their old keys stay revoked, since a deactivated user's devices may have passed
+        to others. Signed by their appointer; the user, deactivated, signs nothing."""
+
+        TYPE = "directory.user_reactivated"
+        user_id: str
+        reason: str
+
+        def check(self, state: Directory, ctx: RuleContext) -> None:
+            rule = "directory.reactivate_user"
+            user = state._require_user(self.user_id, rule, active=False)
+            if user.deactivated_at is None:
+                raise InvalidTransition(rule, f"{self.user_id} is not deactivated")
+            if ctx.actor.user_id == user.user_id:
+                raise NotPermitted(rule, "a deactivated user does not reactivate themself")
+            state._require_appointer_of(ctx, user, rule, "reactivate")
+            require_text(self.reason, "reason", rule)
+
+        def apply(self, directory: Directory) -> None:
+            user = directory.users[self.user_id]
+            user.deactivated_at = user.deactivated_reason = None

@@ -12,3 +12,8 @@ PLAN_ID = uuid5(NAMESPACE, "plan")
 
 def action_aggregate_id(action_id: str) -> UUID:
     return uuid5(NAMESPACE, f"action:{action_id}")
+
+
+def challenge_aggregate_id(challenge_id: str) -> UUID:
+    """Every party derives the same aggregate id from a challenge's id (e.g. C3)."""
+    return uuid5(NAMESPACE, f"challenge:{challenge_id}")

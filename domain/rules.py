@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.errors import InvalidInput, NotPermitted
 from domain.roles import AGENCY_ROLES, Actor, Role
@@ -60,6 +60,15 @@ class RuleContext:
     actor: Actor
     directory: DirectoryView | None
     plan: PlanView | None
+    #: The ids of the open actions of the recommendations numbered so (any number they
+    #: have had), for the rules of a recommendation's withdrawal and merge
+    #: (domain/plan_changes.py). None where a caller cannot see every action.
+    open_actions: Callable[[Collection[int]], list[str]] | None = None
+    #: An action by its id (`domain.action.Action`, or None if there is none), for the
+    #: rules of a challenge on an action (domain/challenge.py): the agency it addresses
+    #: must lead it, the evidence an answer cites must be the action's. None where a
+    #: caller cannot see the actions (those rules are then checked when it is appended).
+    action: Callable[[str], Any] | None = None
 
 
 def require_role(ctx: RuleContext, allowed: Collection[Role], rule: str, doing: str) -> None:

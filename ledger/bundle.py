@@ -73,7 +73,13 @@ file proves nothing before it was rewritten.
   lines (C2SP tlog-cosignature, cosignature/v1); pass `--witness-key` to check them.
 - Keys come from the entries themselves: `ledger.created` (the first entry, self-signed by
   the first administrator), `directory.user_registered`, `directory.key_rotated` (revokes
-  every active key of that user), `directory.key_revoked`. A key signs only while valid.
+  every active key of that user), `directory.key_added` (a further active key beside the
+  user's others), `directory.key_revoked` (that one key), `directory.user_deactivated`
+  (revokes every key of that user; none is added until `directory.user_reactivated`).
+  A key signs only while valid. `directory.user_role_changed` gives a user another role
+  or agency from that entry on: each entry is checked against the role its signer held
+  at it. keys.json lists each user's role at the end, their `role_changes` and whether
+  they are deactivated.
 - `evidence/manifest.jsonl` lists every blob an `action.evidence_attached` entry names;
   `evidence/blobs/<sha256>` holds the content when exported with --evidence. A blob erased
   by a signed `action.evidence_erased` entry (lawful erasure) is listed but absent.
@@ -365,7 +371,8 @@ class _RulesReplay:
 
     def entry(self, position: int, line: bytes) -> None:
         from domain import DomainError, RuleContext
-        from domain.ids import DIRECTORY_ID, PLAN_ID
+        from domain.ids import DIRECTORY_ID, PLAN_ID, action_aggregate_id
+        from domain.plan_changes import open_actions_among
         from ledger.entry import to_domain_event
 
         self.total += 1
@@ -391,7 +398,15 @@ class _RulesReplay:
             self.problem(position, "not replayed", f"{body.type}: unknown signer: {error}")
             return
         try:
-            event.check(aggregate, RuleContext(actor, directory, self.state.get(PLAN_ID)))
+            found = self.state.values()
+            ctx = RuleContext(
+                actor,
+                directory,
+                self.state.get(PLAN_ID),
+                lambda numbers: open_actions_among(found, numbers),
+                lambda action_id: self.state.get(action_aggregate_id(action_id)),
+            )
+            event.check(aggregate, ctx)
         except DomainError as error:
             self.problem(position, "rule broken", f"{body.type} by {body.actor}: {error}")
         except Exception as error:  # an entry no rule can evaluate is not a rule that holds

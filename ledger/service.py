@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -43,14 +43,17 @@ from domain import (
     PLAN_ID,
     Action,
     Actor,
+    Challenge,
     Directory,
     DomainError,
     Plan,
     Role,
     RuleContext,
     action_aggregate_id,
+    challenge_aggregate_id,
 )
 from domain.events import SignedEvent
+from domain.plan_changes import open_actions_among
 from ledger import merkle
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.dating import GRACE
@@ -469,6 +472,14 @@ class Ledger:
                 state[aggregate_id] = copy.deepcopy(shared[aggregate_id])  # copy on write
             return current(aggregate_id)
 
+        def open_actions(numbers: Collection[int]) -> list[str]:
+            """The open actions of these recommendations: every action stored, and any
+            this batch or its group has added (only a recommendation's withdrawal or
+            merge asks, so reading every action is rare)."""
+            ids = set(self._action_ids()) | set(state) | set(shared)
+            found = (state.get(i) or shared.get(i) or self.get(i) for i in ids)
+            return open_actions_among(found, numbers)
+
         now = self.clock()
         events: list[SignedEvent] = []
         stored: list[bytes] = []
@@ -481,7 +492,7 @@ class Ledger:
         try:
             for entry in entries:
                 event, message = self._check_one(
-                    entry, now, current, writable, state, signatures, signed
+                    entry, now, current, writable, state, signatures, signed, open_actions
                 )
                 made = entry_bytes_from_body(message, entry.signature)
                 if len(made) > MAX_LINE:  # what the auditor reads as one bundle line
@@ -521,6 +532,7 @@ class Ledger:
         state: dict[UUID, Any],
         signatures: SignatureBatch,
         signed: list[SignedEntry],
+        open_actions: Callable[[Collection[int]], list[str]] | None = None,
     ) -> tuple[SignedEvent, bytes]:
         """Check one entry (its signature is queued, not yet verified); return its event
         and the canonical bytes of its body (the signed message)."""
@@ -548,11 +560,31 @@ class Ledger:
         signed.append(entry)
         if isinstance(event, Directory.Event):
             self._check_public_keys(body.type, body.payload)
-        ctx = RuleContext(actor=actor, directory=directory, plan=current(PLAN_ID))
+        ctx = RuleContext(
+            actor=actor,
+            directory=directory,
+            plan=current(PLAN_ID),
+            open_actions=open_actions,
+            action=lambda action_id: current(action_aggregate_id(action_id)),
+        )
         event.check(aggregate, ctx)
         self._check_aggregate_type(body.aggregate_id, event)
         state[body.aggregate_id] = event.mutate(writable(body.aggregate_id))
         return event, message
+
+    def _action_ids(self) -> list[UUID]:
+        """Every action's aggregate id, from the event store (each action's first entry)."""
+        recorder = cast(Any, self.app.recorder)
+        table = recorder.events_table_name
+        if self.tables.postgres:
+            schema = recorder.datastore.schema
+            statement = f'SELECT originator_id FROM "{schema}"."{table}" WHERE topic = %s'
+        else:
+            statement = f"SELECT originator_id FROM {table} WHERE topic = ?"
+        with self.tables.reading() as cursor:
+            cursor.execute(statement, (Action.Added.TYPE,))
+            rows = cursor.fetchall()
+        return [UUID(str(row["originator_id"])) for row in rows]
 
     #: Payload members of the directory's events that carry a public key (genesis,
     #: charter, registration: public_key; rotation: new_public_key).
@@ -648,6 +680,10 @@ class Ledger:
             raise InvalidEntry(f"{type(event).TYPE} belongs to aggregate {expected}")
         if isinstance(event, Action.Added) and aggregate_id != action_aggregate_id(event.action_id):
             raise InvalidEntry(f"action {event.action_id} must use its derived aggregate id")
+        if isinstance(event, Challenge.Raised) and aggregate_id != challenge_aggregate_id(
+            event.challenge_id
+        ):
+            raise InvalidEntry(f"challenge {event.challenge_id} must use its derived aggregate id")
         if owner == "Action" and aggregate_id in (DIRECTORY_ID, PLAN_ID):
             raise InvalidEntry("an action event cannot target the directory or the plan")
 

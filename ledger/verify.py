@@ -23,7 +23,8 @@ from typing import Any
 from uuid import UUID
 
 from domain import Actor, Directory, DomainError, Plan, Role, RuleContext
-from domain.ids import DIRECTORY_ID, PLAN_ID
+from domain.ids import DIRECTORY_ID, PLAN_ID, action_aggregate_id
+from domain.plan_changes import open_actions_among
 from ledger.auditor.ed25519 import decode_public_key
 from ledger.auditor.entry import EntryFormatError, SignedEntry, signed_message
 from ledger.auditor.errors import FormatError
@@ -333,7 +334,15 @@ class _Verifier:
         if actor is not None:
             plan: Plan | None = self.state.get(PLAN_ID)
             try:
-                event.check(state, RuleContext(actor, directory, plan))
+                found = self.state.values()
+                ctx = RuleContext(
+                    actor,
+                    directory,
+                    plan,
+                    lambda numbers: open_actions_among(found, numbers),
+                    lambda action_id: self.state.get(action_aggregate_id(action_id)),
+                )
+                event.check(state, ctx)
                 self.report.rules_checked += 1
             except DomainError as error:
                 self.problem(position, "rule broken", f"{body.type} by {body.actor}: {error}")

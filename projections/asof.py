@@ -27,6 +27,21 @@ def parse_as_of(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+#: The two questions a dated view can answer (domain/backfill.py).
+RECORDED = "recorded"  # what the record said on the date: the entries recorded by then
+OCCURRED = "occurred"  # what had happened by the date, as the record now tells it
+BASES = (RECORDED, OCCURRED)
+
+
+def basis_phrase(basis: str, as_of: str) -> str:
+    """How a view says which question it answers (CLI, pages and the report)."""
+    if basis == OCCURRED:
+        return f"what had happened by {as_of}, as the record stands now"
+    if as_of == "now":
+        return "the record as it stands now"
+    return f"what the record said on {as_of}"
+
+
 def as_of_label(as_of: datetime | None, position: int | None) -> str:
     """How a status names its cut (shown by the CLI and returned by the API)."""
     if as_of is not None:
@@ -42,9 +57,15 @@ def status_as_of(
     as_of: datetime | None = None,
     position: int | None = None,
     today: date | None = None,
+    basis: str = RECORDED,
 ) -> PlanStatus:
     """The plan's status as it stood at `as_of` (entries signed at or before it) and/or
     at log `position` (the first `position` entries); both None means now.
+
+    With `basis` OCCURRED, `as_of` cuts by valid time instead: every entry recorded up
+    to now (or `position`) whose fact had happened by `as_of`, backfilled facts at the
+    date their source gives. That answer comes from a full replay (O(log length)): it
+    is asked for by scrutiny now and then, not on every page view.
 
     `today` decides which actions count as overdue: by default the day of `as_of`, or
     the current UTC date. Later entries never leak backwards: per aggregate the ledger
@@ -53,9 +74,16 @@ def status_as_of(
         raise ValueError("as_of must be timezone-aware")
     if position is not None and position < 0:
         raise ValueError("position must be 0 or more")
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}")
     if today is None:
         today = as_of.date() if as_of is not None else datetime.now(UTC).date()
     label = as_of_label(as_of, position)
+    if basis == OCCURRED and as_of is not None:
+        replay = Replay().feed(ledger.entries(), until_position=position, occurred_by=as_of)
+        status = status_from(replay, as_of=label, today=today)
+        status.basis = OCCURRED
+        return status
     from projections.projector import projector_for
 
     found = projector_for(ledger).status(

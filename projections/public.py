@@ -8,7 +8,8 @@ The cut is a log position (the first N entries), so it is exact, whatever the cl
 What is public, and what never is. Public: the plan (its title, source and agencies),
 each recommendation and action as the plan states them, and every decision on an action
 with its reasons (status changes, sign-offs and their revocations, returns, ratings,
-merges, withdrawals), and the agency's statement publishing a file. Never public: the
+merges, withdrawals, transfers to another lead agency), and the agency's statement
+publishing a file. Never public: the
 directory (people's names), comments, evidence entries (a file's name can carry personal
 data), erasures and officer assignments; evidence only where its agency has published it
 with a signed statement. People are shown by role and agency, never by name.
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import PLAN_ID
+from domain.wording import resolved
 from projections.asof import status_as_of
 from projections.evidence import PublishedEvidence, published_evidence
 from projections.port import LogReader
@@ -62,6 +64,10 @@ PUBLIC_MEMBERS: dict[str, tuple[str, ...]] = {
     "action.rag_rated": ("scope", "rating", "reason"),
     "action.merged": ("into", "reason"),
     "action.withdrawn": ("reason",),
+    # A fact of the past from a (public) source, marked as backfilled by its type.
+    "action.backfilled": ("status", "occurred_on", "source", "note"),
+    # Responsibility moving to another agency: the agency's id and the reason, no person.
+    "action.lead_agency_transferred": ("to_agency", "reason"),
     "plan.response_recorded": (
         "number",
         "response",
@@ -71,6 +77,16 @@ PUBLIC_MEMBERS: dict[str, tuple[str, ...]] = {
         "source",
     ),
     "plan.response_vocabulary_set": ("terms",),
+    # The plan's changes, each with its reason: facts of the plan, naming no person.
+    "plan.agency_added": ("id", "name", "reason"),
+    "plan.agency_renamed": ("id", "name", "reason"),
+    "plan.recommendation_amended": ("number", "changes", "reason"),
+    "plan.recommendation_withdrawn": ("number", "reason"),
+    "plan.recommendation_merged": ("number", "into", "reason"),
+    "plan.recommendation_renumbered": ("number", "new_number", "reason"),
+    "plan.recommendation_referenced": ("number", "reference", "group", "reason"),
+    # The words the pages use for the report, levels and bodies (domain/wording.py).
+    "plan.wording_set": ("words", "reason"),
     "action.response_recorded": ("response", "responded_on", "responder", "reasons", "source"),
     "action.evidence_published": ("sha256", "statement"),
     "action.evidence_unpublished": ("sha256", "reason"),
@@ -81,8 +97,9 @@ PRIVATE_CHANGES = frozenset({"lead_officers"})
 #: in the log, and the count says how many there are.
 PAGE_LIMIT = 200
 
-#: Who signed: (role, agency or None) for a user id, from the directory.
-Who = Callable[[str], tuple[str, str | None]]
+#: Who signed: (role, agency or None) for a user id at an entry's signed time (ISO 8601),
+#: from the directory: the role they held then, not the one they hold now.
+Who = Callable[[str, str], tuple[str, str | None]]
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,19 @@ class PublicRecommendation:
     #: `evidence_entries`.
     published: list[dict[str, Any]] = field(default_factory=list)
     evidence_entries: list[PublicEntry] = field(default_factory=list)
+    #: The plan's agencies (id: display name) and its words (domain/wording.py) then.
+    agencies: dict[str, str] = field(default_factory=dict)
+    wording: dict[str, str] = field(default_factory=lambda: resolved(None))
+    #: The plan's changes to it: merged into, why withdrawn or merged, former numbers.
+    merged_into: int | None = None
+    closed_reason: str | None = None
+    former_numbers: list[int] = field(default_factory=list)
+    #: How the inquiry writes it and the group it sits in (domain/references.py).
+    reference: str = ""
+    group: str = ""
+    #: Which entry shows its title and its text now (the addition, or the latest
+    #: amendment of each): {"title": {"leaf", "field", "key"}, ...}, for the page's check.
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def leaves(self) -> set[int]:
@@ -143,6 +173,33 @@ class PublicRecommendation:
         return found
 
 
+class Renumbered(UnknownSubject):
+    """A former number of a recommendation: the pages send the reader to its number now."""
+
+    def __init__(self, number: int, now: int) -> None:
+        super().__init__(f"recommendation {number} is now recommendation {now}")
+        self.number = number
+        self.now = now
+
+
+def text_sources(entries: list[PublicEntry], numbers: set[int]) -> dict[str, dict[str, Any]]:
+    """Where a recommendation's title and text shown now were signed: its addition, or
+    the latest amendment that changed each (`field` "changes", `key` the member)."""
+    found: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e.shown.get("number") not in numbers:
+            continue
+        if e.type == "plan.recommendation_added":
+            for name in ("title", "text"):
+                found[name] = {"leaf": e.leaf_index, "field": name, "key": None}
+        elif e.type == "plan.recommendation_amended":
+            changes = e.shown.get("changes") or {}
+            for name in ("title", "text"):
+                if name in changes:
+                    found[name] = {"leaf": e.leaf_index, "field": "changes", "key": name}
+    return found
+
+
 @dataclass
 class PublicPlan:
     title: str
@@ -153,6 +210,9 @@ class PublicPlan:
     recommendations: list[dict[str, Any]]
     by_agency: dict[str, dict[str, int]]
     entries: list[PublicEntry] = field(default_factory=list)
+    #: The ledger's words then (domain/wording.py); its `plan.wording_set` entries are
+    #: among `entries`, so a reader can check them.
+    wording: dict[str, str] = field(default_factory=lambda: resolved(None))
 
     @property
     def leaves(self) -> set[int]:
@@ -183,11 +243,18 @@ def plan_view(ledger: LogReader, size: int, who: Who) -> PublicPlan:
                 "actions": r.actions,
                 "by_status": r.by_status,
                 "response": _response(r),
+                "merged_into": r.merged_into,
+                "closed_reason": r.closed_reason,
+                "former_numbers": r.former_numbers,
+                "reference": r.reference,
+                "group": r.group,
+                "sources": text_sources(entries, {r.number, *r.former_numbers}),
             }
             for r in status.recommendations
         ],
         by_agency=status.by_agency,
         entries=entries,
+        wording=status.wording,
     )
 
 
@@ -197,9 +264,12 @@ def recommendation_view(
     """One recommendation as it stood at log position `size`, with its public decisions
     (the latest `limit`); UnknownSubject if the plan had no such recommendation then."""
     status = status_as_of(ledger, position=size)
-    row = next((r for r in status.recommendations if r.number == number), None)
+    row = status.recommendation(number)
     if row is None:
         raise UnknownSubject(f"no recommendation {number}")
+    if row.number != number:
+        raise Renumbered(number, row.number)
+    numbers = {number, *row.former_numbers}
     timeline = recommendation_timeline(ledger, number, position=size)
     public = [e for e in timeline.entries if e.type in PUBLIC_MEMBERS]
     # The plan's responses to this recommendation, unless the timeline holds them.
@@ -208,13 +278,16 @@ def recommendation_view(
         e
         for e in _plan_entries(ledger, size, who)
         if e.type == "plan.response_recorded"
-        and e.shown.get("number") == number
+        and e.shown.get("number") in numbers
         and e.leaf_index not in in_timeline
     ]
-    text = next(
-        (str(e.details.get("text", "")) for e in public if e.type == "plan.recommendation_added"),
-        "",
-    )
+    plan_entries = [_public(e, who) for e in timeline.entries if e.type in PUBLIC_MEMBERS]
+    sources = text_sources(plan_entries, numbers)
+    text = ""
+    for e in plan_entries:  # the text as added, then as each amendment left it
+        if e.leaf_index == sources.get("text", {}).get("leaf"):
+            key = sources["text"]["key"]
+            text = str(e.shown["changes"][key] if key else e.shown.get("text", ""))
     chosen = public[-limit:] if limit else []
     actions = {a.action_id for a in status.actions if a.recommendation == number}
     files = [f for f in published_evidence(ledger, position=size) if f.action_id in actions]
@@ -236,6 +309,14 @@ def recommendation_view(
         response=_response(row),
         published=[_file(f) for f in files],
         evidence_entries=[e for e in evidence_entries if e.leaf_index not in shown],
+        agencies=status.agencies,
+        wording=status.wording,
+        merged_into=row.merged_into,
+        closed_reason=row.closed_reason,
+        former_numbers=list(row.former_numbers),
+        reference=row.reference,
+        group=row.group,
+        sources=sources,
     )
 
 
@@ -252,6 +333,7 @@ def agency_view(ledger: LogReader, agency: str, size: int) -> dict[str, Any]:
         "tree_size": size,
         "by_status": status.by_agency.get(agency, {}),
         "actions": [asdict(_action(a)) | {"recommendation": a.recommendation} for a in own],
+        "wording": status.wording,
     }
 
 
@@ -310,7 +392,7 @@ def _plan_entries(ledger: LogReader, size: int, who: Who) -> list[PublicEntry]:
 
 
 def _public(entry: TimelineEntry, who: Who) -> PublicEntry:
-    role, agency = who(entry.actor)
+    role, agency = who(entry.actor, entry.timestamp)
     shown = {name: entry.details.get(name) for name in PUBLIC_MEMBERS[entry.type]}
     changes = shown.get("changes")
     if entry.type == "action.amended" and isinstance(changes, dict):
@@ -345,7 +427,7 @@ def _file(found: PublishedEvidence) -> dict[str, Any]:
 def _attached(entry: TimelineEntry, found: PublishedEvidence, who: Who) -> PublicEntry:
     """The entry that attached a published file, with what the page shows of it (its name
     comes from the projection: timelines never carry names)."""
-    role, agency = who(entry.actor)
+    role, agency = who(entry.actor, entry.timestamp)
     return PublicEntry(
         leaf_index=entry.leaf_index,
         type=entry.type,

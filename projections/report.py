@@ -1,7 +1,7 @@
-"""The council progress report: every figure in it, gathered from one signed log prefix.
+"""The progress report: every figure in it, gathered from one signed log prefix.
 
-A report that goes to Full Council or scrutiny must be checkable. So everything here
-is computed from exactly the entries a signed checkpoint covers (the first
+A report that goes to a council, a board or a scrutiny committee must be checkable. So
+everything here is computed from exactly the entries a signed checkpoint covers (the first
 ``checkpoint.size`` leaves), cut at the as-of moment: a reader who holds that
 checkpoint can re-derive every number, and every decision listed carries its leaf index
 so an inclusion proof ties it to the checkpoint's root. This module gathers data only
@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
 from domain import Action, Directory
 from domain.lifecycle import REMOVED_FROM_PLAN
+from domain.wording import level_name, resolved, status_name
 from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.cosignature import note_body
 from ledger.auditor.entry import SignedEntry
 from ledger.auditor.note import VerifierKey
+from projections.challenges import ChallengeView, challenges
 from projections.diff import action_entries_between
 from projections.status import STATUS_ORDER, PlanStatus, response_summary
 
@@ -103,6 +106,13 @@ class RecommendationLine:
     review_rag: str | None
     #: Its formal response in a phrase (`projections.status.response_summary`).
     response: str | None = None
+    #: How the inquiry writes it (domain/references.py): its number when it has none.
+    reference: str = ""
+    group: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.reference or str(self.number)
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,9 @@ class ProgressReport:
     decisions: list[DecisionRow]
     overdue: list[Any] = field(default_factory=list)
     responses: list[ResponseLine] = field(default_factory=list)
+    #: Every challenge raised by the as-of moment, as it then stood (projections/
+    #: challenges.py): unresolved first, oldest first, each with its answers.
+    challenges: list[ChallengeView] = field(default_factory=list)
 
     @property
     def missing(self) -> list[int]:
@@ -228,9 +241,16 @@ def build_report(
         )
         for point in monthly_points(min(first, as_of.date()), as_of)
     ]
-    decisions = _decision_rows(ledger, start, as_of, checkpoint.size, ledger.directory())
+    decisions = _decision_rows(
+        ledger, start, as_of, checkpoint.size, ledger.directory(), status.wording
+    )
 
-    live = [a for a in status.actions if a.status not in {s.value for s in REMOVED_FROM_PLAN}]
+    out = status.out_of_plan()  # withdrawn and merged recommendations take their actions
+    live = [
+        a
+        for a in status.actions
+        if a.status not in {s.value for s in REMOVED_FROM_PLAN} and a.recommendation not in out
+    ]
     return ProgressReport(
         title=status.title or "Action plan",
         as_of=as_of.isoformat(),
@@ -249,6 +269,11 @@ def build_report(
         decisions=decisions,
         overdue=[a for a in live if a.overdue],
         responses=_response_lines(status, live),
+        challenges=challenges(
+            takewhile(lambda entry: entry[0] < checkpoint.size, ledger.entries(0)),
+            as_of=as_of.date(),
+            until=as_of,
+        ),
     )
 
 
@@ -267,7 +292,8 @@ def _recommendation_lines(
     status: PlanStatus, live: list[Any], expected: int
 ) -> list[RecommendationLine]:
     by_number = {r.number: r for r in status.recommendations}
-    numbers = sorted(set(by_number) | set(range(1, expected + 1)))
+    former = {n for r in status.recommendations for n in r.former_numbers}  # renumbered
+    numbers = sorted(set(by_number) | (set(range(1, expected + 1)) - former))
     lines = []
     for number in numbers:
         rec = by_number.get(number)
@@ -285,6 +311,8 @@ def _recommendation_lines(
                 _worst(a.agency_rag for a in own),
                 _worst(a.review_rag for a in own),
                 response_summary(rec),
+                rec.reference,
+                rec.group,
             )
         )
     return lines
@@ -294,7 +322,7 @@ def _response_lines(status: PlanStatus, live: list[Any]) -> list[ResponseLine]:
     """Every formal response that stands: each recommendation's, then each live action's
     own (where its agency responded for itself), in plan order."""
     rows: list[tuple[str, Any]] = [
-        (f"Recommendation {r.number}", r) for r in status.recommendations
+        (f"Recommendation {r.reference}", r) for r in status.recommendations
     ]
     rows += [(a.action_id, a) for a in live]
     return [
@@ -351,9 +379,16 @@ def _chart_point(point: datetime, status: PlanStatus) -> ChartPoint:
 
 
 def _decision_rows(
-    ledger: LogReader, start: datetime, end: datetime, size: int, directory: Directory | None
+    ledger: LogReader,
+    start: datetime,
+    end: datetime,
+    size: int,
+    directory: Directory | None,
+    words: Mapping[str, str] | None = None,
 ) -> list[DecisionRow]:
-    """Every decision signed in (start, end] among the first `size` entries, in log order."""
+    """Every decision signed in (start, end] among the first `size` entries, in log order,
+    described in the ledger's `words` (domain/wording.py) as they stood at the cut."""
+    words = resolved(words)
     rows = []
     for position, body, action_id in action_entries_between(ledger, start, end, bound=size):
         if body.type not in DECISION_TYPES:
@@ -365,41 +400,53 @@ def _decision_rows(
                 timestamp=body.timestamp.isoformat(),
                 actor=body.actor,
                 actor_name=user.name if user else body.actor,
-                actor_role=user.role.value if user else "",
+                actor_role=user.role_at(body.timestamp)[0].value if user else "",
                 action_id=action_id,
                 type=body.type,
-                what=_what(body.type, body.payload),
+                what=_what(body.type, body.payload, words),
                 reasons=_reasons(body.payload),
             )
         )
     return rows
 
 
-def _what(type_: str, payload: dict[str, Any]) -> str:
-    """A short, plain description of the decision."""
-    return _describe(type_, payload).replace("_", " ")
+def _what(type_: str, payload: dict[str, Any], words: Mapping[str, str]) -> str:
+    """A short, plain description of the decision, in the ledger's words."""
+    return _describe(type_, payload, words)
 
 
-def _describe(type_: str, payload: dict[str, Any]) -> str:
+def _describe(type_: str, payload: dict[str, Any], words: Mapping[str, str]) -> str:
+    def status(member: str) -> str:
+        return status_name(str(payload.get(member)), words)
+
+    def level() -> str:
+        return level_name(str(payload.get("level")), words)
+
     if type_ == Action.StatusChanged.TYPE:
-        return f"{payload.get('from_status')} → {payload.get('to_status')}"
+        return f"{status('from_status')} → {status('to_status')}"
     if type_ == Action.SignedOff.TYPE:
-        return f"signed off ({payload.get('level')} level)"
+        return f"signed off: {level()}"
     if type_ == Action.SignOffRevoked.TYPE:
-        return f"revoked {payload.get('level')} sign-off"
+        return f"revoked: {level()}"
     if type_ == Action.Returned.TYPE:
-        return f"returned ({payload.get('level')} level)"
+        return f"returned at {level()}"
     if type_ == Action.RagRated.TYPE:
-        return f"rated {payload.get('rating')} ({payload.get('scope', '')})".replace(" ()", "")
+        said = f"rated {payload.get('rating')} ({payload.get('scope', '')})"
+        return _plain(said.replace(" ()", ""))
     if type_ == Action.Amended.TYPE:
         changes = payload.get("changes")
         fields = ", ".join(sorted(changes)) if isinstance(changes, dict) else ""
-        return f"amended {fields}".strip()
+        return _plain(f"amended {fields}".strip())
     if type_ == Action.Merged.TYPE:
         return f"merged into {payload.get('into', '')}".strip()
     if type_ == Action.ResponseRecorded.TYPE:
-        return f"formal response: {payload.get('response')} ({payload.get('responder')})"
+        term = _plain(str(payload.get("response")))
+        return f"formal response: {term} ({payload.get('responder')})"
     return type_.rsplit(".", 1)[-1].replace("_", " ")
+
+
+def _plain(text: str) -> str:
+    return text.replace("_", " ")
 
 
 def _reasons(payload: dict[str, Any]) -> str:

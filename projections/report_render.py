@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from domain.wording import in_sentence, role_name, status_name
 from projections.report import ProgressReport
 from projections.report_chart import status_chart_svg
 from projections.status import STATUS_ORDER
@@ -36,6 +37,7 @@ def _environment() -> Environment:
     env.filters["day"] = lambda value: str(value)[:10]
     env.filters["moment"] = _moment
     env.filters["rag"] = _rag
+    env.filters["in_sentence"] = in_sentence
     return env
 
 
@@ -63,7 +65,8 @@ def chart_description(report: ProgressReport) -> str:
     first, last = report.chart[0], report.chart[-1]
 
     def phrase(counts: dict[str, int]) -> str:
-        parts = [f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n]
+        words = report.status.wording
+        parts = [f"{n} {status_name(s, words)}" for s, n in counts.items() if n]
         return ", ".join(parts) if parts else "no actions"
 
     return (
@@ -83,6 +86,10 @@ def render_html(report: ProgressReport) -> str:
         "chart_columns": chart_columns,
         "chart_svg": Markup(svg),  # drawn here from status names and dates only
         "chart_description": chart_description(report),
+        # the ledger's words as they stood at the report's cut (domain/wording.py)
+        "w": report.status.wording,
+        "status_name": lambda status: status_name(status, report.status.wording),
+        "role_name": lambda role: in_sentence(role_name(role, report.status.wording)),
     }
     return _ENV.get_template("report.html.j2").render(context)
 

@@ -5,26 +5,35 @@ events, not re-checking rules: the ledger checked them on append and `verify` ch
 them again). "As of" cuts the log either at a log position (the first N entries) or
 at a moment (entries whose signed timestamp is at or before it). Per aggregate the
 ledger enforces non-decreasing timestamps, so a moment cut is a prefix of every
-aggregate's history: later corrections cannot leak backwards.
+aggregate's history: later corrections cannot leak backwards. A valid-time cut ("as
+occurred by", domain/backfill.py) instead keeps the entries whose fact had happened by
+then, recorded whenever.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from domain import Action, Plan, Status
-from domain.events import SignedEvent
-from domain.figures import ActionFacts, HeadlineFigures, verdict_applies
+from domain.backfill import Backfill
+from domain.figures import (
+    MERGED,
+    OUT_OF_PLAN,
+    WITHDRAWN,
+    ActionFacts,
+    HeadlineFigures,
+    RecommendationFigures,
+    verdict_applies,
+)
 from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision, Evidence
 from domain.progress import recommendation_status
 from domain.response import Response
-from ledger.auditor.entry import SignedEntry
-from ledger.entry import to_domain_event
+from domain.wording import resolved
+from projections.replay import Replay as Replay  # re-exported: the reference replay
 
 #: Statuses in the order of tables and charts, from not started to closed; merged and
 #: withdrawn actions are out of the plan and are never counted.
@@ -57,6 +66,10 @@ class ActionRow:
     responder: str | None = None
     response_reasons: str | None = None
     response_source: str | None = None
+    # Where the status comes from a backfilled fact (domain/backfill.py): the date the
+    # source reported it for, and the source. None when it was recorded live.
+    backfilled_on: str | None = None
+    backfill_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,23 @@ class RecommendationRow:
     responder: str | None = None
     response_reasons: str | None = None
     response_source: str | None = None
+    # The plan's changes to it (domain/plan.py): the recommendation it is merged into
+    # (status "merged"), why it was withdrawn or merged, and the numbers it had before.
+    merged_into: int | None = None
+    closed_reason: str | None = None
+    former_numbers: list[int] = field(default_factory=list)
+    # How the inquiry writes it (domain/references.py): its reference ("113.6"; its number
+    # when it has none), the group it sits in, and whether it is a placeholder (listed by
+    # the inquiry, its text not yet known).
+    reference: str = ""
+    group: str = ""
+    placeholder: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.reference:
+            object.__setattr__(self, "reference", str(self.number))
+        if not self.title:
+            object.__setattr__(self, "placeholder", True)
 
 
 def response_summary(row: ActionRow | RecommendationRow) -> str | None:
@@ -94,10 +124,31 @@ class PlanStatus:
     actions: list[ActionRow]
     recommendations: list[RecommendationRow]
     by_agency: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Which question a dated view answers (projections/asof.py `BASES`): "recorded",
+    #: what the record said then; "occurred", what had happened by then as it says now.
+    basis: str = "recorded"
+    #: The ledger's words as they stood at the cut (domain/wording.py, defaults filled).
+    wording: dict[str, str] = field(default_factory=lambda: resolved(None))
 
     def claims_and_verdicts(self) -> dict[str, int]:
         """The headline figures, as the domain defines them (domain/figures.py)."""
-        return HeadlineFigures.of(action_facts(a) for a in self.actions).as_dict()
+        out = self.out_of_plan()
+        return HeadlineFigures.of(action_facts(a, out) for a in self.actions).as_dict()
+
+    def recommendation_figures(self) -> dict[str, int]:
+        """The recommendations in the plan and outstanding (domain/figures.py)."""
+        return RecommendationFigures.of(r.status for r in self.recommendations).as_dict()
+
+    def out_of_plan(self) -> set[int]:
+        """The numbers of the recommendations withdrawn or merged (their actions with them)."""
+        return {r.number for r in self.recommendations if r.status in OUT_OF_PLAN}
+
+    def recommendation(self, number: int) -> RecommendationRow | None:
+        """The recommendation `number` names, now or as one of its former numbers."""
+        for row in self.recommendations:
+            if row.number == number or number in row.former_numbers:
+                return row
+        return None
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PlanStatus:
@@ -110,58 +161,35 @@ class PlanStatus:
             actions=[ActionRow(**row) for row in obj["actions"]],
             recommendations=[RecommendationRow(**row) for row in obj["recommendations"]],
             by_agency=dict(obj["by_agency"]),
+            basis=obj.get("basis", "recorded"),
+            wording=resolved(obj.get("wording")),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of,
+            "basis": self.basis,
             "log_size": self.log_size,
             "title": self.title,
             "summary": self.claims_and_verdicts(),
+            "recommendation_summary": self.recommendation_figures(),
             "agencies": self.agencies,
             "by_agency": self.by_agency,
             "recommendations": [vars(r) for r in self.recommendations],
             "actions": [vars(a) for a in self.actions],
+            "wording": self.wording,
         }
 
 
-def action_facts(row: ActionRow) -> ActionFacts:
-    """What the headline figures read of an action's row."""
-    return ActionFacts(Status(row.status), frozenset(row.signed_by), row.overdue)
-
-
-class Replay:
-    """Aggregates rebuilt from log entries, in log order."""
-
-    def __init__(self) -> None:
-        self.aggregates: dict[UUID, Any] = {}
-        self.size = 0
-        self.last_timestamp: datetime | None = None
-
-    def apply(self, event: SignedEvent) -> None:
-        current = self.aggregates.get(event.originator_id)
-        self.aggregates[event.originator_id] = event.mutate(current)
-        self.size += 1
-        self.last_timestamp = event.timestamp
-
-    def feed(
-        self,
-        entries: Iterable[tuple[int, bytes]],
-        *,
-        until_position: int | None = None,
-        until_time: datetime | None = None,
-    ) -> Replay:
-        for position, data in entries:
-            if until_position is not None and position >= until_position:
-                break
-            event = to_domain_event(SignedEntry.from_entry_bytes(data))
-            if until_time is not None and event.timestamp > until_time:
-                continue
-            self.apply(event)
-        return self
-
-    def of_type(self, cls: type[Any]) -> list[Any]:
-        return [a for a in self.aggregates.values() if isinstance(a, cls)]
+def action_facts(row: ActionRow, out_of_plan: Collection[int] = ()) -> ActionFacts:
+    """What the headline figures read of an action's row (`out_of_plan`: the numbers of the
+    recommendations withdrawn or merged, which take their actions out with them)."""
+    return ActionFacts(
+        Status(row.status),
+        frozenset(row.signed_by),
+        row.overdue,
+        in_plan=row.recommendation not in out_of_plan,
+    )
 
 
 def _value(decision: Decision | None) -> str | None:
@@ -194,9 +222,7 @@ def response_record(response: Response, labels: Mapping[str, str]) -> dict[str, 
     }
 
 
-def _response_fields(
-    snapshot: dict[str, Any] | None, labels: dict[str, str]
-) -> dict[str, str | None]:
+def _response_fields(snapshot: dict[str, Any] | None, labels: dict[str, str]) -> dict[str, Any]:
     """The `response` fields of a row, from a `response_snapshot` (None: no response)."""
     if snapshot is None:
         return {}
@@ -248,7 +274,23 @@ def action_snapshot(action: Action) -> dict[str, Any]:
             for level, s in action.sign_offs.items()
         ],
         "response": response_snapshot(action.responses[-1] if action.responses else None),
+        "backfill": _backfill_snapshot(action.status_backfill),
+        # Who was responsible when: each agency that has led it, oldest first (the last
+        # leads it now); a transfer's entry changes it (domain/action.py).
+        "lead_history": [
+            {
+                "agency": lead.agency,
+                "since": lead.since.isoformat(),
+                "until": _moment(lead.until),
+                "reason": lead.reason,
+            }
+            for lead in action.lead_history
+        ],
     }
+
+
+def _backfill_snapshot(fact: Backfill | None) -> dict[str, str] | None:
+    return None if fact is None else {"occurred_on": fact.occurred_on, "source": fact.source}
 
 
 def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
@@ -297,7 +339,23 @@ def plan_snapshot(plan: Plan) -> dict[str, Any]:
             for number in sorted(plan.responses)
         ],
         "response_labels": dict(sorted(plan.response_labels.items())),
+        "wording": dict(sorted(plan.wording.items())),
+        **_changes_snapshot(plan),
     }
+
+
+def _changes_snapshot(plan: Plan) -> dict[str, Any]:
+    """The plan's changes to its recommendations, as a snapshot shows them (members only
+    when the plan has made any, so a plan that never changed keeps its snapshot text):
+    withdrawn [number, reason], merged [number, into, reason], renumbered [former, now]."""
+    recs = sorted(plan.recommendations.items())
+    found = {
+        "withdrawn": [[n, r.closed_reason] for n, r in recs if r.withdrawn],
+        "merged": [[n, r.merged_into, r.closed_reason] for n, r in recs if r.merged_into],
+        "renumbered": [[old, now] for old, now in sorted(plan.former_numbers.items())],
+        "references": [[n, r.reference, r.group] for n, r in recs if r.reference or r.group],
+    }
+    return {name: value for name, value in found.items() if value}
 
 
 def status_from(replay: Replay, *, as_of: str, today: date) -> PlanStatus:
@@ -321,36 +379,60 @@ def status_from_snapshots(
     as_of: str,
     today: date,
 ) -> PlanStatus:
-    """A status from a plan snapshot and (action snapshot, last change) pairs."""
-    ordered = sorted(
-        actions, key=lambda a: (a[0]["recommendation"], _action_sort_key(a[0]["action_id"]))
-    )
+    """A status from a plan snapshot and (action snapshot, last change) pairs.
+
+    An action follows its recommendation's renumbering: its row carries the number the
+    recommendation has now (its id keeps the old one: R10.2 under recommendation 12)."""
+    renumbered: dict[int, int] = dict(plan.get("renumbered", [])) if plan is not None else {}
     labels: dict[str, str] = plan["response_labels"] if plan is not None else {}
     rows = [
         _row_from_snapshot(snapshot, last_change, today, labels)
-        for snapshot, last_change in ordered
+        for snapshot, last_change in actions
     ]
+    if renumbered:
+        rows = [
+            replace(row, recommendation=renumbered.get(row.recommendation, row.recommendation))
+            for row in rows
+        ]
+    rows.sort(key=lambda row: (row.recommendation, _action_sort_key(row.action_id)))
     removed = {s.value for s in REMOVED_FROM_PLAN}
     recommendations = []
+    out_of_plan: set[int] = set()
     if plan is not None:
         responses = {number: response for number, response in plan["responses"]}
+        withdrawn = {number: reason for number, reason in plan.get("withdrawn", [])}
+        merged = {number: (into, reason) for number, into, reason in plan.get("merged", [])}
+        former: dict[int, list[int]] = {}
+        for old, now in plan.get("renumbered", []):
+            former.setdefault(now, []).append(old)
+        references = {number: (ref, group) for number, ref, group in plan.get("references", [])}
         for number, title, lead_agencies in plan["recommendations"]:
             own = [Status(row.status) for row in rows if row.recommendation == number]
             counts = Counter(s.value for s in own if s not in REMOVED_FROM_PLAN)
+            status = recommendation_status(own)
+            into, reason = merged.get(number, (None, withdrawn.get(number)))
+            if number in withdrawn or into is not None:
+                status = WITHDRAWN if into is None else MERGED
+                out_of_plan.add(number)
             recommendations.append(
                 RecommendationRow(
                     number,
                     title,
                     list(lead_agencies),
-                    recommendation_status(own),
+                    status,
                     sum(counts.values()),
                     dict(sorted(counts.items())),
                     **_response_fields(responses.get(number), labels),
+                    merged_into=into,
+                    closed_reason=reason,
+                    former_numbers=sorted(former.get(number, [])),
+                    reference=references.get(number, ("", ""))[0],
+                    group=references.get(number, ("", ""))[1],
                 )
             )
     by_agency: dict[str, dict[str, int]] = {}
     for row in rows:
-        if row.status in removed:
+        if row.status in removed or row.recommendation in out_of_plan:
             continue
         agency = by_agency.setdefault(row.lead_agency, {})
         agency[row.status] = agency.get(row.status, 0) + 1
@@ -362,6 +444,7 @@ def status_from_snapshots(
         actions=rows,
         recommendations=recommendations,
         by_agency={k: dict(sorted(v.items())) for k, v in sorted(by_agency.items())},
+        wording=resolved(plan.get("wording") if plan else None),
     )
 
 
@@ -394,7 +477,14 @@ def _row_from_snapshot(
         signed_by=signed_by,
         last_change=last_change,
         **_response_fields(snapshot["response"], labels),
+        **_backfill_fields(snapshot.get("backfill")),
     )
+
+
+def _backfill_fields(snapshot: dict[str, str] | None) -> dict[str, str]:
+    if snapshot is None:
+        return {}
+    return {"backfilled_on": snapshot["occurred_on"], "backfill_source": snapshot["source"]}
 
 
 def _action_sort_key(action_id: str) -> tuple[int, int]:

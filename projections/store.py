@@ -64,8 +64,9 @@ DEFAULT_PREFIX = "asof"
 FORMAT_KEY = "format"
 #: Bumped whenever the tables or their JSON change shape (2: the evidence table; 3: its
 #: `attached` and `published` leaves and the items' publication; 4: the formal responses
-#: in the plan's and the actions' snapshots).
-FORMAT = 4
+#: in the plan's and the actions' snapshots; 5: the ledger's words in the plan's; 6: each
+#: action's lead history in its snapshot).
+FORMAT = 6
 #: The tables `create` drops when it finds another format: all but the state table.
 DERIVED = tuple(table for table in TABLES if table != "state")
 

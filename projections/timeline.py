@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import PLAN_ID, Plan, action_aggregate_id
+from domain.backfill import BACKFILL_TYPE
 from domain.events import SignedEvent
 from ledger.entry import from_domain_event
 from projections.asof import as_of_label, status_as_of
@@ -138,8 +139,9 @@ def recommendation_timeline(
     if not plan_entries:
         raise UnknownSubject(f"no recommendation {number}" + _when(as_of, position))
     status = status_as_of(ledger, as_of=as_of, position=position)
-    row = next((r for r in status.recommendations if r.number == number), None)
-    shown = [a.action_id for a in status.actions if a.recommendation == number]
+    row = status.recommendation(number)  # a former number finds it too
+    now = number if row is None else row.number
+    shown = [a.action_id for a in status.actions if a.recommendation == now]
     found = _find(ledger, [action_id for action_id in shown if readable(action_id)], cut, limit)
     entries = plan_entries + _entries(ledger, found, limit)
     entries.sort(key=lambda e: e.leaf_index)
@@ -150,7 +152,7 @@ def recommendation_timeline(
         "actions": {each.action_id: _state(each) for each in found},
     }
     total = len(plan_entries) + sum(each.total for each in found)
-    return Timeline(f"recommendation {number}", as_of_label(as_of, position), entries, state, total)
+    return Timeline(f"recommendation {now}", as_of_label(as_of, position), entries, state, total)
 
 
 def current_lead_agencies(ledger: LogReader) -> dict[str, str]:
@@ -248,16 +250,46 @@ def _plan_entries(ledger: LogReader, number: int, cut: _Cut) -> list[TimelineEnt
     if plan is None:
         return []
     leaves = tables.leaves_of(plan, bound=cut.bound)
-    out = []
     events = ledger.events_of(PLAN_ID, last_version=max(leaves)) if leaves else iter(())
+    inside = []
     for event in events:
-        leaf = leaves[event.originator_version]
         if cut.ts is not None and to_micros(event.timestamp) > cut.ts:
             break  # a cut is a prefix of every aggregate's history
-        mine = (Plan.RecommendationAdded, Plan.ResponseRecorded)  # its addition, its responses
-        if isinstance(event, mine) and event.number == number:
-            out.append(timeline_entry(leaf, event, None, None))
-    return out
+        inside.append(event)
+    numbers = _numbers_of(number, inside)
+    return [
+        timeline_entry(leaves[event.originator_version], event, None, None)
+        for event in inside
+        if isinstance(event, OWN) and event.number in numbers
+    ]
+
+
+#: The plan's entries about one recommendation: its addition, its formal responses, and
+#: the plan's changes to it.
+OWN = (
+    Plan.RecommendationAdded,
+    Plan.ResponseRecorded,
+    Plan.RecommendationAmended,
+    Plan.RecommendationWithdrawn,
+    Plan.RecommendationMerged,
+    Plan.RecommendationRenumbered,
+    Plan.RecommendationReferenced,
+)
+
+
+def _numbers_of(number: int, events: list[SignedEvent]) -> set[int]:
+    """Every number the recommendation that `number` names has had in these entries (a
+    renumbering links two; a number is never given to another recommendation)."""
+    found = {number}
+    renumbered = [e for e in events if isinstance(e, Plan.RecommendationRenumbered)]
+    grew = True
+    while grew:
+        grew = False
+        for e in renumbered:
+            if (e.number in found) != (e.new_number in found):
+                found |= {e.number, e.new_number}
+                grew = True
+    return found
 
 
 def timeline_entry(
@@ -278,6 +310,22 @@ def timeline_entry(
     )
 
 
+def lead_phrase(history: list[dict[str, Any]], names: dict[str, str] | None = None) -> str:
+    """Who leads an action, and who led it before, from a snapshot's `lead_history`: "led
+    by mhclg since 2025-04-01 (before: home_office until 2025-04-01)"; "" when it has had
+    one lead all along. `names` gives agencies' names (default: their ids)."""
+    if len(history) < 2:
+        return ""
+    names = names or {}
+
+    def name(lead: dict[str, Any]) -> str:
+        return str(names.get(lead["agency"], lead["agency"]))
+
+    now, before = history[-1], history[:-1]
+    earlier = "; ".join(f"{name(lead)} until {lead['until'][:10]}" for lead in reversed(before))
+    return f"led by {name(now)} since {now['since'][:10]} (before: {earlier})"
+
+
 def render_timeline(found: dict[str, Any], *, width: int = 200) -> str:
     """A timeline's JSON (local or from the API) as readable text, one decision a line
     with its details indented beneath; long texts are cut at `width` characters."""
@@ -288,6 +336,8 @@ def render_timeline(found: dict[str, Any], *, width: int = 200) -> str:
         who = f"[{e['leaf_index']}] {e['timestamp']}"
         subject = f" {e['action_id']}" if e["action_id"] else ""
         after = f" -> {e['status_after']}" if e["status_after"] else ""
+        if e["type"] == BACKFILL_TYPE:  # recorded now, about then: say so on its face
+            after += f" (backfilled: as at {e['details'].get('occurred_on')}, per its source)"
         lines.append(f"{who}{subject} {e['type']} by {e['actor']} (key {e['key_id']}){after}")
         for name, value in e["details"].items():
             if value in ("", [], None, {}):
@@ -309,6 +359,9 @@ def render_timeline(found: dict[str, Any], *, width: int = 200) -> str:
     for action_id, snapshot in shown.items():
         if not snapshot:
             continue
+        led = lead_phrase(snapshot.get("lead_history") or [])
+        if led:
+            lines.append(f"{action_id}: {led}")
         lines.append(f"{action_id}: {snapshot['status']}; evidence attached:")
         lines.extend(f"      {sha}" for sha in snapshot["evidence"] or ["none"])
         for sign_off in snapshot["sign_offs"]:

@@ -17,6 +17,7 @@ from domain import (
     DIRECTORY_ID,
     PLAN_ID,
     Action,
+    Challenge,
     Directory,
     InvalidInput,
     Plan,
@@ -24,6 +25,7 @@ from domain import (
     SignOffLevel,
     Status,
     action_aggregate_id,
+    challenge_aggregate_id,
 )
 from domain.charter import DEFAULT_APPOINTERS
 from domain.lifecycle import LEVEL_OF_ROLE
@@ -173,6 +175,32 @@ class Client:
             {"user_id": user_id, "revoked_key_id": key_id, "reason": reason},
         )
 
+    def add_key(self, user_id: str, public_key: bytes, reason: str) -> Appended:
+        """A further active key for `user_id`, beside the ones they hold."""
+        return self.submit(
+            Directory.KeyAdded.TYPE,
+            DIRECTORY_ID,
+            {"user_id": user_id, "public_key": encode_public_key(public_key), "reason": reason},
+        )
+
+    def change_role(self, user_id: str, role: str, agency: str | None, reason: str) -> Appended:
+        """Move `user_id` to `role` (of `agency`, for officers and agency leads)."""
+        return self.submit(
+            Directory.UserRoleChanged.TYPE,
+            DIRECTORY_ID,
+            {"user_id": user_id, "role": role, "agency": agency, "reason": reason},
+        )
+
+    def deactivate_user(self, user_id: str, reason: str) -> Appended:
+        return self.submit(
+            Directory.UserDeactivated.TYPE, DIRECTORY_ID, {"user_id": user_id, "reason": reason}
+        )
+
+    def reactivate_user(self, user_id: str, reason: str) -> Appended:
+        return self.submit(
+            Directory.UserReactivated.TYPE, DIRECTORY_ID, {"user_id": user_id, "reason": reason}
+        )
+
     # -- the plan's formal responses ---------------------------------------------------
 
     def respond(
@@ -194,6 +222,46 @@ class Client:
         full acceptance."""
         listed = [{"id": term_id, "label": label} for term_id, label in terms]
         return self.submit(Plan.ResponseVocabularySet.TYPE, PLAN_ID, {"terms": listed})
+
+    # -- the plan's changes, each with its reason (domain/plan.py) -----------------------
+
+    def add_agency(self, agency_id: str, name: str, reason: str) -> Appended:
+        payload = {"id": agency_id, "name": name, "reason": reason}
+        return self.submit(Plan.AgencyAdded.TYPE, PLAN_ID, payload)
+
+    def rename_agency(self, agency_id: str, name: str, reason: str) -> Appended:
+        payload = {"id": agency_id, "name": name, "reason": reason}
+        return self.submit(Plan.AgencyRenamed.TYPE, PLAN_ID, payload)
+
+    def amend_recommendation(self, number: int, changes: dict[str, Any], reason: str) -> Appended:
+        """Change a recommendation's title, text or lead agencies (only those given)."""
+        payload = {"number": number, "changes": dict(changes), "reason": reason}
+        return self.submit(Plan.RecommendationAmended.TYPE, PLAN_ID, payload)
+
+    def withdraw_recommendation(self, number: int, reason: str) -> Appended:
+        payload = {"number": number, "reason": reason}
+        return self.submit(Plan.RecommendationWithdrawn.TYPE, PLAN_ID, payload)
+
+    def merge_recommendation(self, number: int, into: int, reason: str) -> Appended:
+        payload = {"number": number, "into": into, "reason": reason}
+        return self.submit(Plan.RecommendationMerged.TYPE, PLAN_ID, payload)
+
+    def reference_recommendation(
+        self, number: int, reference: str, group: str, reason: str
+    ) -> Appended:
+        """How the inquiry writes recommendation `number`, and its group (a phase, a
+        chapter); a reference it had before stays findable."""
+        payload = {"number": number, "reference": reference, "group": group, "reason": reason}
+        return self.submit(Plan.RecommendationReferenced.TYPE, PLAN_ID, payload)
+
+    def renumber_recommendation(self, number: int, new_number: int, reason: str) -> Appended:
+        payload = {"number": number, "new_number": new_number, "reason": reason}
+        return self.submit(Plan.RecommendationRenumbered.TYPE, PLAN_ID, payload)
+
+    def set_wording(self, words: dict[str, str], reason: str) -> Appended:
+        """The ledger's words from now on (domain/wording.py keys; others keep theirs)."""
+        payload = {"words": dict(words), "reason": reason}
+        return self.submit(Plan.WordingSet.TYPE, PLAN_ID, payload)
 
     # -- actions ---------------------------------------------------------------------
 
@@ -247,6 +315,27 @@ class Client:
             {"kind": "challenge" if challenge else "comment", "text": text},
         )
 
+    # -- challenges (domain/challenge.py) -------------------------------------------------
+
+    def raise_challenge(self, challenge_id: str, subject: str, agency: str, text: str) -> Appended:
+        payload = {"challenge_id": challenge_id, "subject": subject, "agency": agency}
+        aggregate = challenge_aggregate_id(challenge_id)
+        return self.submit(Challenge.Raised.TYPE, aggregate, payload | {"text": text})
+
+    def answer_challenge(
+        self, challenge_id: str, text: str, evidence: Sequence[str] = ()
+    ) -> Appended:
+        payload = {"text": text, "evidence": list(evidence)}
+        return self.submit(Challenge.Answered.TYPE, challenge_aggregate_id(challenge_id), payload)
+
+    def close_challenge(self, challenge_id: str, outcome: str, reason: str) -> Appended:
+        payload = {"outcome": outcome, "reason": reason}
+        return self.submit(Challenge.Closed.TYPE, challenge_aggregate_id(challenge_id), payload)
+
+    def escalate_challenge(self, challenge_id: str, to: str, reason: str) -> Appended:
+        payload = {"to": to, "reason": reason}
+        return self.submit(Challenge.Escalated.TYPE, challenge_aggregate_id(challenge_id), payload)
+
     def assign(self, action_id: str, officer: str) -> Appended:
         return self.submit(
             Action.OfficerAssigned.TYPE, self.action(action_id).id, {"officer": officer}
@@ -264,6 +353,15 @@ class Client:
 
     def withdraw(self, action_id: str, reason: str) -> Appended:
         return self.submit(Action.Withdrawn.TYPE, self.action(action_id).id, {"reason": reason})
+
+    def transfer_lead(self, action_id: str, to_agency: str, reason: str) -> Appended:
+        """Move responsibility for the action to `to_agency` (an agency of the plan) from
+        now on, with the reason; its lead history keeps who led it before, until when."""
+        return self.submit(
+            Action.LeadAgencyTransferred.TYPE,
+            self.action(action_id).id,
+            {"to_agency": to_agency, "reason": reason},
+        )
 
     def attach_evidence(self, action_id: str, evidence: dict[str, Any]) -> Appended:
         return self.submit(Action.EvidenceAttached.TYPE, self.action(action_id).id, evidence)

@@ -4,9 +4,17 @@ Only the plan comes from the public record: the recommendations and lead agencie
 named in the council's reports (shipped in api/application/data/). The recommendations
 not named there are left out and shown as "not yet imported", never given invented titles.
 The actions, users and everything that happens to them are simulated (seeded, so every
-run makes the same history), from the Full Council report of 10 November 2022 to the
-chair's return in July 2024, on a simulated clock the ledger is given in place of the
-wall clock.
+run makes the same history), from 16 November 2022 to the chair's return in July 2024, on
+a simulated clock the ledger is given in place of the wall clock.
+
+Recording begins a week after the Full Council report of 10 November 2022, so what that
+report says had been done is the plan's past: the implementation group backfills it
+(api/application/data/telford_baseline_2022-11-10.csv, each fact citing its paragraph),
+and `status --as-of 2022-11-10` (what the record said then: nothing yet) and `status
+--as-of 2022-11-10 --occurred` (what had happened by then) differ. In April 2023 the
+group transfers one action to another lead agency (`TRANSFER`, simulated). The formal response to
+each recommendation is recorded from the same report: the council and its partners
+accepted the recommendations and are implementing them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from api.application.commands import Client
+from api.application.demo_story import TELFORD_WORDS, TRANSFER, record_the_past, show_the_past
 from api.application.plan_import import ACTION_COLUMNS, agency_id, import_csv
 from api.application.render import render_status
 from api.application.setup import initialise
@@ -38,7 +47,7 @@ from projections.status import Replay, status_from
 
 DATA_NAME = "telford_recommendations_from_reports.csv"
 ORIGIN = "telford.inquiry-ledger.example/cse-inquiry-2022"
-START = datetime(2022, 11, 10, 9, 0, tzinfo=UTC)
+START = datetime(2022, 11, 16, 9, 0, tzinfo=UTC)
 WORKDAY_START = timedelta(hours=9)
 END = datetime(2024, 7, 31, 17, 0, tzinfo=UTC)
 CHAIR_RETURNS = datetime(2024, 6, 1, tzinfo=UTC)
@@ -154,12 +163,16 @@ def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Pat
         "accountability minutes (recommendations named there only)",
         recommendations_expected=RECOMMENDATIONS_IN_REPORT,
     )
+    # Telford's own words, signed like any ledger's (the code's defaults are generic).
+    sig.set_wording(TELFORD_WORDS, "the names Telford & Wrekin's reports use")
     plan = ledger.plan()
     assert plan is not None
     actions_csv = config.home / "demo-actions.csv"
     _write_actions(actions_csv, plan.recommendations, plan.agencies)
     clock.now += timedelta(minutes=5)
     import_csv(ledger, sig.signer, actions_csv)
+    clock.now += timedelta(minutes=5)
+    record_the_past(ledger, sig, clock, plan)
     _register_cast(ledger, config, clock, cast, sorted(plan.agencies))
     _simulate(ledger, config, clock, cast)
 
@@ -245,7 +258,7 @@ def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast:
     )
     reports = list(COUNCIL_REPORTS)
     day = datetime(2022, 11, 17, tzinfo=UTC)
-    rotated = False
+    rotated = transferred = False
     while day < END:
         for report in [r for r in reports if r <= day]:
             clock.now = report
@@ -254,6 +267,10 @@ def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast:
         if not rotated and day >= datetime(2023, 6, 1, tzinfo=UTC):
             _rotate_key(ledger, config, clock, cast, "council.officer")
             rotated = True
+        if not transferred and day >= TRANSFER[0]:
+            clock.now = day + WORKDAY_START - timedelta(minutes=30)
+            cast["sig"].transfer_lead(*TRANSFER[1:])
+            transferred = True
         todays = rng.sample(action_ids, k=min(len(action_ids), 4))
         for minute, action_id in enumerate(todays):
             clock.now = day + WORKDAY_START + timedelta(minutes=17 * minute)
@@ -417,8 +434,10 @@ def _show(ledger: Ledger, config: LedgerConfig) -> int:
             print("  " + (line if len(line) <= 120 else line[:100] + "..."))
     print()
     print("The plan is from the public record; the history is simulated.")
+    show_the_past(ledger, START)
     program = _program()
     print(f"Try: {program} --home {config.home} status --as-of 2023-07-13 --actions")
+    print(f"     {program} --home {config.home} status --as-of 2022-11-10 --occurred --actions")
     print(f"     {program} --home {config.home} history R10.1")
     print(f"     {program} --home {config.home} verify")
     print(

@@ -42,9 +42,19 @@ RECOMMENDATIONS = FileKind(
     "recommendations",
     (
         Column(
-            "number", True, "the recommendation's number in the report (a whole number 1-999)", "1"
+            "number",
+            False,
+            "its place in the plan's order (a whole number 1-999); may be left out where "
+            "`reference` is given, and is then the next one free",
+            "1",
         ),
-        Column("title", True, "a short title for the recommendation", "Establish a review group"),
+        Column(
+            "title",
+            True,
+            "a short title for it; leave it blank while its text is not yet known (a "
+            "placeholder: lead_agencies and text blank too)",
+            "Establish a review group",
+        ),
         Column(
             "lead_agencies",
             True,
@@ -57,6 +67,18 @@ RECOMMENDATIONS = FileKind(
             "optional: the recommendation's full wording as published",
             "The council and the police should together establish a review group.",
         ),
+        Column(
+            "reference",
+            False,
+            "optional: how the inquiry writes it (113.6, K10.1); without it the number is it",
+            "1",
+        ),
+        Column(
+            "group",
+            False,
+            "optional: the phase, chapter or part the inquiry lists it under",
+            "",
+        ),
     ),
 )
 
@@ -66,10 +88,16 @@ ACTIONS = FileKind(
         Column(
             "action_id",
             True,
-            "R then the recommendation's number then a dot and the action's number (R1.1)",
+            "R then the recommendation's number then a dot and the action's number (R1.1); "
+            "left blank, the next free one is made",
             "R1.1",
         ),
-        Column("recommendation", True, "the number of the recommendation it serves", "1"),
+        Column(
+            "recommendation",
+            True,
+            "the number or reference of the recommendation it serves",
+            "1",
+        ),
         Column("title", True, "what will be done", "Set up the review group"),
         Column(
             "lead_agency",

@@ -25,7 +25,8 @@ from uuid import UUID
 
 from api.application.commands import Client, CommandError
 from api.application.verbs import FILE, LIST, VERBS, Arg, Form, Verb
-from domain import Action, Actor, DomainError, InvalidInput, RuleContext
+from domain import Action, Actor, DomainError, InvalidInput, NotPermitted, RuleContext
+from domain.roles import AGENCY_ROLES
 from ledger.auditor.entry import EventBody, SignedEntry
 from ledger.entry import to_domain_event
 from ledger.service import Appended, Ledger, next_entry_of
@@ -208,6 +209,23 @@ def _check(port: _Capture, who: Actor, action_id: str, body: EventBody) -> None:
     event.check(port.action(action_id), port.context(who))
 
 
+#: Commands an agency's own people are never offered on the pages, though the domain
+#: accepts the entry from them: a comment of kind "challenge" asks the agency to answer,
+#: and an agency does not challenge its own action (issue 15; `action.comment_added`
+#: keeps accepting it so that logs which hold such entries still replay). Challenges
+#: proper are raised by the overseers (domain/challenge.py: `challenge.raised`).
+NOT_FOR_AGENCIES = frozenset({"challenge"})
+
+
+def _refuse_for_agencies(who: Actor, command: WebCommand) -> None:
+    if command.name in NOT_FOR_AGENCIES and who.role in AGENCY_ROLES:
+        raise NotPermitted(
+            RULE,
+            f"{who.describe()} may not challenge an action: challenges go to the agency "
+            "that leads it, from scrutiny, the implementation group or the chair",
+        )
+
+
 def offered(ledger: Ledger, who: Actor, action_id: str) -> list[WebCommand]:
     """The commands this user may use on this action now (by the domain's rules)."""
     port = _Capture(ledger)
@@ -217,6 +235,7 @@ def offered(ledger: Ledger, who: Actor, action_id: str) -> list[WebCommand]:
     found = []
     for command in COMMANDS.values():
         try:
+            _refuse_for_agencies(who, command)
             body = _build(port, who, PLACEHOLDER_KEY, moment, action_id, command)(
                 dict(command.probe)
             )
@@ -235,6 +254,7 @@ def prepare(
     command = COMMANDS.get(name)
     if command is None:
         raise InvalidInput(RULE, f"unknown command {name!r}")
+    _refuse_for_agencies(who, command)
     ledger.require_directory().resolve(who.user_id, key_id)  # an active key of this user
     port = _Capture(ledger)
     if port.action(action_id) is None:

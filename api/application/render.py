@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from projections.status import STATUS_ORDER, PlanStatus, response_summary
+from domain.wording import in_sentence
+from projections.asof import basis_phrase
+from projections.status import STATUS_ORDER, PlanStatus, RecommendationRow, response_summary
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -23,24 +25,28 @@ def _short(text: str, width: int) -> str:
 
 def render_status(status: PlanStatus, *, missing: Sequence[int] = ()) -> str:
     s = status.claims_and_verdicts()
+    w = status.wording
     out = [
         f"{status.title or 'Action plan'} — as of {status.as_of} ({status.log_size} log entries)",
+        f"Shows {basis_phrase(status.basis, status.as_of)}{_backfilled_note(status)}.",
         "",
         f"Agencies report {s['agency_claims_complete']} of {s['actions']} actions complete; "
-        f"the implementation group has accepted {s['accepted_or_beyond']}; "
-        f"the independent chair has verified {s['chair_verified']}, found "
-        f"{s['chair_not_implementable']} not implementable locally and "
+        f"the {in_sentence(w['body_implementation_group'])} has accepted "
+        f"{s['accepted_or_beyond']}; "
+        f"the {in_sentence(w['body_chair'])} has verified {s['chair_verified']}, found "
+        f"{s['chair_not_implementable']} {in_sentence(w['not_implementable'])} and "
         f"{s['chair_superseded']} superseded. Overdue: {s['overdue']}.",
+        _recommendations_line(status),
         "",
         "Recommendations",
         table(
             ["No.", "Title", "Lead", "Status", "Actions", "Response"],
             [
                 (
-                    r.number,
-                    _short(r.title, 58),
-                    ", ".join(r.lead_agencies),
-                    r.status,
+                    _number(r),
+                    _short(r.title or "(its text is not yet known)", 58),
+                    ", ".join(status.agencies.get(a, a) for a in r.lead_agencies),
+                    f"merged into {r.merged_into}" if r.merged_into else r.status,
                     r.actions,
                     response_summary(r) or "-",
                 )
@@ -69,6 +75,30 @@ def render_status(status: PlanStatus, *, missing: Sequence[int] = ()) -> str:
     return "\n".join(out)
 
 
+def _recommendations_line(status: PlanStatus) -> str:
+    """The recommendations in the plan and outstanding (domain/figures.py), and those
+    withdrawn or merged, which are never outstanding."""
+    r = status.recommendation_figures()
+    line = f"Recommendations: {r['recommendations']} in the plan, {r['outstanding']} outstanding"
+    if r["withdrawn"] or r["merged"]:
+        line += f"; {r['withdrawn']} withdrawn, {r['merged']} merged into others"
+    return line + "."
+
+
+def _number(row: RecommendationRow) -> str:
+    """12, "12 (was 10)" for a renumbered recommendation, or the inquiry's reference
+    ("113.6") where it has one (domain/references.py)."""
+    if not row.former_numbers:
+        return row.reference
+    return f"{row.reference} (was {', '.join(str(n) for n in row.former_numbers)})"
+
+
+def _backfilled_note(status: PlanStatus) -> str:
+    """How many statuses come from backfilled facts (domain/backfill.py), if any."""
+    count = sum(1 for a in status.actions if a.backfilled_on)
+    return f"; {count} action statuses are backfilled from the sources they cite" if count else ""
+
+
 def render_actions(status: PlanStatus) -> str:
     return table(
         [
@@ -76,7 +106,7 @@ def render_actions(status: PlanStatus) -> str:
             "Lead",
             "Status",
             "Agency claim",
-            "Chair verdict",
+            f"{status.wording['body_chair']} verdict",
             "RAG (agency/review)",
             "Due",
             "Evidence",
@@ -86,7 +116,7 @@ def render_actions(status: PlanStatus) -> str:
             (
                 a.action_id,
                 a.lead_agency,
-                a.status,
+                a.status + (f" (backfilled, {a.backfilled_on})" if a.backfilled_on else ""),
                 a.agency_claim or "-",
                 a.verdict or "-",
                 f"{a.agency_rag or '-'}/{a.review_rag or '-'}",

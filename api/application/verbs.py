@@ -314,6 +314,23 @@ VERBS: tuple[Verb, ...] = (
         ),
     ),
     Verb("merge", Action.Merged.TYPE, "merge", (Arg("into"), REASON)),
+    # Not a web form: its placeholder agency could never pass the rule (the CLI signs it).
+    Verb(
+        "transfer",
+        Action.LeadAgencyTransferred.TYPE,
+        "transfer_lead",
+        (
+            Arg(
+                "to_agency",
+                "New lead agency",
+                flag="--to",
+                help="the id of the agency of the plan that leads the action from now on",
+                metavar="AGENCY",
+            ),
+            REASON,
+        ),
+        help="implementation group: move the action to another lead agency, with the reason",
+    ),
     Verb(
         "attach",
         Action.EvidenceAttached.TYPE,

@@ -102,11 +102,31 @@ def log_signer(ledger: Ledger, config: LedgerConfig) -> NoteSigner:
     return NoteSigner(ledger.origin(), KeyPair.read(config.log_key_path))
 
 
+def recommendation_number(ledger: Any, text: str) -> int:
+    """The number of the recommendation `text` names: digits are taken as a number (the
+    domain says if it is a former one, or none), anything else as the inquiry's reference
+    ("113.6", "K10.1": domain/references.py)."""
+    typed = text.strip()
+    if typed.isascii() and typed.isdigit():
+        return int(typed)
+    plan = ledger.plan()
+    found = plan.find(typed) if plan is not None else None
+    if found is None:
+        raise CliError(f"no recommendation {typed!r} in the plan (give its number or reference)")
+    return int(found)
+
+
 # -- client mode -------------------------------------------------------------------------
 
 #: Commands that also work in client mode (--server); the rest need the ledger's folder.
 REMOTE_COMMANDS = {
     ("act", None),
+    ("challenge", "raise"),
+    ("challenge", "answer"),
+    ("challenge", "close"),
+    ("challenge", "escalate"),
+    ("challenge", "list"),
+    ("challenge", "show"),
     ("status", None),
     ("diff", None),
     ("history", None),
@@ -116,11 +136,17 @@ REMOTE_COMMANDS = {
     ("charter", "adopt"),
     ("users", "list"),
     ("import", None),
+    ("backfill", None),
     ("plan", "respond"),
     ("plan", "vocabulary"),
+    ("plan", "words"),  # show reads /v1/status; set signs here and appends there
     ("checkpoint", None),
     ("keys", "rotate"),
     ("keys", "revoke"),
+    ("keys", "add"),
+    ("users", "change-role"),
+    ("users", "deactivate"),
+    ("users", "reactivate"),
     ("evidence", "add"),
     ("evidence", "get"),
     ("evidence", "publish"),

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from api.cli import (
     act,
+    backfill,
+    challenge,
     charter,
     evidence,
     keys,
@@ -22,6 +24,7 @@ from api.cli import (
     receipts,
     remind,
     report,
+    session,
     setup,
     sign,
     status,
@@ -35,6 +38,8 @@ from api.cli.common import Parsers, run
 #: Every command module, each with its `PARSERS`.
 MODULES = (
     act,
+    backfill,
+    challenge,
     charter,
     evidence,
     keys,
@@ -44,6 +49,7 @@ MODULES = (
     receipts,
     remind,
     report,
+    session,
     setup,
     sign,
     status,
@@ -62,7 +68,11 @@ ORDER = (
     "import",
     "template",
     "plan",
+    "backfill",
     "act",
+    "challenge",
+    "session",
+    "arising",
     "sign",
     "evidence",
     "diff",

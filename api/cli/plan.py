@@ -1,6 +1,8 @@
 """`import`: recommendations or actions from CSV (or a spreadsheet), signed, all or nothing;
 `template`: the blank files to fill in, which import as they come; `plan respond` and
-`plan vocabulary`: a recommendation's formal response, and the words responses use."""
+`plan vocabulary`: a recommendation's formal response, and the words responses use;
+`plan words`: the words the report, pages and public tracker use (domain/wording.py);
+`plan agency` and `plan recommendation`: the plan's changes (api/cli/plan_changes.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,18 @@ from api.cli.common import (
     client_for,
     config_from,
     keep_receipts,
+    moment,
     open_ledger,
     print_appended,
     receipted,
+    recommendation_number,
     remote_for,
     signer_for,
 )
+from api.cli.plan_changes import add_plan_changes
+from domain.wording import WORDS
+from projections.asof import status_as_of
+from projections.status import PlanStatus
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -66,7 +74,8 @@ def _add_import(sub: Subparsers) -> None:
         "--expected",
         type=int,
         default=0,
-        help="how many recommendations the inquiry made (first import)",
+        help="how many recommendations the inquiry made (signed by the first import; "
+        "any import warns of numbers beyond it)",
     )
     p.add_argument("--sheet", help="the workbook's sheet to import (.xlsx of several sheets)")
     p.set_defaults(func=cmd_import)
@@ -101,7 +110,7 @@ def cmd_plan_respond(args: argparse.Namespace) -> int:
     ledger, client = client_for(args)
     with ledger:
         appended = client.respond(
-            args.number,
+            recommendation_number(ledger, args.number),
             args.response,
             args.on,
             args.responder,
@@ -145,7 +154,7 @@ def _add_plan(sub: Subparsers) -> None:
     respond = commands.add_parser(
         "respond", help="record the formal response to a recommendation (signed)"
     )
-    respond.add_argument("number", type=int, help="the recommendation's number")
+    respond.add_argument("number", help="the recommendation's number or reference")
     for arg in RESPONSE_ARGS:  # the same members as `act ACTION respond`
         assert arg.flag is not None
         options = {"required": True} if arg.required else {"default": arg.default}
@@ -162,6 +171,66 @@ def _add_plan(sub: Subparsers) -> None:
         "the first is the full acceptance, the one term that needs no reasons)",
     )
     vocabulary.set_defaults(func=cmd_plan_vocabulary)
+    _add_plan_words(commands)
+    add_plan_changes(commands)
+
+
+def cmd_plan_words_show(args: argparse.Namespace) -> int:
+    """Every word of the vocabulary as it stands (or stood `--as-of`), marking defaults."""
+    remote = remote_for(args)
+    if remote is not None:
+        with remote:
+            if args.as_of:
+                moment(args.as_of)  # the same clear error as locally
+            words = PlanStatus.from_json(remote.status(as_of=args.as_of)).wording
+    else:
+        with open_ledger(config_from(args)) as ledger:
+            until = moment(args.as_of) if args.as_of else None
+            words = status_as_of(ledger, as_of=until).wording
+    width = max(len(key) for key in WORDS)
+    for key, word in WORDS.items():
+        note = "  (generic default)" if words[key] == word.default else ""
+        print(f"{key.ljust(width)}  {words[key]}{note}")
+    return 0
+
+
+def cmd_plan_words_set(args: argparse.Namespace) -> int:
+    """Sign the words given (by their own flags or --set KEY=TEXT); others keep theirs."""
+    words = {key: getattr(args, key) for key in WORDS if getattr(args, key) is not None}
+    for text in args.set or []:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise CliError(f"--set takes KEY=TEXT, got {text!r}")
+        words[key.strip()] = value
+    if not words:
+        raise CliError("give at least one word to set (e.g. --report-title TEXT); see --help")
+    ledger, client = client_for(args)
+    with ledger:
+        print_appended([client.set_wording(words, args.reason)], args)
+    return 0
+
+
+def _add_plan_words(commands: Subparsers) -> None:
+    p = commands.add_parser(
+        "words", help="the words the report, pages and tracker use (title, levels, bodies)"
+    )
+    words = p.add_subparsers(dest="words_cmd", required=True)
+    show = words.add_parser("show", help="list the ledger's words, marking generic defaults")
+    show.add_argument("--as-of", help="the words as they stood on a date (YYYY-MM-DD)")
+    show.set_defaults(func=cmd_plan_words_show)
+    change = words.add_parser("set", help="sign new words (the rest keep their values)")
+    for key, word in WORDS.items():
+        change.add_argument(
+            "--" + key.replace("_", "-"),
+            dest=key,
+            metavar="TEXT",
+            help=f"{word.meaning} (generic: {word.default!r})",
+        )
+    change.add_argument(
+        "--set", action="append", metavar="KEY=TEXT", help="a word by its key (repeat)"
+    )
+    change.add_argument("--reason", required=True, help="why the words change (signed)")
+    change.set_defaults(func=cmd_plan_words_set)
 
 
 PARSERS: Parsers = {"import": _add_import, "template": _add_template, "plan": _add_plan}

@@ -22,6 +22,7 @@ import httpx
 from api.cli.http_client import RetryWhenAsked, not_the_api, unavailable
 from domain import NotPermitted, Role, Status
 from domain.errors import InvalidInput, InvalidTransition
+from domain.references import reference_key
 from domain.response import ResponseTerm
 from evidence_store.base import CorruptBlob
 from ledger.auditor.entry import SignedEntry, parse_timestamp
@@ -74,6 +75,34 @@ class RemotePlan:
     recommendations: dict[int, Any]
     recommendations_expected: int
     response_terms: list[ResponseTerm] = field(default_factory=list)
+    #: A renumbered recommendation's former number -> its number now.
+    former_numbers: dict[int, int] = field(default_factory=dict)
+
+    def current_number(self, number: int) -> int | None:
+        return number if number in self.recommendations else self.former_numbers.get(number)
+
+    def references_taken(self) -> list[tuple[int, str]]:
+        """As `domain.plan.Plan.references_taken`."""
+        return [
+            (number, reference)
+            for number, rec in self.recommendations.items()
+            for reference in [rec.get("reference", ""), *rec.get("former_references", [])]
+            if reference
+        ]
+
+    def find(self, text: str) -> int | None:
+        """As `domain.plan.Plan.find`: a number (or former one), or a reference."""
+        typed = text.strip()
+        if typed.isascii() and typed.isdigit():
+            found = self.current_number(int(typed))
+            if found is not None:
+                return found
+        key = reference_key(typed)
+        for number, rec in self.recommendations.items():
+            known = [rec.get("reference", ""), *rec.get("former_references", [])]
+            if key in {reference_key(r) for r in known if r}:
+                return number
+        return None
 
 
 class RemoteLedger:
@@ -183,13 +212,22 @@ class RemoteLedger:
         found: dict[str, Any] = self._check(self.http.get("/v1/me"))
         return found
 
-    def status(self, *, as_of: str | None = None, position: int | None = None) -> dict[str, Any]:
+    def status(
+        self, *, as_of: str | None = None, position: int | None = None, basis: str = "recorded"
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {}
         if as_of:
             params["as_of"] = as_of
+            if basis != "recorded":
+                params["basis"] = basis
         if position is not None:
             params["position"] = position
         found: dict[str, Any] = self._check(self.http.get("/v1/status", params=params))
+        return found
+
+    def challenges(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GET /v1/challenges: the challenges (scoped by the server to the caller)."""
+        found: dict[str, Any] = self._check(self.http.get("/v1/challenges", params=params))
         return found
 
     def diff(self, start: str, end: str) -> dict[str, Any]:
@@ -242,6 +280,7 @@ class RemoteLedger:
                 ResponseTerm(str(t["id"]), str(t["label"]))
                 for t in found.get("response_vocabulary", [])
             ],
+            former_numbers={int(k): int(v) for k, v in found.get("former_numbers", {}).items()},
         )
 
     def users(self) -> list[dict[str, Any]]:

@@ -19,11 +19,12 @@ from api.cli.common import (
     moment,
     open_ledger,
     output_file,
+    recommendation_number,
     remote_for,
 )
 from domain import action_aggregate_id
 from ledger.entry import from_domain_event
-from projections.asof import status_as_of
+from projections.asof import OCCURRED, RECORDED, status_as_of
 from projections.diff import diff_as_of
 from projections.projector import projector_for
 from projections.report_sheets import status_export_as_of
@@ -46,23 +47,30 @@ def cmd_status(args: argparse.Namespace) -> int:
         with remote:
             if args.as_of:
                 moment(args.as_of)  # the same clear error as locally
-            found = remote.status(as_of=args.as_of, position=args.position)
+            found = remote.status(as_of=args.as_of, position=args.position, basis=_basis(args))
             remote_plan = remote.plan()
             expected = remote_plan.recommendations_expected if remote_plan else 0
         return _print_status(PlanStatus.from_json(found), expected, args)
     with open_ledger(config_from(args)) as ledger:
         until_time = moment(args.as_of) if args.as_of else None
-        status = status_as_of(ledger, as_of=until_time, position=args.position)
+        status = status_as_of(ledger, as_of=until_time, position=args.position, basis=_basis(args))
         plan = ledger.plan()
         expected = plan.recommendations_expected if plan else 0
     return _print_status(status, expected, args)
+
+
+def _basis(args: argparse.Namespace) -> str:
+    """Which question a dated status answers (projections/asof.py)."""
+    if args.occurred and not args.as_of:
+        raise CliError("--occurred needs --as-of DATE: what had happened by that date")
+    return OCCURRED if args.occurred else RECORDED
 
 
 def _print_status(status: Any, expected: int, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.to_json(), indent=2, default=str))
         return 0
-    present = {r.number for r in status.recommendations}
+    present = {n for r in status.recommendations for n in (r.number, *r.former_numbers)}
     missing = [n for n in range(1, expected + 1) if n not in present]
     print(render_status(status, missing=missing))
     if args.actions:
@@ -189,9 +197,12 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     remote = remote_for(args)
     if remote is not None:
         with remote:
+            number = None
+            if args.recommendation is not None:
+                number = recommendation_number(remote, args.recommendation)
             found = remote.timeline(
                 action_id=args.action_id,
-                recommendation=args.recommendation,
+                recommendation=number,
                 as_of=args.as_of,
                 position=args.position,
                 limit=args.limit,
@@ -202,7 +213,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
                 if args.recommendation is not None:
                     timeline = recommendation_timeline(
                         ledger,
-                        args.recommendation,
+                        recommendation_number(ledger, args.recommendation),
                         as_of=until,
                         position=args.position,
                         limit=args.limit,
@@ -237,6 +248,12 @@ def _add_status(sub: Subparsers) -> None:
     p = sub.add_parser("status", help="status of every recommendation and agency")
     p.add_argument("--as-of", help="DATE (end of that day, UTC) or DATE-TIME")
     p.add_argument("--position", type=int, help="the first N log entries only")
+    p.add_argument(
+        "--occurred",
+        action="store_true",
+        help="with --as-of: what had happened by then as the record stands now (backfilled "
+        "facts at their dates), not what the record said then",
+    )
     p.add_argument("--actions", action="store_true", help="also list every action")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="write one row per action to FILE.csv or FILE.xlsx instead")
@@ -253,7 +270,9 @@ def _add_history(sub: Subparsers) -> None:
 def _add_timeline(sub: Subparsers) -> None:
     p = sub.add_parser("timeline", help="every decision on one action or recommendation")
     p.add_argument("action_id", nargs="?", help="an action, e.g. R10.1")
-    p.add_argument("--recommendation", type=int, help="every action of recommendation N")
+    p.add_argument(
+        "--recommendation", help="every action of recommendation N (its number or reference)"
+    )
     p.add_argument("--as-of", help="DATE (end of that day, UTC) or DATE-TIME")
     p.add_argument("--position", type=int, help="the first N log entries only")
     p.add_argument(

@@ -47,8 +47,11 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     config = config_from(args)
     with open_ledger(config) as ledger:
         _require_admin(args, ledger, config)
-        if ledger.require_directory().users.get(args.user_id) is None:
+        user = ledger.require_directory().users.get(args.user_id)
+        if user is None:
             raise CliError(f"no registered user {args.user_id}")
+        if not user.active:
+            raise CliError(f"{args.user_id} has been deactivated: reactivate them first")
         token = TokenStore(ledger.tables).create(args.user_id, timedelta(days=args.days))
     print(token)
     print(

@@ -1,4 +1,6 @@
-"""`users add` and `users list`: the directory of who may sign, and their keys."""
+"""`users add`, `users list`, `users change-role`, `users deactivate`, `users reactivate`:
+the directory of who may sign, in which role, and their keys. Each change is signed by
+whoever the chair's charter lets appoint the user (domain/directory.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,31 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_change_role(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        result = client.change_role(args.user_id, args.role, args.agency, args.reason)
+        print_appended([result], args)
+    return 0
+
+
+def cmd_users_deactivate(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        print_appended([client.deactivate_user(args.user_id, args.reason)], args)
+    return 0
+
+
+def cmd_users_reactivate(args: argparse.Namespace) -> int:
+    ledger, client = client_for(args)
+    with ledger:
+        print_appended([client.reactivate_user(args.user_id, args.reason)], args)
+    return 0
+
+
+HEADINGS = ["User", "Name", "Role", "Agency", "State", "Active keys", "Revoked keys"]
+
+
 def cmd_users_list(args: argparse.Namespace) -> int:
     remote = remote_for(args)
     if remote is not None:
@@ -34,13 +61,14 @@ def cmd_users_list(args: argparse.Namespace) -> int:
             users = remote.users()
         print(
             table(
-                ["User", "Name", "Role", "Agency", "Active keys", "Revoked keys"],
+                HEADINGS,
                 [
                     (
                         u["user_id"],
                         u["name"],
                         u["role"],
                         u["agency"] or "-",
+                        "deactivated" if u.get("deactivated") else "active",
                         ", ".join(u["active_keys"]) or "-",
                         u["revoked_keys"],
                     )
@@ -53,13 +81,14 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         directory = ledger.require_directory()
         print(
             table(
-                ["User", "Name", "Role", "Agency", "Active keys", "Revoked keys"],
+                HEADINGS,
                 [
                     (
                         u.user_id,
                         u.name,
                         u.role.value,
                         u.agency or "-",
+                        "active" if u.active else "deactivated",
                         ", ".join(k.key_id for k in u.keys.values() if k.active) or "-",
                         len([k for k in u.keys.values() if not k.active]),
                     )
@@ -70,22 +99,45 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+ROLES = ["officer", "agency_lead", "implementation_group", "chair", "scrutiny", "admin"]
+
+
 def _add_users(sub: Subparsers) -> None:
     users = sub.add_parser("users", help="users").add_subparsers(dest="users_cmd", required=True)
     p = users.add_parser("add", help="register a user and their public key (signed by an admin)")
     p.add_argument("user_id")
     p.add_argument("--name", required=True)
-    p.add_argument(
-        "--role",
-        required=True,
-        choices=["officer", "agency_lead", "implementation_group", "chair", "scrutiny", "admin"],
-    )
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--agency", help="agency id, for officers and agency leads")
     p.add_argument("--public-key", help="base64 Ed25519 public key")
     p.add_argument("--key-file", help="or: read the public key from this private key file")
     p.set_defaults(func=cmd_users_add)
-    p = users.add_parser("list", help="list users and keys")
+    p = users.add_parser("list", help="list users, their state and keys")
     p.set_defaults(func=cmd_users_list)
+    p = users.add_parser(
+        "change-role",
+        help="move a user to another role or agency (signed by whoever appoints both)",
+    )
+    p.add_argument("user_id")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--agency", help="agency id, for officers and agency leads")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_users_change_role)
+    p = users.add_parser(
+        "deactivate",
+        help="stop every key of a user signing, from now on (signed by the user or their "
+        "appointer)",
+    )
+    p.add_argument("user_id")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_users_deactivate)
+    p = users.add_parser(
+        "reactivate",
+        help="let a deactivated user be given keys again (signed by their appointer)",
+    )
+    p.add_argument("user_id")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_users_reactivate)
 
 
 PARSERS: Parsers = {"users": _add_users}

@@ -28,6 +28,7 @@ from api.http.pages.routes import install_web
 from api.http.public import routes as public
 from api.http.routes import (
     actions,
+    challenges,
     directory,
     entries,
     evidence,
@@ -35,6 +36,7 @@ from api.http.routes import (
     log,
     proofs,
     report,
+    sessions,
     status,
     tiles,
 )
@@ -57,6 +59,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     directory.router,
     status.router,
     actions.router,
+    challenges.router,
+    sessions.router,
     entries.router,
     evidence.router,
     public.api_router,

@@ -97,6 +97,8 @@ def authenticate(request: Request, svc: Services, authorization: str | None) -> 
         user = svc.ledger.require_directory().users.get(user_id)
         if user is None:
             raise TokenError("the token's user is not registered")
+        if not user.active:  # deactivation ends reading too, not only signing
+            raise TokenError(f"{user_id} has been deactivated")
         request.scope.setdefault("state", {})["user_id"] = user_id
         actor = user.actor()
     request.scope.setdefault("state", {})[CALLER_STATE] = actor

@@ -75,5 +75,7 @@ def session_actor(request: Request, ledger: Ledger) -> Actor:
     user = ledger.require_directory().users.get(session.user_id)
     if user is None:
         raise TokenError("the session's user is not registered")
+    if not user.active:
+        raise TokenError(f"{session.user_id} has been deactivated")
     request.scope.setdefault("state", {})["user_id"] = session.user_id
     return user.actor()

@@ -58,7 +58,8 @@ from ledger.auditor.signatures import SignatureChecks
 from ledger.auditor.signers import Signers
 from ledger.auditor.witnesses import Witnesses
 
-#: Entries whose effects later checks rely on (keys, users, lead agencies, evidence):
+#: Entries whose effects later checks rely on (keys, users, lead agencies, challengers,
+#: session chairs, evidence):
 #: their signatures are checked before they take effect. All others are checked in
 #: batches by worker processes while the main process reads on.
 CHECKED_AT_ONCE = {
@@ -67,10 +68,17 @@ CHECKED_AT_ONCE = {
     "directory.user_registered",
     "directory.key_rotated",
     "directory.key_revoked",
+    "directory.key_added",
+    "directory.user_role_changed",
+    "directory.user_deactivated",
+    "directory.user_reactivated",
     "action.added",
     "action.amended",
+    "action.lead_agency_transferred",
     "action.evidence_attached",
     "action.evidence_erased",
+    "challenge.raised",
+    "session.held",
 }
 
 
@@ -307,7 +315,8 @@ class Auditor:
         """keys.json must be the directory this audit replayed (auditor/keyindex.py)."""
         self.report.checks.append("keys.json lists exactly the users and keys the log registers")
         keys = {key_id: (key.user, key.revoked_at) for key_id, key in self.signers.keys.items()}
-        found = keys_file_problems(self.bundle, keys, self.report.entries)
+        changes = self.signers.member_changes
+        found = keys_file_problems(self.bundle, keys, self.report.entries, changes)
         for leaf_index, detail in found:
             self.problem(leaf_index, "keys.json", detail)
 

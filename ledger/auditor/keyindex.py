@@ -1,5 +1,5 @@
-"""A bundle's keys.json: every user and key, with the leaf that registered, rotated or
-revoked it.
+"""A bundle's keys.json: every user and key, with the leaf that registered, added,
+rotated or revoked it, and each user's role changes and deactivation.
 
 One derivation for both sides: the exporter (ledger/bundle.py) writes it from the log it
 exports, and the auditor derives it again from the directory it replayed and reports any
@@ -10,13 +10,21 @@ Shape::
 
     {USER: {"role": ROLE, "agency": AGENCY | null, "registered_at_leaf": N,
             "keys": {KEY_ID: {"public_key": BASE64, "registered_at_leaf": N,
-                              ["revoked_at_leaf": N]}}}}
+                              ["revoked_at_leaf": N]}},
+            ["role_changes": [{"at_leaf": N, "from_role": ROLE, "from_agency": AGENCY | null,
+                               "role": ROLE, "agency": AGENCY | null}]],
+            ["deactivated_at_leaf": N], ["reactivated_at_leaf": N]}}
+
+"role" and "agency" are those the user holds at the end of the log; "role_changes" says
+from which leaf each came (an entry is signed in the role its signer held at it). A user
+is deactivated while "deactivated_at_leaf" is present (their keys were revoked there);
+"reactivated_at_leaf" is their latest reactivation.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -32,15 +40,21 @@ KEYS_FILE = "keys.json"
 REGISTERED = "directory.user_registered"
 ROTATED = "directory.key_rotated"
 REVOKED = "directory.key_revoked"
+ADDED = "directory.key_added"
+ROLE_CHANGED = "directory.user_role_changed"
+DEACTIVATED = "directory.user_deactivated"
+REACTIVATED = "directory.user_reactivated"
+#: The entries that change a user but no key: keys.json counts those the audit applied.
+MEMBER_CHANGES = (ROLE_CHANGED, DEACTIVATED, REACTIVATED)
 #: Entry types that change keys.json; a line naming none of them is skipped unparsed.
-TYPES = (GENESIS_TYPE, CHARTER_TYPE, REGISTERED, ROTATED, REVOKED)
+TYPES = (GENESIS_TYPE, CHARTER_TYPE, REGISTERED, ROTATED, REVOKED, ADDED, *MEMBER_CHANGES)
 MARKERS = tuple(b'"type":"' + name.encode() + b'"' for name in TYPES)
 
 
 def introduced_key(body: EventBody) -> tuple[str, str, str | None, str] | None:
     """(user, role, agency, public key text) of an entry that creates a user with a key,
-    (user, "", None, key) of a rotation; None for any other entry. Role "" means the
-    entry adds a key to an existing user."""
+    (user, "", None, key) of a rotation or an added key; None for any other entry. Role
+    "" means the entry adds a key to an existing user."""
     payload = body.payload
     if body.type == GENESIS_TYPE:
         return str(payload.get("admin_id")), "admin", None, str(payload.get("public_key"))
@@ -56,6 +70,8 @@ def introduced_key(body: EventBody) -> tuple[str, str, str | None, str] | None:
         )
     if body.type == ROTATED:
         return str(payload.get("user_id")), "", None, str(payload.get("new_public_key"))
+    if body.type == ADDED:
+        return str(payload.get("user_id")), "", None, str(payload.get("public_key"))
     return None
 
 
@@ -90,7 +106,7 @@ class KeyIndex:
             record = self.users.setdefault(
                 user, {"role": None, "agency": None, "registered_at_leaf": None, "keys": {}}
             )
-            if not role:  # a rotation revokes every key the user holds
+            if body.type == ROTATED:  # a rotation revokes every key the user holds
                 for key in record["keys"].values():
                     key.setdefault("revoked_at_leaf", leaf_index)
             record["keys"][key_id] = {"public_key": text, "registered_at_leaf": leaf_index}
@@ -100,14 +116,45 @@ class KeyIndex:
             key = None if holder is None else holder["keys"].get(revoked_key_id)
             if key is not None:
                 key.setdefault("revoked_at_leaf", leaf_index)
+        elif body.type in MEMBER_CHANGES:
+            holder = self.users.get(str(body.payload.get("user_id")))
+            if holder is not None:
+                _member_change(holder, leaf_index, body)
+
+
+def _member_change(record: dict[str, Any], leaf_index: int, body: EventBody) -> None:
+    """A role change, deactivation or reactivation, on the user's record."""
+    if body.type == ROLE_CHANGED:
+        agency = body.payload.get("agency")
+        change = {
+            "at_leaf": leaf_index,
+            "from_role": record["role"],
+            "from_agency": record["agency"],
+            "role": str(body.payload.get("role")),
+            "agency": agency if isinstance(agency, str) else None,
+        }
+        record.setdefault("role_changes", []).append(change)
+        record["role"], record["agency"] = change["role"], change["agency"]
+    elif body.type == DEACTIVATED:
+        record["deactivated_at_leaf"] = leaf_index
+        for key in record["keys"].values():  # deactivation revokes every key they hold
+            key.setdefault("revoked_at_leaf", leaf_index)
+    else:
+        record.pop("deactivated_at_leaf", None)
+        record["reactivated_at_leaf"] = leaf_index
 
 
 def keys_file_problems(
-    bundle: Bundle, keys: Mapping[str, tuple[str, int | None]], entries: int | None = None
+    bundle: Bundle,
+    keys: Mapping[str, tuple[str, int | None]],
+    entries: int | None = None,
+    member_changes: Collection[int] = (),
 ) -> Iterator[tuple[int | None, str]]:
     """(leaf, what differs) for each way the bundle's keys.json is not the directory the
-    audit replayed (`keys`: key id -> (holder, leaf that revoked it or None)), from the
-    first `entries` entries (all by default: the audit passes how many it read).
+    audit replayed (`keys`: key id -> (holder, leaf that revoked it or None);
+    `member_changes`: the leaves of the role changes, deactivations and reactivations
+    it applied), from the first `entries` entries (all by default: the audit passes how
+    many it read).
 
     keys.json may not be larger than the keys it can describe (limits.keys_file_limit):
     BundleTooLarge if it is."""
@@ -115,17 +162,21 @@ def keys_file_problems(
         yield None, "the bundle has no keys.json"
         return
     try:
-        listed = parse_json(bundle.read(KEYS_FILE, keys_file_limit(len(keys))))
+        listed = parse_json(
+            bundle.read(KEYS_FILE, keys_file_limit(len(keys) + len(member_changes)))
+        )
     except FormatError as error:
         yield None, f"keys.json is not strict JSON: {error}"
         return
     if bundle.exists("entries.jsonl"):  # else the audit has said so
         lines = islice(bundle.lines("entries.jsonl"), entries)
-        yield from differences(replayed_index(lines, keys), listed)
+        yield from differences(replayed_index(lines, keys, member_changes), listed)
 
 
 def replayed_index(
-    lines: Iterator[bytes], keys: Mapping[str, tuple[str, int | None]]
+    lines: Iterator[bytes],
+    keys: Mapping[str, tuple[str, int | None]],
+    member_changes: Collection[int] = (),
 ) -> dict[str, dict[str, Any]]:
     """keys.json as the auditor's replay says it must be.
 
@@ -153,7 +204,7 @@ def replayed_index(
             revoked = keys.get(str(body.payload.get("revoked_key_id")))
             if revoked is None or revoked != (str(body.payload.get("user_id")), position):
                 continue
-        else:
+        elif body.type not in MEMBER_CHANGES or position not in member_changes:
             continue
         index.see(position, body)
     return index.users

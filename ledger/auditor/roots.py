@@ -8,8 +8,10 @@ pins with ``--trust`` (the chair's charter key, published by the chair): a user 
 rooted user holding the appointing role (ledger/auditor/authority.py) registered them.
 Administrators are never rooted: the authority table lets them sign operational acts only.
 
-Every registration, appointment, rotation and revocation is recorded in plain words with
-who authorised it, so the chair sees what changed in the directory, not just "OK".
+Every registration, appointment, key added, rotated or revoked, change of role or agency,
+deactivation and reactivation is recorded in plain words with who authorised it, so the
+chair sees what changed in the directory, not just "OK". A role change re-roots its user:
+they hold authority from then on if whoever moved them did.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Member:
     agency: str | None
     rooted: bool
     appointed_by: str | None
+    deactivated_at: int | None = None  # the leaf that deactivated them, while they are
 
 
 def parse_trust(text: str) -> set[bytes]:
@@ -140,6 +143,34 @@ class Roots:
                 f"{actor} revoked key {payload['revoked_key_id']} of {payload['user_id']}"
                 f" ({payload.get('reason', '')})",
             )
+        else:
+            self._member_change(position, body, signer)
+
+    def _member_change(self, position: int, body: EventBody, signer: Member | None) -> None:
+        """A key added, a role or agency changed, a user deactivated or reactivated."""
+        kind, payload, actor = body.type, body.payload, body.actor
+        user, reason = str(payload.get("user_id")), payload.get("reason", "")
+        member = self.members.get(user)
+        own = actor == user
+        by = actor if own else f"{actor} ({signer.role if signer else '?'})"
+        whom = "themself" if own else user
+        if kind == "directory.key_added":
+            new_key = key_id_for(_public_key(payload["public_key"]))
+            self._say(position, f"{by} added key {new_key} for {whom} ({reason})")
+        elif kind == "directory.user_role_changed" and member is not None:
+            role, agency = str(payload["role"]), payload.get("agency")
+            before = member.role + (f" of {member.agency}" if member.agency else "")
+            member.role, member.agency = role, agency if isinstance(agency, str) else None
+            member.rooted = signer is not None and signer.rooted and role != "admin"
+            member.appointed_by = actor
+            where = f" of {agency}" if agency else ""
+            self._say(position, f"{by} moved {user} from {before} to {role}{where} ({reason})")
+        elif kind == "directory.user_deactivated" and member is not None:
+            member.deactivated_at = position
+            self._say(position, f"{by} DEACTIVATED {whom}; their keys sign no more ({reason})")
+        elif kind == "directory.user_reactivated" and member is not None:
+            member.deactivated_at = None
+            self._say(position, f"{by} reactivated {user} ({reason})")
 
     def _rotation(self, body: EventBody, signer: Member | None) -> str:
         payload, actor = body.payload, body.actor

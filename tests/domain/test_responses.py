@@ -16,31 +16,16 @@ from typing import Any
 import pytest
 
 from domain import (
-    PLAN_ID,
     Action,
-    Actor,
     DomainError,
     InvalidInput,
     InvalidTransition,
     NotPermitted,
     Plan,
-    Role,
 )
 from domain.response import DEFAULT_TERMS, ResponseTerm
-from tests.support.domain_world import Cast, DomainWorld
+from tests.support.plan_world import CAST, USERS, World, event, plan_of, world
 
-USERS: dict[str, Actor] = {
-    "admin": Actor("admin", Role.ADMIN, None),
-    "council.officer": Actor("council.officer", Role.OFFICER, "council"),
-    "council.lead": Actor("council.lead", Role.AGENCY_LEAD, "council"),
-    "police.officer": Actor("police.officer", Role.OFFICER, "police"),
-    "police.lead": Actor("police.lead", Role.AGENCY_LEAD, "police"),
-    "ig": Actor("ig", Role.IMPLEMENTATION_GROUP, None),
-    "chair": Actor("chair", Role.CHAIR, None),
-    "scrutiny": Actor("scrutiny", Role.SCRUTINY, None),
-}
-CAST = Cast(USERS)
-event = CAST.signed
 #: Who may record a recommendation's response: the plan's editors.
 MAY_FOR_RECOMMENDATION = {"ig"}
 #: Who may record R1.1's (led by council): its lead agency's lead, or the plan's editors.
@@ -58,33 +43,6 @@ IICSA = [
     {"id": "adopted_in_part", "label": "Adopted in part"},
     {"id": "not_adopted_as_proposed", "label": "Not adopted as proposed"},
 ]
-
-
-class World(DomainWorld):
-    users = USERS
-
-
-def world() -> World:
-    """A fresh world (events mutate their aggregate): the plan with recommendation 1."""
-    made = World(CAST.genesis(), None)
-    plan: Plan = CAST.plan_imported("ig", recommendations_expected=2).mutate(None)
-    added = event(
-        Plan.RecommendationAdded,
-        plan,
-        "ig",
-        number=1,
-        title="First",
-        text="",
-        lead_agencies=["council", "police"],
-    )
-    made.plan = added.mutate(plan)
-    assert made.plan is not None and made.plan.id == PLAN_ID
-    return made
-
-
-def plan_of(w: World) -> Plan:
-    assert w.plan is not None
-    return w.plan
 
 
 def respond(w: World, by: str = "ig", number: Any = 1, **over: Any) -> Any:

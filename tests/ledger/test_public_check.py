@@ -28,7 +28,7 @@ from projections.public import plan_view, recommendation_view
 from tests.support.world import ORIGIN, World
 
 
-def who(user_id: str) -> tuple[str, str | None]:
+def who(user_id: str, signed_at: str) -> tuple[str, str | None]:
     return ("someone", None)
 
 

@@ -72,7 +72,7 @@ def history(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     decided(
         c("council.lead").sign_off("R1.1", "Complete"),
         "R1.1",
-        "signed off (agency level)",
+        "signed off: Agency sign-off",
         "Council.Lead (agency lead)",
         "Complete",
     )
@@ -87,7 +87,7 @@ def history(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     decided(
         c("sig").sign_off("R1.1", "Accepted"),
         "R1.1",
-        "signed off (implementation group level)",
+        "signed off: Implementation group acceptance",
         "Sig (implementation group)",
         "Accepted",
     )
@@ -101,7 +101,7 @@ def history(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     decided(
         c("police.lead").sign_off("R1.2", "Done"),
         "R1.2",
-        "signed off (agency level)",
+        "signed off: Agency sign-off",
         "Police.Lead (agency lead)",
         "Done",
     )
@@ -109,22 +109,22 @@ def history(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     decided(
         c("chair").sign_off("R1.1", "Verified on my visit"),
         "R1.1",
-        "signed off (chair level)",
-        "Chair (chair)",
+        "signed off: Independent verification",
+        "Chair (independent chair)",
         "Verified on my visit",
     )
     decided(
         c("chair").rate("R1.2", "red", "needs a national change"),
         "R1.2",
         "rated red (review)",
-        "Chair (chair)",
+        "Chair (independent chair)",
         "needs a national change",
     )
     decided(
         c("chair").change_status("R1.2", Status.NOT_IMPLEMENTABLE, SCRIPT),
         "R1.2",
         "agency signed off → not implementable",
-        "Chair (chair)",
+        "Chair (independent chair)",
         SCRIPT,
     )
     h.checkpoint = w.checkpoint()
@@ -150,9 +150,9 @@ def test_the_html_report_matches_the_history(history: History) -> None:
     # R1.2 went from the agency's sign-off straight to the chair's outcome: never accepted.
     assert page.text["claims-sentence"] == (
         "Agencies report 2 of 3 actions complete; the implementation group has accepted 1; "
-        "the independent chair has verified 1, found 1 not implementable locally and 0 "
+        "the independent chair has verified 1, found 1 not implementable and 0 "
         "superseded. 1 action is overdue."
-    )
+    )  # the generic words: this ledger has signed none of its own
     assert page.as_dict("summary-counts") == {
         "Recommendations made by the inquiry": "3",
         "Recommendations in the record": "2",

@@ -14,6 +14,15 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 SIGNING_ROLES = ("officer", "agency_lead", "implementation_group", "scrutiny", "chair", "admin")
 #: The roles that appoint someone under some charter (administrators appoint administrators).
 APPOINTERS = frozenset().union(*APPOINTER_CHOICES.values()) | {"admin"}
+#: The roles that may move a user from one role (or agency) to another: an appointer of
+#: two roles under some charter, or of agency leads (who move agency). Not administrators,
+#: who appoint only administrators, nor agency leads, who appoint only their own officers.
+MOVERS = frozenset(
+    r
+    for r in APPOINTERS - {"admin"}
+    if sum(r in by for by in APPOINTER_CHOICES.values()) >= 2
+    or r in APPOINTER_CHOICES["agency_lead"]
+)
 
 
 def readme_table(name: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -43,10 +52,21 @@ def authority_rows() -> dict[str, list[str]]:
     for kind, fixed in AUTHORITY.items():
         if kind == "directory.user_registered":
             cells = ["as appointer" if r in APPOINTERS else "—" for r in SIGNING_ROLES]
-        elif kind in ("directory.key_rotated", "directory.key_revoked"):
+        elif kind in ("directory.key_rotated", "directory.key_revoked", "directory.key_added"):
             cells = [
                 "own key, as appointer" if r in APPOINTERS else "own key" for r in SIGNING_ROLES
             ]
+        elif kind == "directory.user_deactivated":  # the chair is never deactivated
+            cells = [
+                ("as appointer" if r == "chair" else "self, as appointer")
+                if r in APPOINTERS
+                else "self"
+                for r in SIGNING_ROLES
+            ]
+        elif kind == "directory.user_reactivated":
+            cells = ["as appointer" if r in APPOINTERS else "—" for r in SIGNING_ROLES]
+        elif kind == "directory.user_role_changed":
+            cells = ["as appointer of both" if r in MOVERS else "—" for r in SIGNING_ROLES]
         elif fixed is None:  # a sign-off and its revocation: by level
             cells = [f"{level_of[r]} level" if r in level_of else "—" for r in SIGNING_ROLES]
         else:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +156,45 @@ class Deployment:
             first = ["--title", "Plan", "--expected", str(expected)] if i == 0 else []
             code, out, err = self.on_client(*self.as_user(by), "import", str(path), *first)
             assert code == 0 and "imported" in out, err
+
+
+@contextmanager
+def served_site(
+    config: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    origin: str,
+    *,
+    agency_people: bool = True,
+) -> Iterator[Deployment]:
+    """A served ledger (SQLite, or the test's PostgreSQL database, from `config`) set up
+    over HTTP as its users would: the chair's charter, the implementation group sig and
+    its plan (tests/support/sample_plan.py: two recommendations, action R1.1), and, with
+    `agency_people`, the council's lead sam and officer jo. Shared by the client-mode
+    tests of several commands, each with its own `origin`."""
+    from tests.support.sample_plan import ONE_ACTION, RECOMMENDATIONS
+    from tests.support.server import running_server
+
+    for name in list(os.environ):
+        if name.startswith("INQUIRY_LEDGER_"):
+            monkeypatch.delenv(name)
+    env = {"INQUIRY_LEDGER_HOME": str(tmp_path / "server-home")}
+    if config.database_url:
+        env["INQUIRY_LEDGER_DATABASE_URL"] = config.database_url
+    deployed = Deployment(
+        cli_runner(capsys), monkeypatch, env, tmp_path / "client-keys", tmp_path / "client-home"
+    )
+    deployed.initialise(origin)
+    (tmp_path / "recs.csv").write_text(RECOMMENDATIONS)
+    (tmp_path / "actions.csv").write_text(ONE_ACTION)
+    with running_server(env) as url:
+        deployed.url = url
+        deployed.adopt_charter("chair")
+        deployed.token("chair")
+        deployed.appoint("chair", "sig", "implementation_group")
+        deployed.import_plan("sig", [tmp_path / "recs.csv", tmp_path / "actions.csv"], expected=2)
+        if agency_people:
+            deployed.appoint("chair", "sam", "agency_lead", "council")
+            deployed.appoint("sam", "jo", "officer", "council")
+        yield deployed

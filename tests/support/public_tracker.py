@@ -49,11 +49,12 @@ PINS = "inquiry-ledger.public.pins"
 #: published ledger; her name, comment and file name must never be public.
 OFFICER = "council.caseworker"
 OFFICER_NAME = "Priya Raman-Okafor"
-#: A council action the demo leaves in progress; the officer blocks it (a public decision).
-OFFICER_ACTION = "R31.1"
+#: A council action the demo leaves in progress (returned to the council, overdue); the
+#: officer blocks it (a public decision).
+OFFICER_ACTION = "R7.1"
 OFFICER_REASON = "awaiting the regional safeguarding board's terms of reference"
 OFFICER_COMMENT = "Spoke to Priya Raman-Okafor's line manager about the family on Tuesday."
-OFFICER_FILE = "R31.1-Priya-Raman-Okafor-home-visit-notes.txt"
+OFFICER_FILE = "R7.1-Priya-Raman-Okafor-home-visit-notes.txt"
 OFFICER_FILE_DESCRIPTION = "Home visit notes kept by Priya Raman-Okafor"
 #: The comment appended once the witness has stopped (the last, uncosigned checkpoint).
 LATE_COMMENT = "Internal: chase the board secretary before the next Full Council."
@@ -187,8 +188,10 @@ def private_texts(ledger: Ledger) -> tuple[str, ...]:
     """Everything the log holds that is never public: every name in the directory (and
     the charter's chair), every comment's text, and the name and description of every
     evidence file its agency has not published (a published file is public by the
-    agency's signed statement)."""
+    agency's signed statement). A body's name the ledger signed as one of its words
+    (`plan.wording_set`: "Strategic Implementation Group") is public by that entry."""
     found: set[str] = set()
+    words: set[str] = set()
     directory = ledger.require_directory()
     found |= {user.name for user in directory.users.values()}
     evidence: dict[str, set[str]] = {}
@@ -207,10 +210,12 @@ def private_texts(ledger: Ledger) -> tuple[str, ...]:
             published.add(payload["sha256"])
         elif kind == "action.evidence_unpublished":
             published.discard(payload["sha256"])
+        elif kind == "plan.wording_set":
+            words |= set(payload["words"].values())
     for sha256, names in evidence.items():
         if sha256 not in published:
             found |= names
-    return tuple(sorted(t for t in found if t))
+    return tuple(sorted(t for t in found - words if t))
 
 
 def get(url: str) -> tuple[int, str]:

@@ -17,8 +17,9 @@ from api.http.deps import services
 from api.http.pages.render import html_page
 from api.http.session import CsrfError, Session, current_session, require_csrf
 from domain import Action, Actor
+from domain.wording import resolved
 from ledger.service import Ledger
-from projections.asof import parse_as_of, status_as_of
+from projections.asof import RECORDED, parse_as_of, status_as_of
 from projections.status import PlanStatus
 
 TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
@@ -58,7 +59,7 @@ def viewer_of(request: Request) -> Viewer:
     except TokenError:
         raise SignInNeeded from None
     user = ledger.require_directory().users.get(session.user_id)
-    if user is None:
+    if user is None or not user.active:
         raise SignInNeeded
     return Viewer(user.actor(), user.name, session)
 
@@ -78,14 +79,22 @@ def render(
         csrf=viewer.session.csrf if viewer else "",
         path=request.url.path,
         today=datetime.now(UTC).date().isoformat(),
-        **context,
+        **({"words": current_words(request)} | context),
     )
 
 
-def plan_status(ledger: Ledger, until: datetime | None) -> PlanStatus:
+def current_words(request: Request) -> dict[str, str]:
+    """The ledger's words as they stand (domain/wording.py): every page names the report,
+    the levels and the bodies as this ledger has signed them, or generically."""
+    plan = services(request).ledger.plan()
+    return resolved(plan.wording if plan is not None else None)
+
+
+def plan_status(ledger: Ledger, until: datetime | None, basis: str = RECORDED) -> PlanStatus:
     """The plan's status now or as of a moment: the indexed as-of projection that
-    `status --as-of` and /v1/status answer from, so the three always agree."""
-    return status_as_of(ledger, as_of=until)
+    `status --as-of` and /v1/status answer from, so the three always agree (`basis`:
+    what the record said then, or what had happened by then: projections/asof.py)."""
+    return status_as_of(ledger, as_of=until, basis=basis)
 
 
 def page_date(text: str, name: str, clock: str = "") -> datetime:

@@ -4,10 +4,12 @@ Plain HTML: they work without JavaScript."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from typing import Any
 
-from api.application.access import scoped_decisions
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.application.access import agency_scope, scoped_decisions
 from api.application.offpage import must_sign_off_page
 from api.application.prepare import offered
 from api.http.deps import ServicesDep
@@ -24,6 +26,8 @@ from api.http.pages.common import (
 from api.http.pages.views import dashboard, timeline_row
 from domain import action_aggregate_id
 from ledger.entry import from_domain_event
+from projections.asof import BASES, RECORDED
+from projections.challenges import challenges
 from projections.diff import diff_as_of
 
 router = APIRouter(include_in_schema=False)
@@ -39,16 +43,23 @@ def home(request: Request, svc: ServicesDep) -> Response:
 
 
 @router.get("/as-of")
-def as_of(request: Request, svc: ServicesDep, date: str = "", time: str = "") -> Response:
-    """A date means the end of that day (UTC); a time, if given, that moment."""
+def as_of(
+    request: Request, svc: ServicesDep, date: str = "", time: str = "", basis: str = RECORDED
+) -> Response:
+    """A date means the end of that day (UTC); a time, if given, that moment. `basis`:
+    what the record said then (`recorded`), or what had happened by then as the
+    record stands now (`occurred`, backfilled facts at their dates)."""
     viewer = viewer_of(request)
+    if basis not in BASES:
+        raise PageError(400, f"basis is recorded or occurred, not {basis[:20]!r}")
     ledger = svc.ledger
     view = None
     if date:
         moment = page_date(date, "The date", time)
         plan = ledger.plan()
-        view = dashboard(plan_status(ledger, moment), plan.recommendations_expected if plan else 0)
-    return render(request, "asof.html", viewer, view=view, as_of=date, time=time)
+        status = plan_status(ledger, moment, basis)
+        view = dashboard(status, plan.recommendations_expected if plan else 0)
+    return render(request, "asof.html", viewer, view=view, as_of=date, time=time, basis=basis)
 
 
 @router.get("/diff")
@@ -81,14 +92,28 @@ def diff(
 
 
 @router.get("/recommendations/{number}")
-def recommendation(request: Request, svc: ServicesDep, number: int) -> Response:
+def recommendation(request: Request, svc: ServicesDep, number: str) -> Response:
+    """A recommendation's page, by its number; a former number or the inquiry's
+    reference ("113.6", "K10.1") leads to it (302: a reference can be corrected)."""
     viewer = viewer_of(request)
     ledger = svc.ledger
+    plan = ledger.plan()
+    typed = number[:40]
+    found_number = plan.find(typed) if plan else None
+    if found_number is not None and str(found_number) != typed:
+        return RedirectResponse(f"/recommendations/{found_number}", status_code=302)
+    if found_number is None:
+        raise PageError(404, f"There is no recommendation {typed} in the plan.")
+    return _recommendation_page(request, viewer, ledger, plan, found_number)
+
+
+def _recommendation_page(
+    request: Request, viewer: Any, ledger: Any, plan: Any, number: int
+) -> Response:
     view = dashboard(plan_status(ledger, None))
     found = [r for r in view.recommendations if r.number == number]
     if not found:
         raise PageError(404, f"There is no recommendation {number} in the plan.")
-    plan = ledger.plan()
     text = plan.recommendations[number].text if plan else ""
     actions = [(a, rag) for a, rag in view.actions if a.recommendation == number]
     return render(
@@ -133,6 +158,11 @@ def action(
         browser_signing=not must_sign_off_page(directory, viewer.actor),
         log_origin=ledger.origin(),
         my_keys=[k.key_id for k in user.active_keys()],
+        challenges=[  # readable: the challenge is addressed to an agency that led it
+            c
+            for c in challenges(ledger.entries(0), as_of=ledger.clock().date())
+            if c.subject == action_id and (agency_scope(viewer.actor) in (None, c.agency))
+        ],
     )
 
 

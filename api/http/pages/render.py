@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.http.security import SECURITY_HEADERS
+from domain.wording import in_sentence, level_name, role_name, status_name
+from projections.asof import basis_phrase
 from projections.status import response_summary
 
 HERE = Path(__file__).resolve().parent
@@ -79,7 +81,13 @@ templates.filters.update(
     stamp=_stamp,
     decision=_decision,
     response=response_summary,
+    # the ledger's words (domain/wording.py), given the page's `words`
+    status_name=status_name,
+    level_name=level_name,
+    role_name=role_name,
+    in_sentence=in_sentence,
     short=lambda h: h[:12],
+    basis_phrase=basis_phrase,
 )
 
 

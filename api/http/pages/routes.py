@@ -29,7 +29,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.application.tokens import TokenError
-from api.http.pages import offpage, reading, signin, signing, verify
+from api.http.pages import challenges, offpage, reading, signin, signing, verify
 from api.http.pages.common import PageError, SignInNeeded, render, viewer_of
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROUTERS: tuple[APIRouter, ...] = (
     signin.router,
     reading.router,
+    challenges.router,
     verify.router,
     signing.router,
     offpage.router,

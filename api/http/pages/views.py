@@ -91,6 +91,13 @@ class RecommendationView:
     response: str | None = None
     response_reasons: str | None = None
     response_source: str | None = None
+    #: The plan's changes to it: merged into, why withdrawn or merged, former numbers.
+    merged_into: int | None = None
+    closed_reason: str | None = None
+    former_numbers: list[int] = field(default_factory=list)
+    #: How the inquiry writes it, and the group it is listed under (domain/references.py).
+    reference: str = ""
+    group: str = ""
 
 
 @dataclass
@@ -132,10 +139,15 @@ def dashboard(status: PlanStatus, expected: int = 0) -> Dashboard:
             response_summary(r),
             r.response_reasons,
             r.response_source,
+            r.merged_into,
+            r.closed_reason,
+            list(r.former_numbers),
+            r.reference,
+            r.group,
         )
         for r in status.recommendations
     ]
-    present = {r.number for r in status.recommendations}
+    present = {n for r in status.recommendations for n in (r.number, *r.former_numbers)}
     return Dashboard(
         status,
         status.claims_and_verdicts(),

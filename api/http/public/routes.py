@@ -19,7 +19,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Path as FastAPIPath
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.http import errors
@@ -27,7 +33,9 @@ from api.http.deps import config, services
 from api.http.pages.render import templates as page_templates
 from api.http.public.views import NothingPublished, PublicViews, views_of
 from api.http.security import SECURITY_HEADERS
+from domain.wording import in_sentence, resolved
 from projections.evidence import is_published
+from projections.public import Renumbered
 from projections.timeline import UnknownSubject
 
 HERE = Path(__file__).resolve().parent
@@ -57,15 +65,30 @@ STATUS_WORDS = {
     "blocked": "Blocked",
     "evidence_submitted": "Evidence submitted",
     "agency_signed_off": "Agency signed off",
-    "accepted": "Accepted by the implementation group",
-    "verified": "Verified by the chair",
-    "not_implementable": "Not implementable (chair)",
-    "superseded": "Superseded (chair)",
+    "accepted": "Accepted by the {body_implementation_group}",
+    "verified": "Verified by the {body_chair}",
+    "not_implementable": "{not_implementable} ({body_chair})",
+    "superseded": "Superseded ({body_chair})",
     "merged": "Merged",
     "withdrawn": "Withdrawn",
     "complete": "Complete",
 }
-templates.filters["status_words"] = lambda s: STATUS_WORDS.get(str(s), str(s).replace("_", " "))
+
+
+def status_words(status: object, words: dict[str, str] | None = None) -> str:
+    """How a status reads on a public page, naming the bodies and the not_implementable
+    outcome in the ledger's words as the page's view has them (domain/wording.py)."""
+    found = STATUS_WORDS.get(str(status))
+    if found is None:
+        return str(status).replace("_", " ")
+    given = resolved(words)
+    return found.format(
+        not_implementable=given["not_implementable"],
+        **{key: in_sentence(value) for key, value in given.items() if key.startswith("body_")},
+    )
+
+
+templates.filters["status_words"] = status_words
 
 
 class NotPublished(Exception):
@@ -103,6 +126,9 @@ def _answer(request: Request, template: str, build: Any, **context: Any) -> Resp
         return _not_found(request, "this ledger is not published")
     except NothingPublished:
         return _not_found(request, "nothing is published yet: the log has no signed checkpoint")
+    except Renumbered as moved:  # a former number finds the recommendation under its new one
+        where = request.url.path.rsplit("/", 1)[0] + f"/{moved.now}"
+        return RedirectResponse(where, status_code=302, headers=HEADERS)
     except (UnknownSubject, KeyError) as error:
         return _not_found(request, str(error).strip("'\""))
     if request.url.path.startswith("/public/v1"):

@@ -14,6 +14,7 @@ import concurrent.futures
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ledger.config import LedgerConfig
@@ -124,9 +125,12 @@ class PublicViews:
         directory = self.ledger.directory()
         users = directory.users if directory is not None else {}
 
-        def who(user_id: str) -> tuple[str, str | None]:
+        def who(user_id: str, signed_at: str) -> tuple[str, str | None]:
             user = users.get(user_id)
-            return ("unknown", None) if user is None else (user.role.value, user.agency)
+            if user is None:
+                return ("unknown", None)
+            role, agency = user.role_at(datetime.fromisoformat(signed_at))
+            return (role.value, agency)
 
         return who
 

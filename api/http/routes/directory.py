@@ -40,6 +40,7 @@ def users(svc: ServicesDep, who: CallerDep) -> list[UserOut]:
             active_keys=[k.key_id for k in u.active_keys()],
             public_keys={k.key_id: k.public_key for k in u.keys.values()},
             revoked_keys=sum(1 for k in u.keys.values() if not k.active),
+            deactivated=not u.active,
         )
         for u in sorted(directory.users.values(), key=lambda u: u.user_id)
         if may_read_user(who, u.role, u.agency)

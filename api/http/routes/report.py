@@ -58,8 +58,9 @@ def report(
     since: Annotated[str | None, Query(max_length=40)] = None,
     format: Annotated[Literal["html", "pdf"], Query()] = "html",
 ) -> Response:
-    """The council progress report as of a date (HTML or PDF), built from exactly the
-    log prefix the newest signed checkpoint covers (signed now if the log has grown).
+    """The progress report (titled in the ledger's words) as of a date (HTML or PDF),
+    built from exactly the log prefix the newest signed checkpoint covers (signed now if
+    the log has grown).
     `since` is the previous report's date (default: six months before `as_of`)."""
     require_auditor(who, "read the progress report")
     until = moment(as_of)

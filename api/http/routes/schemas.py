@@ -175,6 +175,9 @@ class UserOut(BaseModel):
     active_keys: list[str]
     public_keys: dict[str, str] = Field(description="every key id's base64 public key")
     revoked_keys: int
+    deactivated: bool = Field(
+        default=False, description="deactivated: none of their keys signs until reactivated"
+    )
 
 
 # -- the plan and its status ---------------------------------------------------------------
@@ -206,6 +209,17 @@ class RecommendationOut(BaseModel):
     responses: list[ResponseOut] = Field(
         default_factory=list, description="its formal responses, oldest first (the last stands)"
     )
+    withdrawn: bool = False
+    merged_into: int | None = Field(None, description="the recommendation it is merged into")
+    closed_reason: str | None = Field(None, description="why it was withdrawn or merged")
+    former_numbers: list[int] = Field(
+        default_factory=list, description="the numbers it had before, oldest first"
+    )
+    reference: str = Field("", description="how the inquiry writes it (113.6); empty: its number")
+    group: str = Field("", description="the phase, chapter or part it sits in")
+    former_references: list[str] = Field(
+        default_factory=list, description="the references it had before (each still finds it)"
+    )
 
 
 class PlanOut(BaseModel):
@@ -216,6 +230,10 @@ class PlanOut(BaseModel):
     agencies: dict[str, str]
     recommendations_expected: int = 0
     recommendations: list[RecommendationOut]
+    former_numbers: dict[int, int] = Field(
+        default_factory=dict,
+        description="a renumbered recommendation's former number: its number now",
+    )
     response_vocabulary: list[TermOut] = Field(
         default_factory=list,
         description="the terms a new response may use, the first its "
@@ -246,6 +264,18 @@ class RecommendationRowOut(BaseModel):
     responder: str | None = None
     response_reasons: str | None = None
     response_source: str | None = None
+    merged_into: int | None = Field(None, description="status merged: into this recommendation")
+    closed_reason: str | None = Field(None, description="why it was withdrawn or merged")
+    former_numbers: list[int] = Field(
+        default_factory=list, description="the numbers it had before (each still finds it)"
+    )
+    reference: str = Field(
+        "", description="how the inquiry writes it (113.6, K10.1); its number when none"
+    )
+    group: str = Field("", description="the phase, chapter or part it sits in; may be empty")
+    placeholder: bool = Field(
+        False, description="listed by the inquiry, its text not yet known (never invented)"
+    )
 
 
 class ActionRowOut(BaseModel):
@@ -271,17 +301,36 @@ class ActionRowOut(BaseModel):
     responder: str | None = None
     response_reasons: str | None = None
     response_source: str | None = None
+    backfilled_on: str | None = Field(
+        default=None, description="where the status comes from a backfilled fact: its date"
+    )
+    backfill_source: str | None = Field(default=None, description="the source it cites")
 
 
 class StatusOut(BaseModel):
     as_of: str
+    basis: str = Field(
+        default="recorded",
+        description="`recorded`: what the record said at `as_of`; `occurred`: what had "
+        "happened by `as_of`, as the record stands now (backfilled facts at their dates)",
+    )
     log_size: int
     title: str
     summary: SummaryOut
+    recommendation_summary: dict[str, int] = Field(
+        default_factory=dict,
+        description="recommendations in the plan, outstanding, withdrawn, merged "
+        "(domain/figures.py: withdrawn and merged ones are never outstanding)",
+    )
     agencies: dict[str, str]
     by_agency: dict[str, dict[str, int]] = Field(description="agency: status: count")
     recommendations: list[RecommendationRowOut]
     actions: list[ActionRowOut]
+    wording: dict[str, str] = Field(
+        default_factory=dict,
+        description="the ledger's words as they stood (report title, sign-off levels, "
+        "bodies, the not_implementable outcome: `plan.wording_set`), defaults filled in",
+    )
 
 
 class FieldChangeOut(BaseModel):

@@ -4,7 +4,7 @@ aggregate's version (for signing the next entry)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -46,6 +46,7 @@ def plan(svc: ServicesDep, who: CallerDep) -> dict[str, Any]:
             for n, r in sorted(current.recommendations.items())
         ],
         "response_vocabulary": [vars(term) for term in current.response_terms],
+        "former_numbers": dict(current.former_numbers),
     }
 
 
@@ -55,10 +56,16 @@ def status(
     who: CallerDep,
     as_of: str | None = None,
     position: int | None = Query(default=None, ge=0, le=MAX_INDEX),
+    basis: Literal["recorded", "occurred"] = Query(
+        default="recorded",
+        description="with as_of: `recorded`, what the record said then; `occurred`, what "
+        "had happened by then as the record stands now",
+    ),
 ) -> dict[str, Any]:
     """Status of every action, recommendation and agency: now, as of a date or
     date-time (UTC), or as of a log position (the first N entries)."""
-    return status_as_of(svc.ledger, as_of=optional_moment(as_of), position=position).to_json()
+    moment = optional_moment(as_of)
+    return status_as_of(svc.ledger, as_of=moment, position=position, basis=basis).to_json()
 
 
 @router.get("/v1/diff", response_model=DiffOut, responses=errors_doc(401, 422))

@@ -113,7 +113,8 @@ def test_every_kind_of_bad_row_is_named_and_nothing_is_imported(
     errors = rejected(world, path)
     expected = [
         f"{where(fmt, 3, 'due_date')}: must be YYYY-MM-DD: '2023-02-30'",
-        f"{where(fmt, 4, 'lead_agency')}: unknown agency 'Fire Service'",
+        f"{where(fmt, 4, 'lead_agency')}: unknown agency 'Fire Service': add it to the plan "
+        "first (inquiry-ledger plan agency add fire-service --name NAME --reason WHY)",
         f"{where(fmt, 5, 'action_id')}: action R1.1 already exists",
         f"{where(fmt, 6, 'recommendation')}: no recommendation '9'",
         f"{where(fmt, 7, 'title')}: must not be empty",
@@ -206,7 +207,8 @@ def test_recommendations_import_from_both_formats(world: World, tmp_path: Path, 
         import_csv(world.ledger, world.signer("sig"), bad)
     cell = " (C2)" if fmt == "xlsx" else ""
     assert [str(e) for e in caught.value.errors] == [
-        f"row 2, column lead_agencies{cell}: unknown agency 'Ambulance'"
+        f"row 2, column lead_agencies{cell}: unknown agency 'Ambulance': add it to the plan "
+        "first (inquiry-ledger plan agency add ambulance --name NAME --reason WHY)"
     ]
     assert world.ledger.tree_size() == size
     good = FORMATS[fmt](

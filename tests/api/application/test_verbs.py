@@ -48,6 +48,7 @@ SAMPLE_ARGV: dict[str, list[str]] = {
     "assign": ["officer.two"],
     "amend": ["--set", "title=New", "--set", "lead_officers=A; B", "--reason", "r"],
     "merge": ["R1.2", "--reason", "r"],
+    "transfer": ["--to", "police", "--reason", "r"],
     "attach": ["minutes.txt", "--description", "d", "--effective-date", "2023-01-01"],
     "withdraw-evidence": ["0" * 64, "--reason", "r"],
     "publish-evidence": ["0" * 64, "--statement", "no personal data"],

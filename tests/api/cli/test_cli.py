@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -124,6 +125,20 @@ def test_the_demo_seeds_and_verifies(cli) -> None:
     assert "Verification:" in out and ": OK" in out
     assert "Not yet imported (not in our record): 4, 5, 11, 12, 18, 24, 25, 26, 27, 30" in out
     assert "Establish a Joint CSE Review Group" in out
+    # Telford's words, signed by the demo (the code's own are generic: domain/wording.py)
+    assert "the Strategic Implementation Group has accepted" in out
+    assert "not implementable locally" in out
+    # The baseline backfilled from the council's report, a response to every
+    # recommendation, and a lead-agency transfer (issue 14).
+    assert "On 10 November 2022 the record held 0 actions" in out
+    assert "10 actions in progress, backfilled from the Report to Full Council" in out
+    assert "R2.1 was transferred from multi-agency to council on 03 April 2023" in out
+    assert "Accepted (Council, 2022-11-10)" in out
+    code, said, _ = cli("status", "--as-of", "2022-11-10", "--occurred", "--actions")
+    assert "what had happened by 2022-11-10" in said
+    assert "in_progress (backfilled, 2022-11-10)" in said
+    found = json.loads(cli("status", "--json")[1])
+    assert all(r["response"] == "accepted" for r in found["recommendations"])
     code, out, _ = cli("demo")  # a second run shows the same ledger without reseeding
     assert code == 0 and "already seeded" in out
 

@@ -106,7 +106,7 @@ def test_the_template_imports_as_it_comes(
     assert "# lead_agencies - required: the agencies that lead it" in "\n".join(notes)
     if fmt == "csv":
         # an error names the row a spreadsheet shows, below the notes
-        header = notes.index("number,title,lead_agencies,text") + 1
+        header = notes.index("number,title,lead_agencies,text,reference,group") + 1
         bad = tmp_path / "bad.csv"
         bad.write_text("\n".join(notes).replace("\n1,", "\nx,"), encoding="utf-8")
         code, _, err = cli(*sig, "import", str(bad))

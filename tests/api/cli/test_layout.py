@@ -28,6 +28,9 @@ def _imports(path: Path) -> list[ast.ImportFrom]:
 
 #: The modules of client mode that every command shares, not commands themselves.
 CLIENT_MODE = {"remote", "http_client"}
+#: Modules that add subcommands under another module's command (`plan agency …` and
+#: `plan recommendation …` from plan_changes, under plan), each imported by that module.
+SUBCOMMANDS = {"plan_changes": "plan"}
 
 
 def test_common_imports_no_command_module() -> None:
@@ -42,4 +45,7 @@ def test_every_command_is_registered_once_in_the_help_order() -> None:
     assert sorted(cli_main.registry()) == sorted(cli_main.ORDER)
     assert len(set(cli_main.ORDER)) == len(cli_main.ORDER)
     modules = {p.stem for p in CLI.glob("*.py")} - {"__init__", "__main__", "common", "main"}
-    assert {m.__name__.rsplit(".", 1)[1] for m in cli_main.MODULES} == modules - CLIENT_MODE
+    registered = {m.__name__.rsplit(".", 1)[1] for m in cli_main.MODULES}
+    assert registered == modules - CLIENT_MODE - set(SUBCOMMANDS)
+    for module, parent in SUBCOMMANDS.items():
+        assert f"api.cli.{module}" in {node.module for node in _imports(CLI / f"{parent}.py")}

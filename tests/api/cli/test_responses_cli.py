@@ -11,16 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.config import LedgerConfig
-from tests.support.deployment import Deployment, cli_runner
-from tests.support.sample_plan import ONE_ACTION, RECOMMENDATIONS, setup_plan
-from tests.support.server import running_server
+from tests.support.deployment import Deployment, served_site
+from tests.support.sample_plan import setup_plan
 
 PRINCIPLE = "Accepted in principle (Home Office, 2023-03-01)"
 RESPOND = [
@@ -129,7 +127,7 @@ def test_responses_in_the_ledgers_folder(cli: Any, tmp_path: Path) -> None:
     assert cli("export", "--out", str(bundle))[0] == 0
     code, out, err = cli(
         "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules",
+        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
     )  # fmt: skip
     assert code == 0 and out.rstrip().endswith("OK"), out + err
     assert cli("projection", "--rebuild")[0] == 0
@@ -144,28 +142,10 @@ def site(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    """A served ledger (SQLite, or this test's PostgreSQL database) set up over HTTP:
-    the chair, the implementation group and its plan, the council's lead sam and officer jo."""
-    for name in list(os.environ):
-        if name.startswith("INQUIRY_LEDGER_"):
-            monkeypatch.delenv(name)
-    env = {"INQUIRY_LEDGER_HOME": str(tmp_path / "server-home")}
-    if config.database_url:
-        env["INQUIRY_LEDGER_DATABASE_URL"] = config.database_url
-    deployed = Deployment(
-        cli_runner(capsys), monkeypatch, env, tmp_path / "client-keys", tmp_path / "client-home"
-    )
-    deployed.initialise("council.example/responses")
-    (tmp_path / "recs.csv").write_text(RECOMMENDATIONS)
-    (tmp_path / "actions.csv").write_text(ONE_ACTION)
-    with running_server(env) as url:
-        deployed.url = url
-        deployed.adopt_charter("chair")
-        deployed.token("chair")
-        deployed.appoint("chair", "sig", "implementation_group")
-        deployed.import_plan("sig", [tmp_path / "recs.csv", tmp_path / "actions.csv"], expected=2)
-        deployed.appoint("chair", "sam", "agency_lead", "council")
-        deployed.appoint("sam", "jo", "officer", "council")
+    """A served ledger set up over HTTP (tests/support/deployment.py `served_site`)."""
+    with served_site(
+        config, tmp_path, capsys, monkeypatch, "council.example/responses"
+    ) as deployed:
         yield deployed
 
 

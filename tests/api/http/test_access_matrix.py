@@ -26,6 +26,7 @@ import pytest
 
 from api.http.app import create_app
 from domain import action_aggregate_id
+from domain.session import session_aggregate_id
 from tests.support.access_tables import (
     SIGNING_ROLES,
     authority_rows,
@@ -46,6 +47,13 @@ PLAYERS = {
 }
 AGENCIES = ("council", "police")
 ACTION_OF = {"council": "R1.1", "police": "R1.2"}
+CHALLENGE_OF = {"council": "C1", "police": "C2"}
+#: A session of the implementation group (domain/session.py), whose minutes auditors read.
+SESSION = {
+    "session_id": "sig-1", "body": "SIG", "date": "2023-03-13", "started_at": "10:00",
+    "ended_at": "12:00", "chair": "scrutiny", "recommendations": [1],
+    "attendees": [{"role": "Chair of the implementation group", "label": "Chair"}],
+}  # fmt: skip
 #: Routes outside the table: the OpenAPI document and the API docs (public by design,
 #: served by the framework), and static assets.
 OUTSIDE = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
@@ -70,6 +78,12 @@ def matrix_world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> It
     for agency, action_id in ACTION_OF.items():
         world.client(f"{agency}.officer").comment(action_id, f"said-by-{agency}")
         world.evidence(action_id, f"{agency} evidence".encode(), by=f"{agency}.officer")
+    for agency, challenge_id in CHALLENGE_OF.items():  # scrutiny asks each agency
+        subject = ACTION_OF[agency]
+        world.client("scrutiny").raise_challenge(
+            challenge_id, subject, agency, f"asked-of-{agency}"
+        )
+    world.client("sig").submit("session.held", session_aggregate_id("sig-1"), SESSION)
     council_file = _blob_of(world, "R1.1")
     world.client("council.lead").publish_evidence("R1.1", council_file, "May be published")
     world.checkpoint()
@@ -144,6 +158,7 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
     same = lambda _agency: ""  # noqa: E731  (no agency in it: any answer will do)
     action = ACTION_OF.__getitem__
     said = lambda agency: f"said-by-{agency}"  # noqa: E731
+    asked = lambda agency: f"asked-of-{agency}"  # noqa: E731
     window = {"from": "2000-01-01", "to": "2999-01-01"}
     pages_window = {"start": "2000-01-01", "end": "2999-01-01"}
     offpage = {"command": "comment", "text": "x", "key_id": svc.key_id(player)}
@@ -209,6 +224,18 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
         "GET /v1/report": Probe(lambda _: api("GET", "/v1/report?as_of=2999-01-01"), same),
         "GET /v1/export/status": Probe(
             lambda _: api("GET", "/v1/export/status?format=csv"), action, True
+        ),
+        "GET /v1/challenges": Probe(lambda _: api("GET", "/v1/challenges"), asked, True),
+        "GET /v1/challenges/{challenge_id}": Probe(
+            lambda a: api("GET", f"/v1/challenges/{CHALLENGE_OF[a]}"), asked
+        ),
+        "GET /v1/sessions": Probe(lambda _: api("GET", "/v1/sessions"), lambda _: "sig-1"),
+        "GET /v1/sessions/{session_id}/minutes": Probe(
+            lambda _: api("GET", "/v1/sessions/sig-1/minutes"), lambda _: "Minutes: SIG"
+        ),
+        "GET /challenges": Probe(lambda _: page("GET", "/challenges"), asked, True),
+        "GET /challenges/{challenge_id}": Probe(
+            lambda a: page("GET", f"/challenges/{CHALLENGE_OF[a]}"), asked
         ),
         "GET /signin": Probe(lambda _: page("GET", "/signin"), same),
         "POST /signin": Probe(lambda _: svc.sign_in(player), same),

@@ -74,6 +74,8 @@ def get_urls(app: Any, world: World) -> list[str]:
         "level": "0",  # the log's tiles (C2SP tlog-tiles): level 0, tile 000, partial
         "index": "000.p/1",
         "agency": "council",  # the public tracker's agency pages
+        "session_id": "none-held",  # the minutes: a JSON 404 here (HTML: test_session_http)
+        "challenge_id": "C9",  # a 404 page here (a thread: test_challenge_pages)
     }
     queries = {
         "/v1/report": "?as_of=2030-01-01&format=html",

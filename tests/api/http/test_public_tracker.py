@@ -294,3 +294,24 @@ def test_a_slow_build_leaves_readers_with_the_checkpoint_before(
             time.sleep(0.1)
         assert latest["proofs"]["checkpoint"]["tree_size"] == seeded.ledger.tree_size()
         assert check_public(latest, seeded.vkey, []).tree_size == seeded.ledger.tree_size()
+
+
+def test_a_backfilled_fact_is_public_marked_and_checks_out(seeded: World) -> None:
+    """Backfilled after live recording began, dated before it: the past, in the public
+    timeline under its own type with its date and source; it leaves today's status."""
+    from domain import Action, action_aggregate_id
+
+    fact = {"status": "in_progress", "occurred_on": "2022-11-10", "note": "Group formed"}
+    fact["source"] = "Report to Full Council, 10 November 2022"
+    seeded.client("sig").submit(Action.Backfilled.TYPE, action_aggregate_id("R1.1"), fact)
+    seeded.checkpoint()
+    with public_client(seeded) as http:
+        found = http.get("/public/v1/recommendations/1").json()
+        page = http.get("/public/recommendations/1").text
+    [entry] = [e for e in found["view"]["entries"] if e["type"] == "action.backfilled"]
+    assert entry["shown"] == fact
+    assert [a["status"] for a in found["view"]["actions"] if a["action_id"] == "R1.1"] == [
+        "agency_signed_off"
+    ]
+    assert check_public(found, seeded.vkey, []).facts == len(found["view"]["entries"])
+    assert "Report to Full Council, 10 November 2022" in page and "backfilled" in page

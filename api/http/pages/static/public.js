@@ -329,9 +329,10 @@ async function checkDocument(result) {
       .filter(Boolean);
     const last = decisions.findLastIndex((e) => statusSetBy(e) !== undefined);
     if (last < 0) continue;
-    // A later return or revocation goes back a step, to a status the entries shown
-    // here cannot name without replaying the action: not checked on this page.
-    const steppedBack = decisions.slice(last + 1).some((e) => ["action.returned", "action.sign_off_revoked"].includes(e.type));
+    // A later return, revocation or transfer (which sets an agency sign-off aside) goes
+    // back a step, to a status the entries shown here cannot name without replaying the
+    // action: not checked on this page.
+    const steppedBack = decisions.slice(last + 1).some((e) => ["action.returned", "action.sign_off_revoked", "action.lead_agency_transferred"].includes(e.type));
     if (steppedBack) continue;
     statuses += 1;
     if (statusSetBy(decisions[last]) !== action.dataset.status) {

@@ -19,6 +19,8 @@ from api.http.pages.views import Rag, action_rag, worst
 from domain import Action, Status
 from ledger.auditor.entry import EventBody, SignedEntry
 from projections.status import ActionRow
+from tests.support.pages import field_of as _field
+from tests.support.pages import sign_in
 from tests.support.rawdb import RawEvents
 from tests.support.world import World, clear_store_settings, make_world
 
@@ -41,23 +43,6 @@ def http(world: World) -> Any:
             user: tokens.create(user, timedelta(days=1), now=world.clock.now) for user in world.keys
         }
         yield client
-
-
-def _field(html: str, pattern: str) -> str:
-    found = re.search(pattern, html)
-    assert found, f"{pattern} not in page"
-    return found.group(1)
-
-
-def sign_in(http: Any, user: str) -> str:
-    """Sign in as `user` (cookies of anyone before are dropped); return the CSRF token."""
-    http.cookies.clear()
-    nonce = _field(http.get("/signin").text, r'name="csrf" value="([^"]+)"')
-    response = http.post(
-        "/signin", data={"token": http.tokens[user], "csrf": nonce}, follow_redirects=False
-    )
-    assert response.status_code == 303 and response.headers["location"] == "/"
-    return _field(http.get("/").text, r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def commands_offered(http: Any, action_id: str) -> set[str]:
@@ -375,7 +360,11 @@ def test_each_form_becomes_the_payload_the_cli_would_sign(http: Any, world: Worl
         "rating": "amber",
         "reason": "Slipping",
     }
-    assert payload("challenge", {"text": "Why late?"}) == {"kind": "challenge", "text": "Why late?"}
+    # An agency does not challenge its own action (issue 15): not prepared, not offered.
+    ask = {"action_id": "R1.1", "command": "challenge", "key_id": key_id, "inputs": {"text": "?"}}
+    refused = http.post("/web/prepare", json=ask, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403 and "may not challenge" in refused.json()["detail"]
+    assert "challenge" not in commands_offered(http, "R1.1")
     assert payload("sign_off", {})["evidence"] == [sha]
     empty = {"action_id": "R1.1", "command": "return", "key_id": key_id, "inputs": {}}
     refused = http.post("/web/prepare", json=empty, headers={"X-CSRF-Token": csrf})
