@@ -5,17 +5,15 @@ closing or an escalation signed by anyone but the challenger."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from domain import challenge_aggregate_id
 from ledger.auditor import audit
-from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.findings import AuditReport
-from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.bundle import export_bundle
 from ledger.signer import Signer
+from tests.support.bundles import append_lines
 from tests.support.world import ORIGIN, World
 
 C1 = challenge_aggregate_id("C1")
@@ -36,18 +34,8 @@ def _audit(world: World, bundle: Path) -> AuditReport:
 
 def _append_and_resign(world: World, bundle: Path, lines: list[bytes]) -> None:
     """What the operator can do with the database and the log key: add entries the ledger
-    would refuse, sign a checkpoint over them, make bundle.json agree."""
-    entries = (bundle / "entries.jsonl").read_bytes().splitlines() + lines
-    (bundle / "entries.jsonl").write_bytes(b"".join(line + b"\n" for line in entries))
-    tree = CompactRange()
-    for line in entries:
-        tree.append(leaf_hash(line))
-    note = Checkpoint(ORIGIN, tree.size, tree.root()).sign(world.log_signer)
-    with (bundle / "checkpoints.jsonl").open("a") as records:
-        records.write(json.dumps({"tree_size": tree.size, "note": note}) + "\n")
-    meta = json.loads((bundle / "bundle.json").read_text())
-    meta["tree_size"] = tree.size
-    (bundle / "bundle.json").write_text(json.dumps(meta))
+    would refuse, sign a checkpoint over them (tests/support/bundles.py)."""
+    append_lines(world, bundle, *lines)
 
 
 def _signed(world: World, user: str, kind: str, payload: Any) -> bytes:

@@ -19,15 +19,14 @@ from api.application.commands import Client
 from domain import DIRECTORY_ID, Directory, Status, action_aggregate_id
 from domain.directory import MAX_ACTIVE_KEYS
 from ledger.auditor import audit
-from ledger.auditor.checkpoint import Checkpoint
 from ledger.auditor.ed25519 import encode_public_key
 from ledger.auditor.findings import AuditReport
-from ledger.auditor.merkle import CompactRange, leaf_hash
 from ledger.auditor.signers import MAX_ACTIVE_KEYS as AUDITOR_MAX_ACTIVE_KEYS
 from ledger.bundle import export_bundle
 from ledger.keys import KeyPair
 from ledger.signer import Signer
 from ledger.verify import verify_ledger
+from tests.support.bundles import append_lines
 from tests.support.world import ORIGIN, World
 
 R1_1 = action_aggregate_id("R1.1")
@@ -82,18 +81,8 @@ def _audit(world: World, bundle: Path) -> AuditReport:
 
 def _append_and_resign(world: World, bundle: Path, lines: list[bytes]) -> None:
     """What the operator can do with the database and the log key: add entries the ledger
-    would refuse, sign a checkpoint over them, make bundle.json agree."""
-    entries = (bundle / "entries.jsonl").read_bytes().splitlines() + lines
-    (bundle / "entries.jsonl").write_bytes(b"".join(line + b"\n" for line in entries))
-    tree = CompactRange()
-    for line in entries:
-        tree.append(leaf_hash(line))
-    note = Checkpoint(ORIGIN, tree.size, tree.root()).sign(world.log_signer)
-    with (bundle / "checkpoints.jsonl").open("a") as records:
-        records.write(json.dumps({"tree_size": tree.size, "note": note}) + "\n")
-    meta = json.loads((bundle / "bundle.json").read_text())
-    meta["tree_size"] = tree.size
-    (bundle / "bundle.json").write_text(json.dumps(meta))
+    would refuse, sign a checkpoint over them (tests/support/bundles.py)."""
+    append_lines(world, bundle, *lines)
 
 
 def _signed(world: World, user: str, key: str, kind: str, aggregate: Any, payload: Any) -> bytes:

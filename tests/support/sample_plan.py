@@ -98,3 +98,18 @@ ONE_ACTION = (
     "evidence_required,due_date\n"
     "R1.1,1,Set up the group,Council,Director,Group meets,Terms of reference,2023-03-31\n"
 )
+
+
+def assert_verified(cli: Any, tmp_path: Path) -> None:
+    """The ledger's own `verify`, then the chair's auditor on an exported bundle with the
+    charter's key pinned and the domain's rules replayed (`verify-bundle --rules`): both
+    must say OK. `tmp_path` holds trust.keys (`adopt_charter`) and takes the reports."""
+    code, out, err = cli("verify", "--workers", "1")
+    assert code == 0 and "OK" in out, err
+    bundle = tmp_path / "bundle"
+    assert cli("export", "--out", str(bundle))[0] == 0
+    code, out, err = cli(
+        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
+        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0 and out.rstrip().endswith("OK"), out + err

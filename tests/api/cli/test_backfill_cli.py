@@ -18,7 +18,7 @@ import pytest
 
 from ledger.config import LedgerConfig
 from tests.support.deployment import Deployment, served_site
-from tests.support.sample_plan import setup_plan
+from tests.support.sample_plan import assert_verified, setup_plan
 
 COUNCIL_REPORT = "Report to Full Council, 10 November 2022, section 3.11"
 BASELINE = """action_id,status,occurred_on,source,note
@@ -121,15 +121,7 @@ def test_a_baseline_from_a_council_report(cli: Any, tmp_path: Path) -> None:
     assert code == 0, err
     html = report.read_text()
     assert "Statuses from the recorded past" in html and "Police update to the SIG" in html
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)
     before = json.loads(cli("status", "--json")[1])
     assert cli("projection", "--rebuild")[0] == 0
     assert json.loads(cli("status", "--json")[1])["actions"] == before["actions"]

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.config import LedgerConfig
-from tests.support.deployment import Deployment, cli_runner
-from tests.support.sample_plan import ONE_ACTION, RECOMMENDATIONS, setup_plan
-from tests.support.server import running_server
+from tests.support.deployment import Deployment, served_site
+from tests.support.sample_plan import assert_verified, setup_plan
 
 
 def _user(cli: Any, tmp_path: Path, user: str, role: str, by: list[str], agency: str = "") -> None:
@@ -110,15 +108,7 @@ def test_a_challenge_thread_in_the_ledgers_folder(cli: Any, tmp_path: Path) -> N
 
     # The ledger's own verification and the chair's auditor accept every entry.
     assert cli("checkpoint")[0] == 0
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)
 
 
 @pytest.fixture
@@ -128,29 +118,11 @@ def site(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    """A served ledger (SQLite, or this test's PostgreSQL database) set up over HTTP: the
-    chair, the implementation group and its plan, scrutiny, the council's lead and officer."""
-    for name in list(os.environ):
-        if name.startswith("INQUIRY_LEDGER_"):
-            monkeypatch.delenv(name)
-    env = {"INQUIRY_LEDGER_HOME": str(tmp_path / "server-home")}
-    if config.database_url:
-        env["INQUIRY_LEDGER_DATABASE_URL"] = config.database_url
-    deployed = Deployment(
-        cli_runner(capsys), monkeypatch, env, tmp_path / "client-keys", tmp_path / "client-home"
-    )
-    deployed.initialise("council.example/challenges")
-    (tmp_path / "recs.csv").write_text(RECOMMENDATIONS)
-    (tmp_path / "actions.csv").write_text(ONE_ACTION)
-    with running_server(env) as url:
-        deployed.url = url
-        deployed.adopt_charter("chair")
-        deployed.token("chair")
-        deployed.appoint("chair", "sig", "implementation_group")
-        deployed.import_plan("sig", [tmp_path / "recs.csv", tmp_path / "actions.csv"], expected=2)
+    """A served ledger set up over HTTP (tests/support/deployment.py `served_site`), with
+    scrutiny's sc appointed by the chair."""
+    site = served_site(config, tmp_path, capsys, monkeypatch, "council.example/challenges")
+    with site as deployed:
         deployed.appoint("chair", "sc", "scrutiny")
-        deployed.appoint("chair", "sam", "agency_lead", "council")
-        deployed.appoint("sam", "jo", "officer", "council")
         yield deployed
 
 

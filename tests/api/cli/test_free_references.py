@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.sample_plan import adopt_charter, init_ledger
+from tests.support.sample_plan import adopt_charter, assert_verified, init_ledger
 
 PHASE_2 = """reference,group,title,lead_agencies,text
 113.6,Phase 2: regulation,A single construction regulator,Ministry of Housing,A regulator.
@@ -107,12 +107,4 @@ def test_references_as_the_inquiry_writes_them(cli: Any, tmp_path: Path) -> None
     assert "113.6A" in rows and rows["K10.1"]["response"] == "accepted"
 
     assert cli("checkpoint")[0] == 0
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)

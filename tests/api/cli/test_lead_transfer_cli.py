@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.sample_plan import setup_plan
+from tests.support.sample_plan import assert_verified, setup_plan
 
 REASON = "Machinery of government change: responsibility moved to the police"
 POLICE = "west-mercia-police"
@@ -116,12 +116,4 @@ def test_a_transfer_moves_who_may_sign_and_keeps_who_led_when(cli: Any, tmp_path
 
     # The ledger's own verification and the chair's auditor accept every entry.
     assert cli("checkpoint")[0] == 0
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)

@@ -17,7 +17,7 @@ import pytest
 
 from ledger.config import LedgerConfig
 from tests.support.deployment import Deployment, served_site
-from tests.support.sample_plan import setup_plan
+from tests.support.sample_plan import assert_verified, setup_plan
 
 STATEMENT = "I have read this file: it holds no personal data and may be published."
 
@@ -92,15 +92,7 @@ def test_the_agency_lead_publishes_and_unpublishes_in_the_ledgers_folder(
 
     # The ledger's own verification and the chair's auditor accept every entry.
     assert cli("checkpoint")[0] == 0
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from ledger.config import LedgerConfig
 from tests.support.deployment import Deployment, served_site
-from tests.support.sample_plan import setup_plan
+from tests.support.sample_plan import assert_verified, setup_plan
 
 PRINCIPLE = "Accepted in principle (Home Office, 2023-03-01)"
 RESPOND = [
@@ -121,15 +121,7 @@ def test_responses_in_the_ledgers_folder(cli: Any, tmp_path: Path) -> None:
 
     # The ledger's own verification and the chair's auditor accept every entry.
     assert cli("checkpoint")[0] == 0
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)
     assert cli("projection", "--rebuild")[0] == 0
     rebuilt = json.loads(cli("status", "--json")[1])
     assert rebuilt["recommendations"][0] == one  # the same, from a projection made afresh

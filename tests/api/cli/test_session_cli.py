@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.support.sample_plan import setup_plan
+from tests.support.sample_plan import assert_verified, setup_plan
 
 BODY = "PCC Assurance & Accountability"
 
@@ -159,12 +159,4 @@ def test_a_session_its_minutes_and_actions_arising(cli: Any, tmp_path: Path) -> 
     code, out, err = cli("arising", "list")
     assert "pcc-aa-1.1" in out and "closed" in out
 
-    code, out, err = cli("verify", "--workers", "1")
-    assert code == 0 and "OK" in out, err
-    bundle = tmp_path / "bundle"
-    assert cli("export", "--out", str(bundle))[0] == 0
-    code, out, err = cli(
-        "verify-bundle", str(bundle), "--log-key", str(cli.config.log_vkey_path),
-        "--trust", str(tmp_path / "trust.keys"), "--rules", "--report", str(tmp_path),
-    )  # fmt: skip
-    assert code == 0 and out.rstrip().endswith("OK"), out + err
+    assert_verified(cli, tmp_path)
