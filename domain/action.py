@@ -20,7 +20,7 @@ MHCLG in April 2025): `LeadAgencyTransferred` changes its lead agency from then 
 `lead_history`, each agency that led it and from when until when, so "who was responsible
 when" is answered from the action itself; see that event for what moves and what stays.
 
-Longer than 500 lines because each of the aggregate's nineteen events keeps its rule check
+Longer than 500 lines because each of the aggregate's twenty events keeps its rule check
 beside the state change it guards (eventsourcing's nested-event style): split across files,
 a rule would sit apart from what it protects. The lifecycle table itself is in lifecycle.py.
 """
@@ -58,6 +58,7 @@ from domain.lifecycle import (
     SignOffLevel,
     Status,
 )
+from domain.narrative import NarrativeUpdate, check_narrative
 from domain.plan_changes import require_in_plan
 from domain.response import Response, check_response
 from domain.roles import Role
@@ -112,6 +113,8 @@ class Action(Aggregate):
         self.responses: list[Response] = []
         #: Every agency that has led it, oldest first: the last leads it now.
         self.lead_history: list[Lead] = []
+        #: Its agency's narrative updates, oldest first (domain/narrative.py).
+        self.narrative_updates: list[NarrativeUpdate] = []
         #: Its backfilled past, oldest first (domain/backfill.py).
         self.backfills: list[Backfill] = []
         #: The backfill the current status comes from (None once a live entry moves it).
@@ -731,6 +734,31 @@ class Action(Aggregate):
                     self.source,
                     self.actor,
                     self.timestamp,
+                )
+            )
+
+    class NarrativeUpdated(Event):
+        """The lead agency's account of the action for a period: done, next, risks
+        (domain/narrative.py). By its officers or lead; not once the action is closed."""
+
+        TYPE = "action.narrative_updated"
+        period: str
+        done: str
+        next: str
+        risks: str
+
+        def check(self, state: Action, ctx: RuleContext) -> None:
+            rule = "action.narrative_update"
+            doing = "write a narrative update"
+            require_role(ctx, AGENCY_WORKERS, rule, doing)
+            require_own_agency(ctx, state.lead_agency, rule, doing)
+            _require_open(state, rule)
+            check_narrative(self.payload(), rule)
+
+        def apply(self, action: Action) -> None:
+            action.narrative_updates.append(
+                NarrativeUpdate(
+                    self.period, self.done, self.next, self.risks, self.actor, self.timestamp
                 )
             )
 

@@ -46,6 +46,7 @@ DEFAULT_ESCALATION_MONTHS = (3, 6, 9)
 MAX_MONTHS = 120
 MAX_WITHIN_DAYS = 366
 ITEM_MEMBERS = frozenset({"action_id", "due_date", "level", "overdue"})
+UPDATE_ITEM_MEMBERS = frozenset({"action_id", "due_date", "overdue"})
 MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")  # whole string: fullmatch
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 RULE = "reminder.send"
@@ -93,6 +94,84 @@ def check_escalation_months(months: object, rule: str = RULE) -> tuple[int, ...]
     return tuple(cast(Sequence[int], months))
 
 
+def check_due_items(
+    items: object, as_of: date, within: int, members: frozenset[str]
+) -> list[dict[str, Any]]:
+    """A message's actions: at least one, distinct, each with exactly `members`, each
+    overdue on `as_of` (and saying so) or due within `within` days of it."""
+    if not isinstance(items, list) or not items:
+        raise InvalidInput(RULE, "a message names at least one action")
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict) or set(item) != members:
+            raise InvalidInput(RULE, f"each action is {{{', '.join(sorted(members))}}}")
+        action_id = item["action_id"]
+        if not isinstance(action_id, str) or not action_id or action_id in seen:
+            raise InvalidInput(RULE, f"action ids must be distinct: {action_id!r}")
+        seen.add(action_id)
+        require_iso_date(item["due_date"], f"{action_id} due_date", RULE)
+        due = date.fromisoformat(item["due_date"])
+        overdue = due < as_of
+        if item["overdue"] is not overdue:
+            raise InvalidInput(RULE, f"{action_id}: overdue must be {overdue}")
+        if not overdue and (due - as_of).days > within:
+            raise InvalidInput(RULE, f"{action_id} is not due within {within} days")
+    return items
+
+
+def check_people(
+    recipients: object, unreachable: object, agency: str, ctx: RuleContext, *, reviewers: bool
+) -> None:
+    """Recipients are registered users of this agency, or (where `reviewers`) the
+    reviewers of the ladder: a message never goes to another agency's people, nor to an
+    administrator; at least one was sent to, and nobody is both sent to and unreachable."""
+    for field, people in (("recipients", recipients), ("unreachable", unreachable)):
+        if not isinstance(people, list) or len(set(people)) != len(people):
+            raise InvalidInput(RULE, f"{field} must be a list of distinct user ids")
+        for user_id in people:
+            user = ctx.directory.users.get(user_id) if ctx.directory else None
+            if user is None:
+                raise InvalidInput(RULE, f"{field}: no registered user {user_id!r}")
+            own = user.role in AGENCY_ROLES and user.agency == agency
+            if not own and not (reviewers and user.role in LADDER):
+                raise InvalidInput(
+                    RULE, f"{user_id} ({user.role.value}) may not receive this message"
+                )
+    assert isinstance(recipients, list) and isinstance(unreachable, list)
+    if not recipients:
+        raise InvalidInput(RULE, "a message that was sent has at least one recipient")
+    if set(recipients) & set(unreachable):
+        raise InvalidInput(RULE, "a user is either a recipient or unreachable")
+
+
+def check_message(message_id: object, body_sha256: object) -> None:
+    """The record names the message by its Message-ID and its body by SHA-256, never more."""
+    if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+        raise InvalidInput(RULE, "message_id must be an RFC 5322 <id@domain>")
+    if len(message_id) > 250:
+        raise InvalidInput(RULE, "message_id is longer than 250 characters")
+    if not isinstance(body_sha256, str) or not SHA256_HEX.fullmatch(body_sha256):
+        raise InvalidInput(RULE, "body_sha256 must be 64 lowercase hex digits")
+
+
+def check_addressed(event: Any, ctx: RuleContext) -> int:
+    """What every message's record shares: sent by a sender, to an agency of the plan,
+    on that agency's own reminders, as of a date, looking `within_days` ahead (returned)."""
+    check_sender(ctx)
+    require_identifier(event.agency, "agency", RULE)
+    if ctx.plan is None or event.agency not in ctx.plan.agencies:
+        raise InvalidInput(RULE, f"no agency {event.agency!r} in the plan")
+    if event.originator_id != reminders_aggregate_id(event.agency):
+        raise InvalidInput(RULE, f"reminders to {event.agency} belong to their own id")
+    require_iso_date(event.as_of, "as_of", RULE)
+    within = event.within_days
+    if not isinstance(within, int) or isinstance(within, bool):
+        raise InvalidInput(RULE, "within_days must be a whole number of days")
+    if not 0 <= within <= MAX_WITHIN_DAYS:
+        raise InvalidInput(RULE, f"within_days must be 0-{MAX_WITHIN_DAYS}")
+    return within
+
+
 def check_sender(ctx: RuleContext) -> None:
     """Least privilege: only the implementation group and administrators send reminders."""
     require_role(ctx, SENDERS, RULE, "send reminders")
@@ -123,12 +202,27 @@ def digest_content(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, str, i
     )
 
 
+@dataclass(frozen=True)
+class UpdateRequestRecord:
+    """A request for narrative updates as the log records it."""
+
+    sent_at: datetime
+    sent_by: str
+    as_of: str
+    updated_since: str
+    action_ids: tuple[str, ...]
+    recipients: tuple[str, ...]
+    message_id: str
+    body_sha256: str
+
+
 class Reminders(Aggregate):
     """The reminders sent to one agency, in the order the mail server accepted them."""
 
     def __init__(self) -> None:
         self.agency = ""
         self.digests: list[DigestRecord] = []
+        self.update_requests: list[UpdateRequestRecord] = []
 
     class Event(SignedEvent):
         pass
@@ -151,76 +245,22 @@ class Reminders(Aggregate):
         body_sha256: str
 
         def check(self, state: Any, ctx: RuleContext) -> None:
-            check_sender(ctx)
-            require_identifier(self.agency, "agency", RULE)
-            if ctx.plan is None or self.agency not in ctx.plan.agencies:
-                raise InvalidInput(RULE, f"no agency {self.agency!r} in the plan")
-            if self.originator_id != reminders_aggregate_id(self.agency):
-                raise InvalidInput(RULE, f"reminders to {self.agency} belong to their own id")
-            require_iso_date(self.as_of, "as_of", RULE)
-            within = self.within_days
-            if not isinstance(within, int) or isinstance(within, bool):
-                raise InvalidInput(RULE, "within_days must be a whole number of days")
-            if not 0 <= within <= MAX_WITHIN_DAYS:
-                raise InvalidInput(RULE, f"within_days must be 0-{MAX_WITHIN_DAYS}")
+            within = check_addressed(self, ctx)
             months = check_escalation_months(self.escalate_months)
             self._check_actions(date.fromisoformat(self.as_of), within, months)
-            self._check_people(ctx)
-            if not isinstance(self.message_id, str) or not MESSAGE_ID.fullmatch(self.message_id):
-                raise InvalidInput(RULE, "message_id must be an RFC 5322 <id@domain>")
-            if len(self.message_id) > 250:
-                raise InvalidInput(RULE, "message_id is longer than 250 characters")
-            if not isinstance(self.body_sha256, str) or not SHA256_HEX.fullmatch(self.body_sha256):
-                raise InvalidInput(RULE, "body_sha256 must be 64 lowercase hex digits")
+            check_people(self.recipients, self.unreachable, self.agency, ctx, reviewers=True)
+            check_message(self.message_id, self.body_sha256)
 
         def _check_actions(self, as_of: date, within: int, months: tuple[int, ...]) -> None:
             """Each item's level and overdue flag must follow from its due date and the
             stated policy, so the record cannot overstate or understate an escalation."""
-            if not isinstance(self.actions, list) or not self.actions:
-                raise InvalidInput(RULE, "a digest names at least one action")
-            seen: set[str] = set()
-            for item in self.actions:
-                if not isinstance(item, dict) or set(item) != ITEM_MEMBERS:
-                    raise InvalidInput(
-                        RULE, f"each action is {{{', '.join(sorted(ITEM_MEMBERS))}}}"
-                    )
+            for item in check_due_items(self.actions, as_of, within, ITEM_MEMBERS):
                 action_id = item["action_id"]
-                if not isinstance(action_id, str) or not action_id or action_id in seen:
-                    raise InvalidInput(RULE, f"action ids must be distinct: {action_id!r}")
-                seen.add(action_id)
-                require_iso_date(item["due_date"], f"{action_id} due_date", RULE)
                 due = date.fromisoformat(item["due_date"])
-                overdue = due < as_of
-                if item["overdue"] is not overdue:
-                    raise InvalidInput(RULE, f"{action_id}: overdue must be {overdue}")
-                if not overdue and (due - as_of).days > within:
-                    raise InvalidInput(RULE, f"{action_id} is not due within {within} days")
+                overdue = item["overdue"]
                 level = escalation_level(due, as_of, months) if overdue else 0
                 if item["level"] != level or isinstance(item["level"], bool):
                     raise InvalidInput(RULE, f"{action_id}: escalation level must be {level}")
-
-        def _check_people(self, ctx: RuleContext) -> None:
-            """Recipients are registered users of this agency, or reviewers: a digest never
-            goes to another agency's people, nor to an administrator."""
-            for field, people in (
-                ("recipients", self.recipients),
-                ("unreachable", self.unreachable),
-            ):
-                if not isinstance(people, list) or len(set(people)) != len(people):
-                    raise InvalidInput(RULE, f"{field} must be a list of distinct user ids")
-                for user_id in people:
-                    user = ctx.directory.users.get(user_id) if ctx.directory else None
-                    if user is None:
-                        raise InvalidInput(RULE, f"{field}: no registered user {user_id!r}")
-                    own = user.role in AGENCY_ROLES and user.agency == self.agency
-                    if not own and user.role not in LADDER:
-                        raise InvalidInput(
-                            RULE, f"{user_id} ({user.role.value}) may not receive this digest"
-                        )
-            if not self.recipients:
-                raise InvalidInput(RULE, "a digest that was sent has at least one recipient")
-            if set(self.recipients) & set(self.unreachable):
-                raise InvalidInput(RULE, "a user is either a recipient or unreachable")
 
         def mutate(self, aggregate: Any) -> Any:
             if aggregate is None:
@@ -237,6 +277,55 @@ class Reminders(Aggregate):
                     items=digest_content(self.actions),
                     recipients=tuple(self.recipients),
                     unreachable=tuple(self.unreachable),
+                    message_id=self.message_id,
+                    body_sha256=self.body_sha256,
+                )
+            )
+
+    class UpdateRequested(Event, Aggregate.Created):
+        """An agency was asked, by a message the mail server accepted, for narrative
+        updates (domain/narrative.py) on its actions due within `within_days` of `as_of`
+        or overdue that had none signed since `updated_since` (the period's first day).
+        To the agency's own people only: asking for an update escalates nothing. Like a
+        digest, it names user ids and the body's SHA-256, never addresses or the text.
+        It may open an agency's reminders (version 1) as a digest may."""
+
+        TYPE = "reminder.update_requested"
+        agency: str
+        as_of: str
+        within_days: int
+        updated_since: str
+        actions: list[dict[str, Any]]
+        recipients: list[str]
+        unreachable: list[str]
+        message_id: str
+        body_sha256: str
+
+        def check(self, state: Any, ctx: RuleContext) -> None:
+            within = check_addressed(self, ctx)
+            require_iso_date(self.updated_since, "updated_since", RULE)
+            as_of = date.fromisoformat(self.as_of)
+            if date.fromisoformat(self.updated_since) > as_of:
+                raise InvalidInput(RULE, "updated_since must not be after as_of")
+            check_due_items(self.actions, as_of, within, UPDATE_ITEM_MEMBERS)
+            check_people(self.recipients, self.unreachable, self.agency, ctx, reviewers=False)
+            check_message(self.message_id, self.body_sha256)
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                return Aggregate.Created.mutate(self, None)
+            return Aggregate.Event.mutate(self, aggregate)
+
+        def apply(self, reminders: Reminders) -> None:
+            reminders.agency = self.agency
+            reminders.update_requests.append(
+                UpdateRequestRecord(
+                    sent_at=self.timestamp,
+                    sent_by=self.actor,
+                    as_of=self.as_of,
+                    updated_since=self.updated_since,
+                    action_ids=tuple(sorted(str(a["action_id"]) for a in self.actions)),
+                    recipients=tuple(self.recipients),
                     message_id=self.message_id,
                     body_sha256=self.body_sha256,
                 )

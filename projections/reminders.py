@@ -11,7 +11,7 @@ accepted, verified and chair-outcome actions are never chased. The escalation la
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -163,3 +163,73 @@ def _audience(
         Recipient(user_id, reason)
         for user_id, reason in sorted(chosen.items(), key=lambda kv: (rank.index(kv[1]), kv[0]))
     )
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    """One agency's request for narrative updates (domain/narrative.py): its actions due
+    within `within_days` or overdue with none signed since `updated_since`, and its own
+    people to ask (the officers assigned to those actions and its leads; nobody else)."""
+
+    agency: str
+    agency_name: str
+    as_of: date
+    within_days: int
+    updated_since: date
+    items: tuple[DigestItem, ...]
+    recipients: tuple[Recipient, ...]
+
+    def payload_items(self) -> list[dict[str, Any]]:
+        """The signed record's actions: which were asked about, never more."""
+        return [
+            {"action_id": i.action_id, "due_date": i.due_date, "overdue": i.overdue}
+            for i in self.items
+        ]
+
+
+def build_update_requests(
+    replay: Replay,
+    directory: Directory,
+    *,
+    as_of: date,
+    within_days: int,
+    updated_since: date,
+    agency: str | None = None,
+) -> list[UpdateRequest]:
+    """The actions a digest would chase (`build_digests`: due within `within_days` or
+    overdue), less those with a narrative update signed on or after `updated_since`,
+    grouped by agency as digests are; an agency with none left gets no request."""
+    actions = {a.action_id: a for a in replay.of_type(Action)}
+
+    def updated(action_id: str) -> bool:
+        action = actions.get(action_id)
+        updates = action.narrative_updates if action else []
+        return any(u.signed_at.date() >= updated_since for u in updates)
+
+    requests = []
+    for digest in build_digests(
+        replay,
+        directory,
+        as_of=as_of,
+        within_days=within_days,
+        escalate_months=(1,),  # levels do not matter here: a request escalates nothing
+        agency=agency,
+    ):
+        items = [
+            replace(item, level=0)
+            for item in sorted(digest.items, key=lambda i: (i.due_date, i.action_id))
+            if not updated(item.action_id)
+        ]
+        if items:
+            requests.append(
+                UpdateRequest(
+                    agency=digest.agency,
+                    agency_name=digest.agency_name,
+                    as_of=as_of,
+                    within_days=within_days,
+                    updated_since=updated_since,
+                    items=tuple(items),
+                    recipients=_audience(digest.agency, items, actions, directory),
+                )
+            )
+    return requests

@@ -28,6 +28,8 @@ from ledger.auditor.entry import SignedEntry
 from ledger.auditor.note import VerifierKey
 from projections.challenges import ChallengeView, challenges
 from projections.diff import action_entries_between
+from projections.report_arisings import ArisingLine, arising_lines
+from projections.report_narrative import NarrativeLine, narrative_lines
 from projections.status import STATUS_ORDER, PlanStatus, response_summary
 
 if TYPE_CHECKING:
@@ -155,6 +157,12 @@ class ProgressReport:
     #: Every challenge raised by the as-of moment, as it then stood (projections/
     #: challenges.py): unresolved first, oldest first, each with its answers.
     challenges: list[ChallengeView] = field(default_factory=list)
+    #: Every action arising recorded by the as-of moment, as it then stood
+    #: (projections/report_arisings.py): open and overdue first.
+    arisings: list[ArisingLine] = field(default_factory=list)
+    #: The narrative updates signed in (since, as_of], by action
+    #: (projections/report_narrative.py).
+    narratives: list[NarrativeLine] = field(default_factory=list)
 
     @property
     def missing(self) -> list[int]:
@@ -274,6 +282,12 @@ def build_report(
             as_of=as_of.date(),
             until=as_of,
         ),
+        arisings=arising_lines(
+            takewhile(lambda entry: entry[0] < checkpoint.size, ledger.entries(0)),
+            until=as_of,
+            today=as_of.date(),
+        ),
+        narratives=narrative_lines(ledger, start, as_of, checkpoint.size, ledger.directory()),
     )
 
 

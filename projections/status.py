@@ -33,6 +33,7 @@ from domain.lifecycle import CHAIR_OUTCOMES, REMOVED_FROM_PLAN, Decision, Eviden
 from domain.progress import recommendation_status
 from domain.response import Response
 from domain.wording import resolved
+from projections.narrative_snapshot import narrative_fields, narrative_snapshot
 from projections.replay import Replay as Replay  # re-exported: the reference replay
 
 #: Statuses in the order of tables and charts, from not started to closed; merged and
@@ -70,6 +71,9 @@ class ActionRow:
     # source reported it for, and the source. None when it was recorded live.
     backfilled_on: str | None = None
     backfill_source: str | None = None
+    # Its latest narrative update's period and signing date (domain/narrative.py), or None.
+    narrative_period: str | None = None
+    narrative_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ def action_snapshot(action: Action) -> dict[str, Any]:
             }
             for lead in action.lead_history
         ],
+        **narrative_snapshot(action.narrative_updates),  # only once it has one
     }
 
 
@@ -478,6 +483,7 @@ def _row_from_snapshot(
         last_change=last_change,
         **_response_fields(snapshot["response"], labels),
         **_backfill_fields(snapshot.get("backfill")),
+        **narrative_fields(snapshot.get("narrative")),
     )
 
 

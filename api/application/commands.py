@@ -308,6 +308,16 @@ class Client:
             {"scope": scope, "rating": rating, "reason": reason},
         )
 
+    def narrative_update(
+        self, action_id: str, period: str, done: str = "", next: str = "", risks: str = ""
+    ) -> Appended:
+        """The lead agency's account of the action for a period (domain/narrative.py)."""
+        return self.submit(
+            Action.NarrativeUpdated.TYPE,
+            self.action(action_id).id,
+            {"period": period, "done": done, "next": next, "risks": risks},
+        )
+
     def comment(self, action_id: str, text: str, *, challenge: bool = False) -> Appended:
         return self.submit(
             Action.CommentAdded.TYPE,

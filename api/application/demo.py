@@ -14,7 +14,9 @@ and `status --as-of 2022-11-10` (what the record said then: nothing yet) and `st
 --as-of 2022-11-10 --occurred` (what had happened by then) differ. In April 2023 the
 group transfers one action to another lead agency (`TRANSFER`, simulated). The formal response to
 each recommendation is recorded from the same report: the council and its partners
-accepted the recommendations and are implementing them.
+accepted the recommendations and are implementing them. On 13 March 2023 the PCC holds the
+Assurance & Accountability session of the seed's minutes (demo_story.py `AssuranceMeetings`:
+its challenge on mobile operations, a simulated answer, the action arising, closed in June).
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from api.application.commands import Client
-from api.application.demo_story import TELFORD_WORDS, TRANSFER, record_the_past, show_the_past
+from api.application.demo_story import (
+    TELFORD_WORDS,
+    TRANSFER,
+    AssuranceMeetings,
+    record_the_past,
+    show_the_past,
+)
 from api.application.plan_import import ACTION_COLUMNS, agency_id, import_csv
 from api.application.render import render_status
 from api.application.setup import initialise
@@ -82,7 +90,14 @@ class Cast:
         return self.clients[user]
 
 
-def run_demo(config: LedgerConfig, data_file: Path | None = None) -> int:
+def run_demo(
+    config: LedgerConfig,
+    data_file: Path | None = None,
+    minutes_digest: Callable[[Any], str] | None = None,
+) -> int:
+    """Seed and show the demo; `minutes_digest` (projections/minutes_render.py's
+    `minutes_sha256`, handed in: this layer renders nothing) lets it hold and approve
+    the PCC's assurance meetings (none without it)."""
     data_file = data_file or default_data_file()
     if not data_file.exists():
         print(f"demo: cannot find the plan data {data_file}; pass --data FILE")
@@ -92,7 +107,7 @@ def run_demo(config: LedgerConfig, data_file: Path | None = None) -> int:
     with ledger:
         if ledger.directory() is None:
             print(f"Seeding the Telford plan into {config.describe_store()} …")
-            _seed(ledger, config, clock, data_file)
+            _seed(ledger, config, clock, data_file, minutes_digest)
         else:
             print(f"The demo ledger in {config.home} is already seeded; showing it.")
         return _show(ledger, config)
@@ -122,7 +137,13 @@ def _simulated_key(config: LedgerConfig, user_id: str) -> KeyPair:
     return key
 
 
-def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Path) -> None:
+def _seed(
+    ledger: Ledger,
+    config: LedgerConfig,
+    clock: SimulatedClock,
+    data: Path,
+    digest: Callable[[Any], str] | None = None,
+) -> None:
     initialise(
         config,
         origin=ORIGIN,
@@ -174,7 +195,7 @@ def _seed(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, data: Pat
     clock.now += timedelta(minutes=5)
     record_the_past(ledger, sig, clock, plan)
     _register_cast(ledger, config, clock, cast, sorted(plan.agencies))
-    _simulate(ledger, config, clock, cast)
+    _simulate(ledger, config, clock, cast, digest)
 
 
 def _write_actions(path: Path, recommendations: dict[int, Any], agencies: dict[str, str]) -> None:
@@ -247,8 +268,21 @@ def _register_cast(
     )
 
 
-def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast: Cast) -> None:
+def _simulate(
+    ledger: Ledger,
+    config: LedgerConfig,
+    clock: SimulatedClock,
+    cast: Cast,
+    digest: Callable[[Any], str] | None = None,
+) -> None:
     rng = random.Random(2022)
+    meetings = AssuranceMeetings(
+        ledger,
+        clock,
+        cast.__getitem__,
+        lambda user: _join(ledger, config, clock, cast, user),
+        digest,
+    )
     log_signer = NoteSigner(ORIGIN, KeyPair.read(config.log_key_path))
     store = LocalEvidenceStore(config.evidence_dir)
     plan = ledger.plan()
@@ -271,6 +305,7 @@ def _simulate(ledger: Ledger, config: LedgerConfig, clock: SimulatedClock, cast:
             clock.now = day + WORKDAY_START - timedelta(minutes=30)
             cast["sig"].transfer_lead(*TRANSFER[1:])
             transferred = True
+        meetings.before(day)  # the PCC's assurance meetings (demo_story.py)
         todays = rng.sample(action_ids, k=min(len(action_ids), 4))
         for minute, action_id in enumerate(todays):
             clock.now = day + WORKDAY_START + timedelta(minutes=17 * minute)

@@ -1,4 +1,6 @@
-"""A reminder digest as an email: plain text, one message per agency.
+"""A reminder digest as an email: plain text, one message per agency. A request for
+narrative updates (api/application/update_requests.py) is made the same way, with a link
+into the pages for each action it asks about.
 
 The body names actions, dates, statuses and recipients by user id; never evidence
 content or anyone's address. Its SHA-256 (of the UTF-8 text with LF line ends, before
@@ -9,12 +11,13 @@ matched to its signed record without the log holding the text.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from projections.reminders import REASONS, Digest, DigestItem
+from projections.reminders import REASONS, Digest, DigestItem, Recipient, UpdateRequest
 
 LEVEL_HEADINGS = {
     0: "overdue",
@@ -104,12 +107,81 @@ def subject(digest: Digest) -> str:
 
 def compose(digest: Digest, *, origin: str, sender: str, addresses: dict[str, str]) -> DigestMail:
     """To: the agency's own people; Cc: the reviewers the escalation reaches."""
-    body = render_body(digest, origin)
+    return _mail(
+        render_body(digest, origin),
+        subject(digest),
+        digest.recipients,
+        sender=sender,
+        addresses=addresses,
+        idstring="reminder",
+    )
+
+
+def render_update_request(request: UpdateRequest, origin: str, base_url: str) -> str:
+    """The request's text: each action with its due date, status and title, and the link
+    to its page (`{base_url}/actions/R1.1`), where the update is read and the CLI line to
+    sign one."""
+    root = base_url.rstrip("/")
+    lines = [
+        f"Narrative updates requested from {request.agency_name} ({request.agency}), "
+        f"as of {request.as_of.isoformat()}.",
+        "",
+        f"Sent by the implementation ledger {origin},",
+        "which records that this request was sent, to whom and about which actions (not its text).",
+        "",
+        "Please sign a narrative update (what was done, what is next, the risks) for each",
+        f"action below: none has one signed since {request.updated_since.isoformat()}.",
+    ]
+    for item in request.items:
+        lines += [
+            _line(item, "overdue" if item.overdue else "due"),
+            f"           {root}/actions/{item.action_id}",
+        ]
+    lines += [
+        "",
+        "To sign one from the command line:",
+        f"  inquiry-ledger --as YOU act {request.items[0].action_id} update --period PERIOD "
+        '--done "..." --next "..." --risks "..."',
+        "",
+        "Sent to: "
+        + ", ".join(f"{r.user_id} ({REASONS[r.reason]})" for r in request.recipients)
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compose_update_request(
+    request: UpdateRequest, *, origin: str, base_url: str, sender: str, addresses: dict[str, str]
+) -> DigestMail:
+    """To the agency's own people (officers and leads), one message for all its actions."""
+    count = len(request.items)
+    title = (
+        f"[inquiry-ledger] {request.agency_name}: narrative update requested for {count} "
+        f"{'action' if count == 1 else 'actions'} (as of {request.as_of})"
+    )
+    body = render_update_request(request, origin, base_url)
+    return _mail(
+        body, title, request.recipients, sender=sender, addresses=addresses, idstring="updates"
+    )
+
+
+def _mail(
+    body: str,
+    title: str,
+    recipients: Sequence[Recipient],
+    *,
+    sender: str,
+    addresses: dict[str, str],
+    idstring: str,
+) -> DigestMail:
+    """To: the agency's own people; Cc: the others (reviewers); if none of the agency's
+    has an address, the others are the To."""
     domain = sender.rpartition("@")[2]
-    message_id = make_msgid(idstring="reminder", domain=domain)
+    message_id = make_msgid(idstring=idstring, domain=domain)
     message = EmailMessage()
-    to = [r.user_id for r in digest.recipients if r.reason in ("officer", "agency_lead")]
-    cc = [r.user_id for r in digest.recipients if r.user_id not in to]
+    to = [r.user_id for r in recipients if r.reason in ("officer", "agency_lead")]
+    cc = [r.user_id for r in recipients if r.user_id not in to]
     to_addressed = [u for u in to if u in addresses]
     cc_addressed = [u for u in cc if u in addresses]
     if not to_addressed:
@@ -118,7 +190,7 @@ def compose(digest: Digest, *, origin: str, sender: str, addresses: dict[str, st
     message["To"] = ", ".join(addresses[u] for u in to_addressed)
     if cc_addressed:
         message["Cc"] = ", ".join(addresses[u] for u in cc_addressed)
-    message["Subject"] = subject(digest)
+    message["Subject"] = title
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
@@ -129,5 +201,5 @@ def compose(digest: Digest, *, origin: str, sender: str, addresses: dict[str, st
         body_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
         message_id=message_id,
         to=tuple(to_addressed + cc_addressed),
-        unreachable=tuple(r.user_id for r in digest.recipients if r.user_id not in addresses),
+        unreachable=tuple(r.user_id for r in recipients if r.user_id not in addresses),
     )

@@ -203,7 +203,7 @@ def _one(
         outcome.detail = "no recipient has an email address in the contacts file"
         return outcome
     # Check the record before sending: a refusal must come before any email does.
-    _check(ledger, _sign(ledger, signer, _payload(digest, options, mail, set())))
+    check_record(ledger, sign_record(ledger, signer, _payload(digest, options, mail, set())))
     try:
         refused = send(smtp, mail.message)
     except DeliveryError as error:
@@ -217,7 +217,7 @@ def _one(
     outcome.state = "sent"
     outcome.body = ""
     payload = _payload(digest, options, mail, refused_users)
-    outcome.leaf_index = _record(ledger, signer, payload)
+    outcome.leaf_index = append_record(ledger, signer, payload)
     return outcome
 
 
@@ -237,11 +237,14 @@ def _payload(
     }
 
 
-def _sign(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> SignedEntry:
+def sign_record(
+    ledger: Ledger, signer: Signer, payload: dict[str, Any], kind: str = Reminders.DigestSent.TYPE
+) -> SignedEntry:
+    """The record of a message to `payload["agency"]`, as its reminders' next entry."""
     aggregate_id = reminders_aggregate_id(payload["agency"])
     following = ledger.next_entry(aggregate_id)
     return signer.sign(
-        Reminders.DigestSent.TYPE,
+        kind,
         aggregate_id,
         following.version,
         payload,
@@ -249,7 +252,7 @@ def _sign(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> SignedEntr
     )
 
 
-def _check(ledger: Ledger, entry: SignedEntry) -> None:
+def check_record(ledger: Ledger, entry: SignedEntry) -> None:
     """The rule the ledger will apply on append, applied now (the ledger re-checks)."""
     directory = ledger.require_directory()
     actor, _ = directory.resolve(entry.body.actor, entry.body.key_id)
@@ -257,11 +260,13 @@ def _check(ledger: Ledger, entry: SignedEntry) -> None:
     event.check(ledger.get(entry.body.aggregate_id), RuleContext(actor, directory, ledger.plan()))
 
 
-def _record(ledger: Ledger, signer: Signer, payload: dict[str, Any]) -> int:
+def append_record(
+    ledger: Ledger, signer: Signer, payload: dict[str, Any], kind: str = Reminders.DigestSent.TYPE
+) -> int:
     """Append the record; re-sign once on a concurrent append to the same agency."""
     for attempt in (1, 2):
         try:
-            return ledger.append([_sign(ledger, signer, payload)])[0].leaf_index
+            return ledger.append([sign_record(ledger, signer, payload, kind)])[0].leaf_index
         except VersionConflict:
             if attempt == 2:
                 raise RecordingFailed(

@@ -296,6 +296,30 @@ VERBS: tuple[Verb, ...] = (
         fixed={"challenge": True},
         form=Form("Challenge (asks the agency to answer)", 9, {"text": "probe"}),
     ),
+    # Not a web form yet: the CLI signs it (and POST /v1/entries takes it).
+    Verb(
+        "update",
+        Action.NarrativeUpdated.TYPE,
+        "narrative_update",
+        (
+            Arg(
+                "period",
+                "Period",
+                flag="--period",
+                help='the period it covers, as your reports name it: "2023-H1" (<= 40 chars)',
+            ),
+            *(
+                Arg(name, label, required=False, default="", flag=f"--{name}", help=what)
+                for name, label, what in (
+                    ("done", "Done", "what was done in the period"),
+                    ("next", "Next", "what comes next"),
+                    ("risks", "Risks", "the risks to delivery"),
+                )
+            ),
+        ),
+        help="officer or agency lead: the narrative update for a period (done, next, risks; "
+        "at least one)",
+    ),
     Verb("assign", Action.OfficerAssigned.TYPE, "assign", (Arg("officer"),)),
     Verb(
         "amend",

@@ -2,7 +2,11 @@
 
     inquiry-ledger --as USER --key KEYFILE remind [--within 30] [--escalate 3,6,9]
         [--as-of DATE] [--contacts FILE] [--agency ID] [--repeat-after 7] [--dry-run]
-        [--wait 10]
+        [--wait 10] [--updates [--updated-since DATE] [--base-url URL]]
+
+With --updates it asks for narrative updates instead (api/application/update_requests.py):
+one message per agency listing its actions due or overdue that have no update signed
+this period, each with its link into the pages.
 
 It prints, per agency, what was sent to whom (user ids, never addresses), what was
 skipped and why. Exit status: 0 every digest due was sent (or was a repeat); 5 a digest
@@ -30,6 +34,7 @@ from api.application.remind import (
     RemindOptions,
     remind,
 )
+from api.application.update_requests import UpdateRequestOptions, request_updates
 from api.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_SET_UP,
@@ -46,6 +51,7 @@ from domain.reminders import DEFAULT_ESCALATION_MONTHS, MAX_WITHIN_DAYS, check_e
 from projections.reminders import REASONS
 
 EXIT_NOT_DELIVERED = 5
+BASE_URL_ENV = "INQUIRY_LEDGER_BASE_URL"
 EXIT_IN_PROGRESS = 6
 
 
@@ -76,6 +82,22 @@ def _add_remind(sub: Subparsers) -> None:
         default=OTHER_RUN_WAIT_SECONDS,
         help=f"seconds to wait for another remind run to finish (default "
         f"{OTHER_RUN_WAIT_SECONDS:g}; then exit 6, sending nothing)",
+    )
+    p.add_argument(
+        "--updates",
+        action="store_true",
+        help="instead of the digest: ask each agency for a narrative update of its actions "
+        "due within --within days or overdue that have none since --updated-since "
+        "(recorded as reminder.update_requested)",
+    )
+    p.add_argument(
+        "--updated-since",
+        help="with --updates: the period's first day; an update signed on or after it "
+        "counts (default the first day of the --as-of month)",
+    )
+    p.add_argument(
+        "--base-url",
+        help=f"with --updates: the pages' address, for the links (default ${BASE_URL_ENV})",
     )
     p.set_defaults(func=cmd_remind)
 
@@ -111,8 +133,34 @@ def _options(args: argparse.Namespace) -> RemindOptions:
     )
 
 
+def _update_options(args: argparse.Namespace, base: RemindOptions) -> UpdateRequestOptions:
+    base_url = args.base_url or os.environ.get(BASE_URL_ENV, "")
+    if not base_url.startswith(("https://", "http://")):
+        raise CliError(
+            f"--updates links into the pages: give --base-url https://... or set {BASE_URL_ENV}"
+        )
+    since = None
+    if args.updated_since:
+        try:
+            since = date.fromisoformat(args.updated_since)
+        except ValueError:
+            raise CliError(
+                f"--updated-since takes a date YYYY-MM-DD, not {args.updated_since!r}"
+            ) from None
+    return UpdateRequestOptions(
+        as_of=base.as_of,
+        base_url=base_url,
+        within_days=base.within_days,
+        updated_since=since,
+        repeat_after_days=base.repeat_after_days,
+        agency=base.agency,
+        dry_run=base.dry_run,
+    )
+
+
 def cmd_remind(args: argparse.Namespace) -> int:
     options = _options(args)
+    updates = _update_options(args, options) if args.updates else None
     config = config_from(args)
     contacts_path = Path(args.contacts) if args.contacts else config.home / "contacts.csv"
     smtp = None
@@ -127,28 +175,37 @@ def cmd_remind(args: argparse.Namespace) -> int:
     with open_ledger(config) as ledger:
         signer = None if options.dry_run else signer_for(args, config, ledger.origin())
         try:
-            outcomes = remind(
-                ledger, options, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
-            )
+            if updates is not None:
+                outcomes = request_updates(
+                    ledger, updates, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
+                )
+            else:
+                outcomes = remind(
+                    ledger, options, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
+                )
         except RecordingFailed as error:
             raise CliError(str(error), EXIT_REFUSED) from None
         except RemindInProgress as error:
             raise CliError(str(error), EXIT_IN_PROGRESS) from None
         except ValueError as error:
             raise CliError(str(error)) from None
-    return _report(outcomes, options)
+    return _report(outcomes, options, updates is not None)
 
 
-def _report(outcomes: list[Outcome], options: RemindOptions) -> int:
+def _report(outcomes: list[Outcome], options: RemindOptions, updates: bool = False) -> int:
     scope = f" for {options.agency}" if options.agency else ""
     if not outcomes:
-        print(f"nothing due within {options.within_days} days or overdue{scope}")
+        lacking = " without a narrative update this period" if updates else ""
+        print(f"nothing due within {options.within_days} days or overdue{lacking}{scope}")
         return 0
     for outcome in outcomes:
         digest = outcome.digest
-        if outcome.state == "dry_run" and digest is not None:
+        if outcome.state == "dry_run":
             print(f"=== {outcome.agency} (dry run: not sent, not recorded)")
-            print("to: " + ", ".join(_who(r.user_id, r.reason) for r in digest.recipients))
+            if digest is not None:
+                print("to: " + ", ".join(_who(r.user_id, r.reason) for r in digest.recipients))
+            else:
+                print("to: " + ", ".join(outcome.recipients))
             print(outcome.body)
         elif outcome.state == "sent":
             print(

@@ -111,7 +111,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = config_from(args)
-    return run_demo(config, data_file=Path(args.data) if args.data else None)
+    from projections.minutes_render import minutes_sha256
+
+    return run_demo(
+        config, data_file=Path(args.data) if args.data else None, minutes_digest=minutes_sha256
+    )
 
 
 def _add_init(sub: Subparsers) -> None:

@@ -45,6 +45,7 @@ OPERATIONAL = frozenset(
         "action.evidence_erased",
         "action.comment_added",
         "reminder.digest_sent",
+        "reminder.update_requested",
     }
 )
 
@@ -99,7 +100,11 @@ AUTHORITY: dict[str, frozenset[str] | None] = {
     "action.returned": frozenset({"agency_lead", "implementation_group", "chair"}),
     "action.rag_rated": frozenset({"agency_lead", "implementation_group", "chair"}),
     "action.comment_added": ALL_ROLES - {"scrutiny"},
+    # The lead agency's own account for a period: done, next, risks (domain/narrative.py).
+    "action.narrative_updated": frozenset({"officer", "agency_lead"}),
     "reminder.digest_sent": frozenset({"admin", "implementation_group"}),
+    # A request for narrative updates, to the agency's own people (domain/reminders.py).
+    "reminder.update_requested": frozenset({"admin", "implementation_group"}),
     # A challenge to an agency (domain/challenge.py): raised by the overseers, never by an
     # agency's people; answered by the addressed agency's (`scoped_to_agency`); closed or
     # escalated by its challenger alone (the same user: signers.py).

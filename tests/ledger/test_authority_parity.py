@@ -464,6 +464,9 @@ def attempts(case: Case, s: States) -> list[Attempt]:
         ]
     if kind == "action.comment_added":
         return [on("in_progress", {"kind": "comment", "text": "a note"})]
+    if kind == "action.narrative_updated":
+        update = {"period": "2023-H1", "done": "Trained staff", "next": "Audit", "risks": ""}
+        return [on("in_progress", update)]
     if kind == "action.merged":
         return [on("in_progress", {"into": "R1.1", "reason": "a duplicate"})]
     if kind == "action.withdrawn":
@@ -497,6 +500,13 @@ def attempts(case: Case, s: States) -> list[Attempt]:
         payload |= {"escalate_months": [3, 6, 9], "actions": [item]}
         payload |= {"recipients": ["council.officer"], "unreachable": []}
         payload |= {"message_id": "<digest@council.example>", "body_sha256": "0" * 64}
+        return [(None, reminders_aggregate_id("council"), payload)]
+    if kind == "reminder.update_requested":
+        item = {"action_id": "R1.1", "due_date": "2023-06-30", "overdue": True}
+        payload = {"agency": "council", "as_of": "2023-07-01", "within_days": 30}
+        payload |= {"updated_since": "2023-07-01", "actions": [item]}
+        payload |= {"recipients": ["council.officer"], "unreachable": []}
+        payload |= {"message_id": "<updates@council.example>", "body_sha256": "0" * 64}
         return [(None, reminders_aggregate_id("council"), payload)]
     if kind == "directory.user_registered":
         assert case.registers is not None

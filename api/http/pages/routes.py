@@ -29,7 +29,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.application.tokens import TokenError
-from api.http.pages import challenges, offpage, reading, signin, signing, verify
+from api.http.pages import challenges, offpage, reading, sessions, signin, signing, verify
 from api.http.pages.common import PageError, SignInNeeded, render, viewer_of
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     signin.router,
     reading.router,
     challenges.router,
+    sessions.router,
     verify.router,
     signing.router,
     offpage.router,

@@ -305,6 +305,12 @@ class ActionRowOut(BaseModel):
         default=None, description="where the status comes from a backfilled fact: its date"
     )
     backfill_source: str | None = Field(default=None, description="the source it cites")
+    narrative_period: str | None = Field(
+        default=None, description="the period its latest narrative update names"
+    )
+    narrative_on: str | None = Field(
+        default=None, description="the date its latest narrative update was signed"
+    )
 
 
 class StatusOut(BaseModel):

@@ -45,6 +45,7 @@ SAMPLE_ARGV: dict[str, list[str]] = {
     "rate": ["amber", "--reason", "r"],
     "comment": ["t"],
     "challenge": ["t"],
+    "update": ["--period", "2023-H1", "--done", "d"],
     "assign": ["officer.two"],
     "amend": ["--set", "title=New", "--set", "lead_officers=A; B", "--reason", "r"],
     "merge": ["R1.2", "--reason", "r"],
@@ -130,6 +131,8 @@ def test_the_catalogue_maps_arguments_as_the_cli_always_has() -> None:
     assert values(BY_NAME["sign-off"], args) == {"statement": ""}
     response = {"response": "accepted", "responded_on": "2023-03-01", "responder": "Home Office"}
     assert call("respond") == ("respond_to_action", {**response, "reasons": "", "source": ""})
+    narrative = {"period": "2023-H1", "done": "d", "next": "", "risks": ""}
+    assert call("update") == ("narrative_update", narrative)
 
 
 def test_every_form_the_pages_offer_is_a_verb_of_the_catalogue() -> None:

@@ -139,6 +139,22 @@ def test_the_demo_seeds_and_verifies(cli) -> None:
     assert "in_progress (backfilled, 2022-11-10)" in said
     found = json.loads(cli("status", "--json")[1])
     assert all(r["response"] == "accepted" for r in found["recommendations"])
+    # The PCC's assurance meeting of 13 March 2023 (the seed's minutes; issue 15): held
+    # by the pcc, its action arising on mobile operations closed at the June meeting.
+    assert (
+        "The PCC Assurance & Accountability session of 13 March 2023 (pcc-aa-2023-03) "
+        "covered 13 recommendations; its action arising pcc-aa-2023-03.1 (For the T/DCC "
+        "to share with the OPCC the extent and frequency of the mobile operations, owned "
+        "by West Mercia Police, due 2023-04-28) is closed on 2023-06-12; minutes "
+        "approved" in out
+    )
+    code, listed, _ = cli("session", "list")
+    assert code == 0 and listed.count("approved (entry") == 2
+    code, minutes, _ = cli("session", "minutes", "pcc-aa-2023-03")
+    assert code == 0 and "Approved by the chair, pcc" in minutes
+    assert "mobile operations" in minutes and "not of these minutes" not in minutes
+    code, threads, _ = cli("challenge", "list")
+    assert "C1  R29  west-mercia-police  closed: satisfied" in threads
     code, out, _ = cli("demo")  # a second run shows the same ledger without reseeding
     assert code == 0 and "already seeded" in out
 

@@ -237,6 +237,10 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
         "GET /challenges/{challenge_id}": Probe(
             lambda a: page("GET", f"/challenges/{CHALLENGE_OF[a]}"), asked
         ),
+        "GET /sessions": Probe(lambda _: page("GET", "/sessions"), lambda _: "sig-1"),
+        "GET /sessions/{session_id}": Probe(
+            lambda _: page("GET", "/sessions/sig-1"), lambda _: "Minutes (PDF)"
+        ),
         "GET /signin": Probe(lambda _: page("GET", "/signin"), same),
         "POST /signin": Probe(lambda _: svc.sign_in(player), same),
         "POST /signout": Probe(lambda _: svc.sign_out(player), same),

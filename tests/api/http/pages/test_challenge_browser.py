@@ -12,20 +12,17 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from api.application.tokens import TokenStore
 from ledger.config import LedgerConfig
-from tests.support.browser import AXE_OPTIONS, CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.support.browser import axe_violations as _violations
+from tests.support.browser import sign_in_page as _sign_in
 from tests.support.clock import Clock
 from tests.support.server import running_server
 from tests.support.world import make_world
-
-#: The audit's rules, WCAG 2.2 AA's included.
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-RULES = {**AXE_OPTIONS, "runOnly": {"type": "tag", "values": TAGS}}
 
 
 @pytest.fixture
@@ -53,20 +50,6 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
         world.ledger.close()
     with running_server({"INQUIRY_LEDGER_HOME": str(home)}) as url:
         yield url, issued
-
-
-def _violations(page: Any, name: str) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-
-    found = Axe().run(page, options=RULES).response["violations"]
-    return [f"{name}: {v['id']} ({v['help']})" for v in found]
-
-
-def _sign_in(page: Any, url: str, token: str) -> None:
-    page.goto(f"{url}/signin")
-    page.get_by_label("Your access token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/")
 
 
 def test_the_challenges_pages_by_keyboard(served: tuple[str, dict[str, str]]) -> None:

@@ -1,0 +1,215 @@
+"""`inquiry-ledger remind --updates`: ask each agency for its narrative updates.
+
+The update-request cycle (issue 15): run monthly, say, it asks each agency owning actions
+due within N days or overdue that have no narrative update (domain/narrative.py) signed
+since the period's first day (`updated_since`; default the first of the as-of month) for
+one, in one message per agency listing those actions with links into the pages
+(`{base_url}/actions/R10.1`). It goes to the agency's own people only (the officers
+assigned to those actions and its leads): asking for an update escalates nothing.
+
+Each step is the reminders' own (api/application/remind.py): the same run lock, the same
+"skip it if the same request was recorded within `repeat_after_days`", the record signed
+and checked before sending, sent through the same mailer, recorded only once the server
+accepted it, as a signed `reminder.update_requested` entry on the agency's reminders:
+action ids and due dates, recipients by user id, the Message-ID and the body's SHA-256;
+never an address nor the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from api.application.digest_mail import DigestMail, compose_update_request
+from api.application.mailer import DeliveryError, SmtpSettings, deliver
+from api.application.remind import (
+    OTHER_RUN_WAIT_SECONDS,
+    Outcome,
+    RemindInProgress,
+    Sender,
+    append_record,
+    check_record,
+    run_lock,
+    sign_record,
+)
+from domain import Reminders, RuleContext
+from domain.reminders import check_sender, reminders_aggregate_id
+from ledger.locks import RunInProgress
+from ledger.service import Ledger
+from ledger.signer import Signer
+from projections.asof import parse_as_of
+from projections.reminders import UpdateRequest, build_update_requests
+from projections.replay import Replay
+
+KIND = Reminders.UpdateRequested.TYPE
+
+
+@dataclass(frozen=True)
+class UpdateRequestOptions:
+    as_of: date
+    base_url: str
+    within_days: int = 30
+    updated_since: date | None = None  # None: the first day of the as-of month
+    repeat_after_days: int = 7
+    agency: str | None = None
+    dry_run: bool = False
+
+    @property
+    def since(self) -> date:
+        return self.updated_since or self.as_of.replace(day=1)
+
+
+def request_updates(
+    ledger: Ledger,
+    options: UpdateRequestOptions,
+    *,
+    contacts: dict[str, str],
+    signer: Signer | None = None,
+    smtp: SmtpSettings | None = None,
+    send: Sender = deliver,
+    wait: float = OTHER_RUN_WAIT_SECONDS,
+) -> list[Outcome]:
+    """Build the requests as of `options.as_of` and, unless it is a dry run, send and
+    record each in turn, holding the remind runs' lock. The same refusals as `remind`:
+    NotPermitted before anything is sent, ValueError for an unknown agency or an
+    `updated_since` after the as-of date, RemindInProgress after `wait` seconds.
+    Each Outcome's `digest` is None; its `detail` lists the actions asked about."""
+    directory = ledger.require_directory()
+    plan = ledger.plan()
+    if options.agency is not None and (plan is None or options.agency not in plan.agencies):
+        known = ", ".join(sorted(plan.agencies)) if plan else "none"
+        raise ValueError(f"no agency {options.agency!r} in the plan (known: {known})")
+    if options.since > options.as_of:
+        raise ValueError("--updated-since must not be after the as-of date")
+    if options.dry_run:
+        return _run(ledger, options, contacts, signer, smtp, send)
+    if signer is None or smtp is None:
+        raise ValueError("sending needs a signer and SMTP settings")
+    actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
+    check_sender(RuleContext(actor, directory, plan))
+    try:
+        with run_lock(ledger.config).hold(wait):
+            return _run(ledger, options, contacts, signer, smtp, send)
+    except RunInProgress:
+        raise RemindInProgress(
+            f"another remind run is in progress (waited {wait:g} s); nothing was sent"
+        ) from None
+
+
+def _run(
+    ledger: Ledger,
+    options: UpdateRequestOptions,
+    contacts: dict[str, str],
+    signer: Signer | None,
+    smtp: SmtpSettings | None,
+    send: Sender,
+) -> list[Outcome]:
+    replay = Replay().feed(ledger.entries(), until_time=parse_as_of(options.as_of.isoformat()))
+    requests = build_update_requests(
+        replay,
+        ledger.require_directory(),
+        as_of=options.as_of,
+        within_days=options.within_days,
+        updated_since=options.since,
+        agency=options.agency,
+    )
+    outcomes: list[Outcome] = []
+    reachable = True
+    for request in requests:
+        if not reachable:
+            outcomes.append(Outcome(request.agency, "not_attempted", "SMTP server unreachable"))
+            continue
+        outcome = _one(ledger, request, options, contacts, signer, smtp, send)
+        reachable = not outcome.server_down
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _one(
+    ledger: Ledger,
+    request: UpdateRequest,
+    options: UpdateRequestOptions,
+    contacts: dict[str, str],
+    signer: Signer | None,
+    smtp: SmtpSettings | None,
+    send: Sender,
+) -> Outcome:
+    asked = ", ".join(item.action_id for item in request.items)
+    previous = _same_request_sent(ledger, request, options.repeat_after_days)
+    if previous is not None:
+        return Outcome(
+            request.agency,
+            "repeat",
+            f"the same request ({asked}) was sent {previous:%Y-%m-%d %H:%M} UTC, within "
+            f"{options.repeat_after_days} days",
+        )
+    sender_address = smtp.sender if smtp else "reminders@inquiry-ledger.invalid"
+    mail = compose_update_request(
+        request,
+        origin=ledger.origin(),
+        base_url=options.base_url,
+        sender=sender_address,
+        addresses=contacts,
+    )
+    outcome = Outcome(
+        request.agency,
+        "dry_run",
+        asked,
+        recipients=list(mail.to),
+        unreachable=list(mail.unreachable),
+        body=mail.body,
+    )
+    if options.dry_run:
+        return outcome
+    assert signer is not None and smtp is not None
+    if not mail.to:
+        outcome.state = "not_sent"
+        outcome.detail = "no recipient has an email address in the contacts file"
+        return outcome
+    check_record(ledger, sign_record(ledger, signer, _payload(request, mail, set()), KIND))
+    try:
+        refused = send(smtp, mail.message)
+    except DeliveryError as error:
+        outcome.state, outcome.detail, outcome.body = "not_sent", str(error), ""
+        outcome.server_down = not error.refused
+        return outcome
+    refused_users = {u for u in mail.to if contacts[u] in refused}
+    outcome.recipients = [u for u in mail.to if u not in refused_users]
+    outcome.unreachable = sorted({*mail.unreachable, *refused_users})
+    outcome.message_id = mail.message_id
+    outcome.state = "sent"
+    outcome.body = ""
+    outcome.leaf_index = append_record(ledger, signer, _payload(request, mail, refused_users), KIND)
+    return outcome
+
+
+def _payload(request: UpdateRequest, mail: DigestMail, refused: set[str]) -> dict[str, Any]:
+    return {
+        "agency": request.agency,
+        "as_of": request.as_of.isoformat(),
+        "within_days": request.within_days,
+        "updated_since": request.updated_since.isoformat(),
+        "actions": request.payload_items(),
+        "recipients": [u for u in mail.to if u not in refused],
+        "unreachable": sorted({*mail.unreachable, *refused}),
+        "message_id": mail.message_id,
+        "body_sha256": mail.body_sha256,
+    }
+
+
+def _same_request_sent(ledger: Ledger, request: UpdateRequest, days: int) -> datetime | None:
+    """When a request about the same actions for the same period was last recorded for
+    this agency, if within `days`."""
+    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(request.agency)))
+    if reminders is None or days <= 0:
+        return None
+    since = ledger.clock() - timedelta(days=days)
+    asked = tuple(sorted(item.action_id for item in request.items))
+    period = request.updated_since.isoformat()
+    for record in reversed(reminders.update_requests):
+        if record.sent_at < since:
+            return None
+        if record.action_ids == asked and record.updated_since == period:
+            return record.sent_at
+    return None
