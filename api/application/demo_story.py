@@ -163,7 +163,11 @@ class AssuranceMeetings:
         self._at(meeting, "13:30")
         pcc = self.join("pcc")
         self.client("chair").register_user(
-            "pcc", "Police and Crime Commissioner", "scrutiny", None, pcc.signer.key.public_key
+            "pcc",
+            "PCC, chairing the assurance meeting",
+            "scrutiny",
+            None,
+            pcc.signer.key.public_key,
         )
         self._at(meeting, "13:50")
         self._hold(meeting)
