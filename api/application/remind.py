@@ -155,13 +155,22 @@ def _run(
         escalate_months=options.escalate_months,
         agency=options.agency,
     )
+    return each_until_down(
+        [(d.agency, d) for d in digests],
+        lambda digest: _one(ledger, digest, options, contacts, signer, smtp, send),
+    )
+
+
+def each_until_down(batches: list[tuple[str, Any]], one: Callable[[Any], Outcome]) -> list[Outcome]:
+    """`one` for each (agency, batch) in turn; once the SMTP server is down, the rest are
+    `not_attempted` rather than each waiting out the same timeout."""
     outcomes: list[Outcome] = []
     reachable = True
-    for digest in digests:
+    for agency, batch in batches:
         if not reachable:
-            outcomes.append(Outcome(digest.agency, "not_attempted", "SMTP server unreachable"))
+            outcomes.append(Outcome(agency, "not_attempted", "SMTP server unreachable"))
             continue
-        outcome = _one(ledger, digest, options, contacts, signer, smtp, send)
+        outcome = one(batch)
         reachable = not outcome.server_down
         outcomes.append(outcome)
     return outcomes
@@ -198,12 +207,38 @@ def _one(
     if options.dry_run:
         return outcome
     assert signer is not None and smtp is not None
+    return send_and_record(
+        ledger,
+        signer,
+        (smtp, send),
+        mail,
+        contacts,
+        outcome,
+        lambda refused: _payload(digest, options, mail, refused),
+        Reminders.DigestSent.TYPE,
+    )
+
+
+def send_and_record(
+    ledger: Ledger,
+    signer: Signer,
+    server: tuple[SmtpSettings, Sender],
+    mail: DigestMail,
+    contacts: dict[str, str],
+    outcome: Outcome,
+    payload: Callable[[set[str]], dict[str, Any]],
+    kind: str,
+) -> Outcome:
+    """Send `mail` and record it as a `kind` entry of its agency's reminders, for a digest
+    and an update request alike: the record is checked before anything is sent (a refusal
+    must come before any email does) and appended only once the server accepted the
+    message, naming the recipients it refused (`payload(refused user ids)`)."""
+    smtp, send = server
     if not mail.to:
         outcome.state = "not_sent"
         outcome.detail = "no recipient has an email address in the contacts file"
         return outcome
-    # Check the record before sending: a refusal must come before any email does.
-    check_record(ledger, sign_record(ledger, signer, _payload(digest, options, mail, set())))
+    check_record(ledger, sign_record(ledger, signer, payload(set()), kind))
     try:
         refused = send(smtp, mail.message)
     except DeliveryError as error:
@@ -216,8 +251,7 @@ def _one(
     outcome.message_id = mail.message_id
     outcome.state = "sent"
     outcome.body = ""
-    payload = _payload(digest, options, mail, refused_users)
-    outcome.leaf_index = append_record(ledger, signer, payload)
+    outcome.leaf_index = append_record(ledger, signer, payload(refused_users), kind)
     return outcome
 
 

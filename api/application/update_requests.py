@@ -22,16 +22,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from api.application.digest_mail import DigestMail, compose_update_request
-from api.application.mailer import DeliveryError, SmtpSettings, deliver
+from api.application.mailer import SmtpSettings, deliver
 from api.application.remind import (
     OTHER_RUN_WAIT_SECONDS,
     Outcome,
     RemindInProgress,
     Sender,
-    append_record,
-    check_record,
+    each_until_down,
     run_lock,
-    sign_record,
+    send_and_record,
 )
 from domain import Reminders, RuleContext
 from domain.reminders import check_sender, reminders_aggregate_id
@@ -114,16 +113,10 @@ def _run(
         updated_since=options.since,
         agency=options.agency,
     )
-    outcomes: list[Outcome] = []
-    reachable = True
-    for request in requests:
-        if not reachable:
-            outcomes.append(Outcome(request.agency, "not_attempted", "SMTP server unreachable"))
-            continue
-        outcome = _one(ledger, request, options, contacts, signer, smtp, send)
-        reachable = not outcome.server_down
-        outcomes.append(outcome)
-    return outcomes
+    return each_until_down(
+        [(r.agency, r) for r in requests],
+        lambda request: _one(ledger, request, options, contacts, signer, smtp, send),
+    )
 
 
 def _one(
@@ -163,25 +156,16 @@ def _one(
     if options.dry_run:
         return outcome
     assert signer is not None and smtp is not None
-    if not mail.to:
-        outcome.state = "not_sent"
-        outcome.detail = "no recipient has an email address in the contacts file"
-        return outcome
-    check_record(ledger, sign_record(ledger, signer, _payload(request, mail, set()), KIND))
-    try:
-        refused = send(smtp, mail.message)
-    except DeliveryError as error:
-        outcome.state, outcome.detail, outcome.body = "not_sent", str(error), ""
-        outcome.server_down = not error.refused
-        return outcome
-    refused_users = {u for u in mail.to if contacts[u] in refused}
-    outcome.recipients = [u for u in mail.to if u not in refused_users]
-    outcome.unreachable = sorted({*mail.unreachable, *refused_users})
-    outcome.message_id = mail.message_id
-    outcome.state = "sent"
-    outcome.body = ""
-    outcome.leaf_index = append_record(ledger, signer, _payload(request, mail, refused_users), KIND)
-    return outcome
+    return send_and_record(
+        ledger,
+        signer,
+        (smtp, send),
+        mail,
+        contacts,
+        outcome,
+        lambda refused: _payload(request, mail, refused),
+        KIND,
+    )
 
 
 def _payload(request: UpdateRequest, mail: DigestMail, refused: set[str]) -> dict[str, Any]:
