@@ -9,6 +9,7 @@ at least 3:1 contrast with the white background (WCAG 1.4.11, graphical objects)
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -45,8 +46,10 @@ HATCHES = {
 LABELS = {s: s.replace("_", " ") for s in STATUS_ORDER}
 
 
-def status_chart_svg(points: list[ChartPoint], *, title: str) -> str:
-    """An inline <svg> element (no XML prolog) for embedding in HTML."""
+def status_chart_svg(points: list[ChartPoint], *, title: str, alt: str = "") -> str:
+    """An inline <svg> element (no XML prolog) for embedding in HTML. `alt` (the chart's
+    description in words) becomes its <title>: the tagged PDF's text alternative for the
+    figure (the page names it by aria-labelledby, which a PDF does not read)."""
     statuses = [s for s in STATUS_ORDER if any(p.counts.get(s) for p in points)]
     figure = Figure(figsize=(9.0, 4.2), dpi=100)
     axes = figure.add_subplot()
@@ -91,11 +94,13 @@ def status_chart_svg(points: list[ChartPoint], *, title: str) -> str:
     svg = svg[svg.find("<svg") :]
     # matplotlib's RDF block (licence and tool URIs) says nothing to a reader
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
-    return _strip_size(svg)
+    return _strip_size(svg, alt or title)
 
 
-def _strip_size(svg: str) -> str:
-    """Let the SVG scale to its container: drop the fixed width/height, keep viewBox."""
+def _strip_size(svg: str, alt: str) -> str:
+    """Let the SVG scale to its container: drop the fixed width/height, keep viewBox; and
+    give it its text alternative as the first child."""
     head_end = svg.find(">")
     head = re.sub(r'\s(width|height)="[^"]*"', "", svg[:head_end])
-    return head + ' role="img" aria-labelledby="chart-title chart-desc"' + svg[head_end:]
+    named = head + ' role="img" aria-labelledby="chart-title chart-desc">'
+    return named + f"<title>{html.escape(alt)}</title>" + svg[head_end + 1 :]

@@ -79,7 +79,9 @@ def render_html(report: ProgressReport) -> str:
     by_agency = report.status.by_agency.values()
     agency_columns = [s for s in STATUS_ORDER if any(s in counts for counts in by_agency)]
     chart_columns = [s for s in STATUS_ORDER if any(p.counts.get(s) for p in report.chart)]
-    svg = status_chart_svg(report.chart, title="Actions by status, month by month")
+    svg = status_chart_svg(
+        report.chart, title="Actions by status, month by month", alt=chart_description(report)
+    )
     context: dict[str, Any] = {
         "r": report,
         "agency_columns": agency_columns,
@@ -94,6 +96,10 @@ def render_html(report: ProgressReport) -> str:
     return _ENV.get_template("report.html.j2").render(context)
 
 
+#: WeasyPrint's variant for accessible PDF: tagged, with the PDF/UA-1 identification.
+PDF_VARIANT = "pdf/ua-1"
+
+
 def render_pdf(report: ProgressReport) -> bytes:
     return html_to_pdf(render_html(report))
 
@@ -103,7 +109,10 @@ def html_to_pdf(html: str) -> bytes:
 
     # The report is self-contained: fetch nothing, whatever a URL in it may say.
     fetch_nothing = URLFetcher(allowed_protocols=(), allow_redirects=False)
-    pdf: bytes = HTML(string=html, url_fetcher=fetch_nothing).write_pdf()
+    # Tagged, as PDF/UA-1 asks (issue 15: a report a Full Council reads, with a screen
+    # reader too): a structure tree of headings, paragraphs, lists and table cells in
+    # reading order, the document's language and title, marked content.
+    pdf: bytes = HTML(string=html, url_fetcher=fetch_nothing).write_pdf(pdf_variant=PDF_VARIANT)
     return pdf
 
 

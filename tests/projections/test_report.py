@@ -30,6 +30,7 @@ from projections.report import (
 from projections.report_render import render_html, render_pdf
 from projections.status import Replay, status_from
 from tests.support.report_html import ReportPage
+from tests.support.tagged_pdf import structure_of
 from tests.support.world import World, clear_store_settings, make_world
 
 AS_OF = "2023-07-31"
@@ -509,3 +510,13 @@ def test_remote_cli_report_through_a_real_server(
             "--out", str(tmp_path / "again.html"),
         )  # fmt: skip
         assert code == 0 and "grown" not in stdout, err  # the server's default, asked for
+
+
+def test_the_pdf_is_tagged_for_a_screen_reader(history: History) -> None:
+    """PDF/UA-1: tagged, in English, titled, its headings and tables in the structure tree
+    (a Full Council member reading it with a screen reader hears its sections and tables
+    as such), and the chart a figure with its text alternative."""
+    counts = structure_of(render_pdf(report_of(history)))
+    assert counts["H1"] == 1 and counts["H2"] >= 3
+    assert counts["Table"] >= 2 and counts["TH"] >= 4 and counts["TD"] >= 4
+    assert counts["P"] >= 3

@@ -16,6 +16,7 @@ from api.application.minutes import approve, minutes_of, record_arising
 from domain import InvalidInput
 from domain.session import session_aggregate_id
 from projections.minutes_render import approval_matches, minutes_sha256
+from tests.support.tagged_pdf import structure_of
 from tests.support.web import web_client
 from tests.support.world import World
 
@@ -80,6 +81,8 @@ def test_the_minutes_for_those_who_hold_to_account(session_world: World) -> None
         pdf = _get(http, "scrutiny", "/v1/sessions/sig-1/minutes?format=pdf")
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 1000
+        tagged = structure_of(pdf.content)  # PDF/UA-1: what a clerk circulates, accessible
+        assert tagged["H1"] == 1 and tagged["P"] >= 1
 
 
 def test_an_approval_of_other_minutes_is_shown_as_such(session_world: World) -> None:
