@@ -11,7 +11,8 @@ aggregate, at an id derived from its `challenge_id` (`challenge_aggregate_id`):
 
 Who may do what, and the decisions this module makes:
 
-- Raise: scrutiny, the implementation group and the chair (`RAISERS`). Officers and
+- Raise: scrutiny, the implementation group, the chair and lived-experience consultees
+  (`RAISERS`; a consultee gives insight on the proposed actions). Officers and
   agency leads never raise a challenge, not even against another agency: a challenge is
   the overseers' question to an agency, and an agency that questions another's work
   comments instead (so no officer is ever offered a challenge against their own agency).
@@ -52,7 +53,9 @@ from domain.rules import RuleContext, require_identifier, require_role, require_
 #: Who may raise (and so, as the challenger, close and escalate) a challenge.
 __all__ = ["Challenge", "challenge_aggregate_id"]
 
-RAISERS = frozenset({Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.CHAIR})
+RAISERS = frozenset(
+    {Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.CHAIR, Role.LIVED_EXPERIENCE}
+)
 #: Who may answer: the addressed agency's own people.
 ANSWERERS = AGENCY_ROLES
 #: The bodies a challenge may be escalated to.

@@ -14,6 +14,7 @@ chair                     nobody: the charter itself              -
 implementation_group      chair                                   chair
 agency_lead               chair or implementation_group           chair
 scrutiny                  chair or implementation_group           chair
+lived_experience          chair or implementation_group           chair
 officer                   agency_lead of the same agency          agency_lead
 admin                     admin (operational acts only)           admin
 ========================  =====================================  =================
@@ -42,17 +43,31 @@ APPOINTER_CHOICES: Mapping[Role, frozenset[Role]] = {
     Role.IMPLEMENTATION_GROUP: frozenset({Role.CHAIR}),
     Role.AGENCY_LEAD: frozenset({Role.CHAIR, Role.IMPLEMENTATION_GROUP}),
     Role.SCRUTINY: frozenset({Role.CHAIR, Role.IMPLEMENTATION_GROUP}),
+    Role.LIVED_EXPERIENCE: frozenset({Role.CHAIR, Role.IMPLEMENTATION_GROUP}),
     Role.OFFICER: frozenset({Role.AGENCY_LEAD}),
 }
 DEFAULT_APPOINTERS: Mapping[str, str] = {
     Role.IMPLEMENTATION_GROUP.value: Role.CHAIR.value,
     Role.AGENCY_LEAD.value: Role.CHAIR.value,
     Role.SCRUTINY.value: Role.CHAIR.value,
+    Role.LIVED_EXPERIENCE.value: Role.CHAIR.value,
     Role.OFFICER.value: Role.AGENCY_LEAD.value,
 }
+#: Roles added after charters were first signed, and who appoints them under a charter
+#: that does not name them: the chair, the root itself, so an old charter grants no one
+#: a power its chair never signed for. (Charters signed before the lived-experience role
+#: name exactly the four others; they stay valid as they are.)
+IMPLIED_APPOINTERS: Mapping[str, str] = {Role.LIVED_EXPERIENCE.value: Role.CHAIR.value}
 #: Roles whose holders the charter may require to sign off the operator's page.
 OFF_PAGE_CHOICES = frozenset(
-    {Role.CHAIR, Role.IMPLEMENTATION_GROUP, Role.AGENCY_LEAD, Role.SCRUTINY, Role.OFFICER}
+    {
+        Role.CHAIR,
+        Role.IMPLEMENTATION_GROUP,
+        Role.AGENCY_LEAD,
+        Role.SCRUTINY,
+        Role.LIVED_EXPERIENCE,
+        Role.OFFICER,
+    }
 )
 
 
@@ -74,11 +89,19 @@ class Charter:
 
 
 def parse_appointers(value: object, rule: str) -> dict[Role, Role]:
-    """A charter's appointer table: exactly the four appointed roles, each naming one of
-    the appointers the table above allows."""
-    if not isinstance(value, dict) or set(value) != set(DEFAULT_APPOINTERS):
+    """A charter's appointer table: every appointed role, each naming one of the
+    appointers the table above allows. A role in `IMPLIED_APPOINTERS` may be left out
+    (charters older than it do), and is then appointed as that table says."""
+    required = set(DEFAULT_APPOINTERS) - set(IMPLIED_APPOINTERS)
+    if (
+        not isinstance(value, dict)
+        or not required <= set(value)
+        or not set(value) <= set(DEFAULT_APPOINTERS)
+    ):
         names = ", ".join(sorted(DEFAULT_APPOINTERS))
-        raise InvalidInput(rule, f"appointers must name exactly: {names}")
+        implied = ", ".join(sorted(IMPLIED_APPOINTERS))
+        raise InvalidInput(rule, f"appointers must name: {names} ({implied} may be left out)")
+    value = {**IMPLIED_APPOINTERS, **value}
     table: dict[Role, Role] = {}
     for role_name, appointer_name in value.items():
         role = Role(role_name)

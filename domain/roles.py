@@ -12,6 +12,9 @@ class Role(StrEnum):
     IMPLEMENTATION_GROUP = "implementation_group"
     CHAIR = "chair"
     SCRUTINY = "scrutiny"
+    #: A lived-experience consultee: reads the plan and the actions, comments and
+    #: challenges, signs nothing off (issue 15; appointed as the charter says).
+    LIVED_EXPERIENCE = "lived_experience"
     ADMIN = "admin"
 
 

@@ -5,6 +5,14 @@ evidence; everyone else (the implementation group, scrutiny, the chair, administ
 reads the whole plan. Auditors (the chair, scrutiny, the implementation group and
 administrators) may also read the whole log, the progress report and the verification.
 
+Lived-experience consultees (issue 15) give their insight on the proposed actions: they
+read the plan, every action and its history, the challenges and the sessions' minutes,
+and they comment and challenge. They do not read evidence files, which can hold personal
+data about the children the inquiry was about, nor the log, the report or the
+directory beyond the bodies agencies answer to and one another; nor do agencies' people
+see them in the directory (a consultee may be a survivor: give them a role handle, not
+their name, as a user id).
+
 What is not scoped: the plan and every action's summary status (the tracker's table:
 status, claim, verdict, ratings, dates, counts, and each formal response with its
 reasons: a statement its responder published), which every signed-in user reads, as a
@@ -36,6 +44,10 @@ from projections.timeline import current_lead_agencies
 AUDITORS = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.ADMIN})
 #: The bodies every agency answers to: their holders are listed to every signed-in user.
 ACCOUNTABLE_TO = frozenset({Role.CHAIR, Role.SCRUTINY, Role.IMPLEMENTATION_GROUP})
+#: Consultees: read the plan and the actions, never evidence files (see above).
+CONSULTEES = frozenset({Role.LIVED_EXPERIENCE})
+#: Who reads the holding-to-account sessions and their minutes.
+SESSION_READERS = AUDITORS | CONSULTEES
 #: Those who cosign the log's checkpoints as witnesses.
 WITNESSES = frozenset({Role.CHAIR, Role.SCRUTINY})
 
@@ -73,7 +85,10 @@ def may_read_action(actor: Actor, lead_agency: str | None) -> bool:
 
 def may_read_evidence(actor: Actor, lead_agencies: Iterable[str]) -> bool:
     """Whether the actor may read evidence named by actions led by these agencies
-    (consumed only for an actor whose reads are scoped to one agency)."""
+    (consumed only for an actor whose reads are scoped to one agency). Consultees read
+    no evidence file: they judge the actions, not the files' personal data."""
+    if actor.role in CONSULTEES:
+        return False
     return not acts_for_agency(actor) or actor.agency in set(lead_agencies)
 
 
@@ -83,12 +98,20 @@ def require_auditor(actor: Actor, doing: str) -> None:
         raise AccessDenied(f"{actor.describe()} may not {doing}")
 
 
+def require_session_reader(actor: Actor, doing: str) -> None:
+    """AccessDenied unless the actor reads sessions: auditors and consultees."""
+    if actor.role not in SESSION_READERS:
+        raise AccessDenied(f"{actor.describe()} may not {doing}")
+
+
 def require_readable_action(actor: Actor, lead_agency: str | None) -> None:
     if not may_read_action(actor, lead_agency):
         raise AccessDenied(f"{actor.describe()} reads only {actor.agency}'s actions")
 
 
 def require_readable_evidence(actor: Actor, lead_agencies: Iterable[str]) -> None:
+    if actor.role in CONSULTEES:
+        raise AccessDenied(f"{actor.describe()} reads no evidence files")
     if not may_read_evidence(actor, lead_agencies):
         raise AccessDenied(f"{actor.describe()} reads only {actor.agency}'s evidence")
 
@@ -96,7 +119,12 @@ def require_readable_evidence(actor: Actor, lead_agencies: Iterable[str]) -> Non
 def may_read_user(actor: Actor, role: Role, agency: str | None) -> bool:
     """Whether the actor may see a directory entry (name, role, agency, keys): everyone
     may see the holders of the bodies agencies answer to, and their own agency's users;
-    only those who read the whole plan see the rest."""
+    only those who read the whole plan see the rest. A consultee sees the bodies and the
+    other consultees, and only auditors see a consultee (see above)."""
+    if role in CONSULTEES:
+        return actor.role in CONSULTEES or is_auditor(actor)
+    if actor.role in CONSULTEES:
+        return role in ACCOUNTABLE_TO
     return not acts_for_agency(actor) or role in ACCOUNTABLE_TO or agency == actor.agency
 
 

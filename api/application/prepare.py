@@ -125,9 +125,10 @@ COMMANDS: dict[str, WebCommand] = {v.web_name: _command(v, form) for v, form in 
 
 
 @dataclass
-class _Capture:
+class Capture:
     """A `LedgerPort` that reads from the ledger and keeps, instead of appending, what a
-    client would append. Reads are cached: probing every form reads the action once."""
+    client would append. Reads are cached: probing every form reads the action once.
+    The challenge and session pages prepare through it too (prepare_holding.py)."""
 
     ledger: Ledger
     entries: list[SignedEntry] = field(default_factory=list)
@@ -159,7 +160,7 @@ class _Capture:
 
 
 @dataclass
-class _Unsigned:
+class Unsigned:
     """Stands in for `Signer`: builds the body the browser will sign, signs nothing."""
 
     user_id: str
@@ -192,18 +193,18 @@ class _Unsigned:
 
 
 def _build(
-    port: _Capture, who: Actor, key_id: str, moment: datetime, action_id: str, command: WebCommand
+    port: Capture, who: Actor, key_id: str, moment: datetime, action_id: str, command: WebCommand
 ) -> Callable[[dict[str, Any]], EventBody]:
     def build(inputs: dict[str, Any]) -> EventBody:
         port.entries.clear()
-        signer = cast(Signer, _Unsigned(who.user_id, key_id, moment, port.ledger.origin()))
+        signer = cast(Signer, Unsigned(who.user_id, key_id, moment, port.ledger.origin()))
         command.build(Client(port, signer), action_id, inputs)
         return port.entries[0].body
 
     return build
 
 
-def _check(port: _Capture, who: Actor, action_id: str, body: EventBody) -> None:
+def _check(port: Capture, who: Actor, action_id: str, body: EventBody) -> None:
     """The domain's own rule for this event, this user and the action as it stands."""
     event = to_domain_event(SignedEntry(body, bytes(64)))
     event.check(port.action(action_id), port.context(who))
@@ -228,7 +229,7 @@ def _refuse_for_agencies(who: Actor, command: WebCommand) -> None:
 
 def offered(ledger: Ledger, who: Actor, action_id: str) -> list[WebCommand]:
     """The commands this user may use on this action now (by the domain's rules)."""
-    port = _Capture(ledger)
+    port = Capture(ledger)
     if port.action(action_id) is None:
         return []
     moment = ledger.clock()
@@ -256,7 +257,7 @@ def prepare(
         raise InvalidInput(RULE, f"unknown command {name!r}")
     _refuse_for_agencies(who, command)
     ledger.require_directory().resolve(who.user_id, key_id)  # an active key of this user
-    port = _Capture(ledger)
+    port = Capture(ledger)
     if port.action(action_id) is None:
         raise CommandError(f"no action {action_id} in the plan")
     body = _build(port, who, key_id, ledger.clock(), action_id, command)(inputs)

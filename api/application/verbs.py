@@ -296,7 +296,6 @@ VERBS: tuple[Verb, ...] = (
         fixed={"challenge": True},
         form=Form("Challenge (asks the agency to answer)", 9, {"text": "probe"}),
     ),
-    # Not a web form yet: the CLI signs it (and POST /v1/entries takes it).
     Verb(
         "update",
         Action.NarrativeUpdated.TYPE,
@@ -304,12 +303,20 @@ VERBS: tuple[Verb, ...] = (
         (
             Arg(
                 "period",
-                "Period",
+                "Period it covers (e.g. 2023-H1)",
                 flag="--period",
                 help='the period it covers, as your reports name it: "2023-H1" (<= 40 chars)',
             ),
             *(
-                Arg(name, label, required=False, default="", flag=f"--{name}", help=what)
+                Arg(
+                    name,
+                    label,
+                    required=False,
+                    default="",
+                    flag=f"--{name}",
+                    control="textarea",
+                    help=what,
+                )
                 for name, label, what in (
                     ("done", "Done", "what was done in the period"),
                     ("next", "Next", "what comes next"),
@@ -319,6 +326,12 @@ VERBS: tuple[Verb, ...] = (
         ),
         help="officer or agency lead: the narrative update for a period (done, next, risks; "
         "at least one)",
+        form=Form(
+            "Write a narrative update",
+            10,
+            {"period": "probe", "done": "probe"},
+            "Say what was done in the period, what comes next or the risks (at least one).",
+        ),
     ),
     Verb("assign", Action.OfficerAssigned.TYPE, "assign", (Arg("officer"),)),
     Verb(

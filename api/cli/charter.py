@@ -27,6 +27,7 @@ def cmd_charter_adopt(args: argparse.Namespace) -> int:
     appointers = dict(DEFAULT_APPOINTERS)
     appointers["agency_lead"] = args.leads_appointed_by
     appointers["scrutiny"] = args.scrutiny_appointed_by
+    appointers["lived_experience"] = args.consultees_appointed_by
     off_page = [] if args.allow_browser_signing else ["chair"]
     ledger, client = client_for(args)
     with ledger:
@@ -83,6 +84,13 @@ def _add_charter(sub: Subparsers) -> None:
         "--scrutiny-appointed-by",
         choices=["chair", "implementation_group"],
         default="chair",
+    )
+    p.add_argument(
+        "--consultees-appointed-by",
+        choices=["chair", "implementation_group"],
+        default="chair",
+        help="who appoints the lived-experience consultees (role lived_experience: read, "
+        "comment, challenge, no sign-off; default: chair)",
     )
     p.add_argument(
         "--allow-browser-signing",

@@ -99,7 +99,15 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
-ROLES = ["officer", "agency_lead", "implementation_group", "chair", "scrutiny", "admin"]
+ROLES = [
+    "officer",
+    "agency_lead",
+    "implementation_group",
+    "chair",
+    "scrutiny",
+    "lived_experience",
+    "admin",
+]
 
 
 def _add_users(sub: Subparsers) -> None:

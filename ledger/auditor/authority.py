@@ -29,7 +29,15 @@ CHARTER_TYPE = "directory.charter_adopted"  # the chair's self-signed appointmen
 SELF_SIGNED = frozenset({GENESIS_TYPE, CHARTER_TYPE})
 
 ALL_ROLES = frozenset(
-    {"officer", "agency_lead", "implementation_group", "chair", "scrutiny", "admin"}
+    {
+        "officer",
+        "agency_lead",
+        "implementation_group",
+        "chair",
+        "scrutiny",
+        "lived_experience",
+        "admin",
+    }
 )
 AGENCY_ROLES = frozenset({"officer", "agency_lead"})
 #: What an administrator may sign: operational acts that grant nobody authority.
@@ -48,6 +56,9 @@ OPERATIONAL = frozenset(
         "reminder.update_requested",
     }
 )
+
+#: Who may challenge an agency: the overseers and the lived-experience consultees.
+CHALLENGERS = frozenset({"scrutiny", "implementation_group", "chair", "lived_experience"})
 
 #: The roles that may sign each kind of event. `None` marks types decided by a payload
 #: member or by the charter (see `allowed_roles`).
@@ -108,10 +119,10 @@ AUTHORITY: dict[str, frozenset[str] | None] = {
     # A challenge to an agency (domain/challenge.py): raised by the overseers, never by an
     # agency's people; answered by the addressed agency's (`scoped_to_agency`); closed or
     # escalated by its challenger alone (the same user: signers.py).
-    "challenge.raised": frozenset({"scrutiny", "implementation_group", "chair"}),
+    "challenge.raised": CHALLENGERS,
     "challenge.answered": frozenset({"officer", "agency_lead"}),
-    "challenge.closed": frozenset({"scrutiny", "implementation_group", "chair"}),
-    "challenge.escalated": frozenset({"scrutiny", "implementation_group", "chair"}),
+    "challenge.closed": CHALLENGERS,
+    "challenge.escalated": CHALLENGERS,
     # A holding-to-account session (domain/session.py): recorded by its secretariat (the
     # implementation group) or the chair; its minutes approved by the session's own chair
     # (a reviewer: implementation group, chair or scrutiny; that it is that user,
@@ -135,8 +146,12 @@ APPOINTER_CHOICES: Mapping[str, frozenset[str]] = {
     "implementation_group": frozenset({"chair"}),
     "agency_lead": frozenset({"chair", "implementation_group"}),
     "scrutiny": frozenset({"chair", "implementation_group"}),
+    "lived_experience": frozenset({"chair", "implementation_group"}),
     "officer": frozenset({"agency_lead"}),
 }
+#: Who appoints a role a charter does not name, because the charter is older than the
+#: role: the chair, the root (domain/charter.py `IMPLIED_APPOINTERS`).
+IMPLIED_APPOINTERS: Mapping[str, str] = {"lived_experience": "chair"}
 
 
 def appointer_of(role: str, appointers: Mapping[str, str] | None) -> str | None:
@@ -147,7 +162,7 @@ def appointer_of(role: str, appointers: Mapping[str, str] | None) -> str | None:
         return "admin"
     if appointers is None:
         return None
-    named = appointers.get(role)
+    named = appointers.get(role, IMPLIED_APPOINTERS.get(role))
     return named if named in APPOINTER_CHOICES.get(role, frozenset()) else None
 
 

@@ -9,6 +9,8 @@ require_appointer, so that a wrong entry in the module shows up as a failing cas
     implementation_group   chair                                   chair
     agency_lead            chair or implementation_group           chair
     scrutiny               chair or implementation_group           chair
+    lived_experience       chair or implementation_group           chair
+                           (a charter older than the role may leave it out: chair)
     officer                agency_lead of the same agency          agency_lead
     admin                  admin (outside the charter)             admin
     chair                  nobody: the charter itself              -
@@ -54,12 +56,14 @@ CHOICES = {
     "implementation_group": {"chair"},
     "agency_lead": {"chair", "implementation_group"},
     "scrutiny": {"chair", "implementation_group"},
+    "lived_experience": {"chair", "implementation_group"},
     "officer": {"agency_lead"},
 }
 DEFAULT = {
     "implementation_group": "chair",
     "agency_lead": "chair",
     "scrutiny": "chair",
+    "lived_experience": "chair",
     "officer": "agency_lead",
 }
 #: The charters this file builds worlds under: the default, and the alternatives that
@@ -96,6 +100,7 @@ USERS: dict[str, Actor] = {
     "chair": Actor("chair", Role.CHAIR, None),
     "ig": Actor("ig", Role.IMPLEMENTATION_GROUP, None),
     "scrutiny": Actor("scrutiny", Role.SCRUTINY, None),
+    "consultee": Actor("consultee", Role.LIVED_EXPERIENCE, None),
     "council.lead": Actor("council.lead", Role.AGENCY_LEAD, "council"),
     "police.lead": Actor("police.lead", Role.AGENCY_LEAD, "police"),
     "council.officer": Actor("council.officer", Role.OFFICER, "council"),
@@ -115,6 +120,7 @@ REGISTRARS_DEFAULT: dict[RoleAndAgency, set[str]] = {
     ("agency_lead", "council"): {"chair"},
     ("agency_lead", "police"): {"chair"},
     ("scrutiny", None): {"chair"},
+    ("lived_experience", None): {"chair"},
     ("officer", "council"): {"council.lead"},
     ("officer", "police"): {"police.lead"},
     ("admin", None): {"admin", "admin2"},
@@ -243,7 +249,14 @@ def chartered(charter: str = "default") -> World:
     register(world, "admin2")
     register(world, "ig")
     world.plan = new_plan(world)
-    for user in ("scrutiny", "council.lead", "police.lead", "council.officer", "police.officer"):
+    for user in (
+        "scrutiny",
+        "consultee",
+        "council.lead",
+        "police.lead",
+        "council.officer",
+        "police.officer",
+    ):
         register(world, user)
     return world
 
@@ -278,6 +291,7 @@ def test_the_chair_adopts_the_charter_with_their_own_key() -> None:
         Role.IMPLEMENTATION_GROUP: Role.CHAIR,
         Role.AGENCY_LEAD: Role.IMPLEMENTATION_GROUP,
         Role.SCRUTINY: Role.CHAIR,
+        Role.LIVED_EXPERIENCE: Role.CHAIR,
         Role.OFFICER: Role.AGENCY_LEAD,
     }
     assert charter.off_page_roles == {"chair", "officer"}
@@ -387,8 +401,8 @@ def test_every_table_the_choices_allow_is_accepted(table: dict[str, str]) -> Non
     assert all(isinstance(r, Role) and isinstance(b, Role) for r, b in parsed.items())
 
 
-def test_there_are_four_such_tables() -> None:
-    assert len(TABLES) == 4
+def test_there_are_eight_such_tables() -> None:
+    assert len(TABLES) == 8  # leads, scrutiny and consultees: chair or the group
 
 
 @pytest.mark.parametrize(
@@ -404,11 +418,22 @@ def test_there_are_four_such_tables() -> None:
         list(DEFAULT.items()),
     ],
 )
-def test_a_table_names_exactly_the_four_appointed_roles(table: Any) -> None:
+def test_a_table_names_every_appointed_role(table: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_appointers(table, RULE)
     assert refused.value.rule == RULE
-    assert "appointers must name exactly" in refused.value.message
+    assert "appointers must name" in refused.value.message
+
+
+def test_a_charter_older_than_the_consultee_role_leaves_the_chair_to_appoint_them() -> None:
+    """Charters signed before the lived-experience role name four roles; they stay valid,
+    and only the chair (the root) appoints consultees under them."""
+    old = {k: v for k, v in DEFAULT.items() if k != "lived_experience"}
+    table = parse_appointers({**old, "scrutiny": "implementation_group"}, RULE)
+    assert table[Role.LIVED_EXPERIENCE] is Role.CHAIR
+    assert table[Role.SCRUTINY] is Role.IMPLEMENTATION_GROUP
+    chosen = parse_appointers({**DEFAULT, "lived_experience": "implementation_group"}, RULE)
+    assert chosen[Role.LIVED_EXPERIENCE] is Role.IMPLEMENTATION_GROUP
 
 
 @pytest.mark.parametrize("appointer", ["mayor", "CHAIR", " chair", "", None, 1, ["chair"]])

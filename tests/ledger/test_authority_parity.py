@@ -90,6 +90,7 @@ SIGNER = {
     "implementation_group": "sig",
     "chair": "chair",
     "scrutiny": "scrutiny",
+    "lived_experience": "consultee",
     "admin": "admin",
 }
 #: ...a second holder of each role (there is one chair), whose key another may change...
@@ -98,6 +99,7 @@ SECOND = {
     "agency_lead": "council.lead2",
     "implementation_group": "sig2",
     "scrutiny": "scrutiny2",
+    "lived_experience": "consultee2",
     "admin": "admin2",
 }
 #: ...and the officer and lead of the agency that leads none of the actions.
@@ -248,7 +250,7 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[States]:
     config = LedgerConfig(home=Path(tmp_path_factory.mktemp("parity")) / "home")
     world = make_world(config, Clock())
     try:
-        for role, user in SECOND.items():
+        for role, user in (("lived_experience", "consultee"), *SECOND.items()):
             world.keys[user] = KeyPair.generate()
             appointer = {"officer": "council.lead", "admin": "admin"}.get(role, "chair")
             agency = "council" if role in AGENCY_ROLES else None
@@ -271,7 +273,7 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[States]:
         spared = with_a_spare_chair_key(directory)
         found = States(directory, plan, actions, dict(world.keys), spared)  # type: ignore[arg-type]
         found.published = published
-        for number, raiser in enumerate(("scrutiny", "sig", "chair"), start=1):
+        for number, raiser in enumerate(("scrutiny", "sig", "chair", "consultee"), start=1):
             world.client(raiser).raise_challenge(f"C{number}", "R1", "council", "Why?")
             found.challenges.append(world.ledger.get(challenge_aggregate_id(f"C{number}")))
         yield found

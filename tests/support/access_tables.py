@@ -11,7 +11,15 @@ from pathlib import Path
 from ledger.auditor.authority import APPOINTER_CHOICES, AUTHORITY, SIGN_OFF_ROLE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SIGNING_ROLES = ("officer", "agency_lead", "implementation_group", "scrutiny", "chair", "admin")
+SIGNING_ROLES = (
+    "officer",
+    "agency_lead",
+    "implementation_group",
+    "scrutiny",
+    "lived_experience",
+    "chair",
+    "admin",
+)
 #: The roles that appoint someone under some charter (administrators appoint administrators).
 APPOINTERS = frozenset().union(*APPOINTER_CHOICES.values()) | {"admin"}
 #: The roles that may move a user from one role (or agency) to another: an appointer of

@@ -3,9 +3,14 @@ closed, as of a day), with the unresolved ones counted per agency with their age
 `/challenges/{id}` is one thread. Read like the actions: an officer or agency lead sees
 only the challenges addressed to their own agency. Plain HTML, no JavaScript.
 
-Raising one is offered (as the command to sign it with) only to those who may raise
-(domain/challenge.py `RAISERS`: scrutiny, the implementation group, the chair), never to
-an agency's own people; answering only to the addressed agency's, while it is unresolved.
+Raising one is offered only to those who may raise (domain/challenge.py `RAISERS`:
+scrutiny, the implementation group, the chair), never to an agency's own people;
+answering only to the addressed agency's, while it is unresolved; closing and escalating
+only to the challenger. Each is a form signed in the browser with the user's own key
+(prepared by ``POST /web/prepare/challenge``, api/application/prepare_holding.py, which
+offers a form exactly when the domain's rule accepts it), with the command to sign it on
+one's own machine beside it; where the charter requires that of the user's role, only
+the command. The forms need JavaScript; reading does not.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.application import prepare_holding
 from api.application.access import agency_scope
 from api.http.deps import ServicesDep
-from api.http.pages.common import PageError, render, viewer_of
-from domain.challenge import ANSWERERS, RAISERS, STATES
+from api.http.pages.common import PageError, render, signing_context, viewer_of
+from domain.challenge import ANSWERERS, RAISERS, STATES, subject_kind
+from domain.ids import challenge_aggregate_id
 from projections.challenges import by_agency, challenges
 
 router = APIRouter(include_in_schema=False)
@@ -41,8 +48,12 @@ def challenge_list(
     state: str = "",
     open: str = "",
     as_of: str = "",
+    subject: str = "",
+    recorded: int | None = None,
 ) -> Response:
     viewer = viewer_of(request)
+    suggested = subject.strip().upper()[:16]
+    suggested = suggested if subject_kind(suggested) else ""
     if state and state not in STATES:
         raise PageError(400, f"The state is one of {', '.join(STATES)}, not {state[:20]!r}.")
     day = _day(as_of)
@@ -70,11 +81,20 @@ def challenge_list(
         chosen={"agency": agency, "state": state, "open": bool(open), "as_of": as_of},
         day=day.isoformat(),
         may_raise=viewer.actor.role in RAISERS,
+        offers=prepare_holding.offered(
+            svc.ledger, viewer.actor, prepare_holding.CHALLENGE, suggested
+        ),
+        suggested=suggested,
+        recorded=recorded,
+        aggregate="",
+        **signing_context(svc.ledger, viewer),
     )
 
 
 @router.get("/challenges/{challenge_id}")
-def challenge_thread(request: Request, svc: ServicesDep, challenge_id: str) -> Response:
+def challenge_thread(
+    request: Request, svc: ServicesDep, challenge_id: str, recorded: int | None = None
+) -> Response:
     viewer = viewer_of(request)
     day = datetime.now(UTC).date()
     found = [
@@ -96,4 +116,10 @@ def challenge_thread(request: Request, svc: ServicesDep, challenge_id: str) -> R
         agencies=plan.agencies if plan else {},
         may_answer=thread.unresolved and actor.role in ANSWERERS and actor.agency == thread.agency,
         may_judge=thread.unresolved and actor.user_id == thread.raised_by,
+        offers=prepare_holding.offered(
+            svc.ledger, actor, prepare_holding.CHALLENGE, thread.challenge_id
+        ),
+        aggregate=str(challenge_aggregate_id(thread.challenge_id)),
+        recorded=recorded,
+        **signing_context(svc.ledger, viewer),
     )

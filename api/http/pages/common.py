@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.application.access import is_auditor, may_read_action
+from api.application.access import SESSION_READERS, is_auditor, may_read_action
+from api.application.offpage import must_sign_off_page
 from api.application.tokens import TokenError
 from api.http.deps import services
 from api.http.pages.render import html_page
@@ -49,6 +50,11 @@ class Viewer:
     @property
     def auditor(self) -> bool:
         return is_auditor(self.actor)
+
+    @property
+    def session_reader(self) -> bool:
+        """Auditors and lived-experience consultees read the sessions and minutes."""
+        return self.actor.role in SESSION_READERS
 
 
 def viewer_of(request: Request) -> Viewer:
@@ -115,6 +121,19 @@ def readable_action(ledger: Ledger, viewer: Viewer, action_id: str) -> Action:
     if not may_read_action(who, action.lead_agency):
         raise PageError(403, f"As {who.role.value} of {who.agency} you read only its actions.")
     return action
+
+
+def signing_context(ledger: Ledger, viewer: Viewer) -> dict[str, Any]:
+    """What a page with signing forms needs: may this user sign in the browser (the
+    charter may require their role to sign on their own machine), for which log, and
+    the keys registered to them."""
+    directory = ledger.require_directory()
+    user = directory.users[viewer.actor.user_id]
+    return {
+        "browser_signing": not must_sign_off_page(directory, viewer.actor),
+        "log_origin": ledger.origin(),
+        "my_keys": [k.key_id for k in user.active_keys()],
+    }
 
 
 def form_csrf(request: Request, viewer: Viewer, submitted: str) -> None:

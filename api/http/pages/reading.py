@@ -25,6 +25,7 @@ from api.http.pages.common import (
 )
 from api.http.pages.views import dashboard, timeline_row
 from domain import action_aggregate_id
+from domain.challenge import RAISERS
 from ledger.entry import from_domain_event
 from projections.asof import BASES, RECORDED
 from projections.challenges import challenges
@@ -124,6 +125,7 @@ def _recommendation_page(
         text=text,
         actions=actions,
         agencies=view.status.agencies,
+        may_raise=viewer.actor.role in RAISERS,  # linked to the form on /challenges
     )
 
 
@@ -158,6 +160,7 @@ def action(
         browser_signing=not must_sign_off_page(directory, viewer.actor),
         log_origin=ledger.origin(),
         my_keys=[k.key_id for k in user.active_keys()],
+        may_raise=viewer.actor.role in RAISERS,  # linked to the form on /challenges
         challenges=[  # readable: the challenge is addressed to an agency that led it
             c
             for c in challenges(ledger.entries(0), as_of=ledger.clock().date())

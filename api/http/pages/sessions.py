@@ -15,23 +15,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.application import prepare_holding
 from api.http.deps import ServicesDep
-from api.http.pages.common import PageError, Viewer, render, viewer_of
+from api.http.pages.common import PageError, Viewer, render, signing_context, viewer_of
+from domain.session import session_aggregate_id
 from projections.minutes import UnknownSession, build_minutes, list_arisings, list_sessions
-from projections.minutes_render import approval_matches
+from projections.minutes_render import approval_matches, minutes_sha256
 
 router = APIRouter(include_in_schema=False)
 
 REFUSAL = (
-    "Sessions and their minutes are read by the chair, scrutiny, the implementation group "
-    "and administrators: the minutes hold every agency's answers, and you read only your "
+    "Sessions and their minutes are read by the chair, scrutiny, the implementation group, "
+    "lived-experience consultees and administrators: the minutes hold every agency's answers, and you read only your "
     "own agency's."
 )
 
 
 def _reader(request: Request) -> Viewer:
     viewer = viewer_of(request)
-    if not viewer.auditor:
+    if not viewer.session_reader:
         raise PageError(403, REFUSAL)
     return viewer
 
@@ -65,7 +67,9 @@ def session_list(request: Request, svc: ServicesDep) -> Response:
 
 
 @router.get("/sessions/{session_id}")
-def session_page(request: Request, svc: ServicesDep, session_id: str) -> Response:
+def session_page(
+    request: Request, svc: ServicesDep, session_id: str, recorded: int | None = None
+) -> Response:
     viewer = _reader(request)
     try:
         minutes = build_minutes(svc.ledger.entries(0), session_id[:64])
@@ -83,4 +87,13 @@ def session_page(request: Request, svc: ServicesDep, session_id: str) -> Respons
         day=svc.ledger.clock().date().isoformat(),
         overdue=_overdue,
         owners=_owners(svc),
+        # Its signing forms (api/application/prepare_holding.py): what the chair's
+        # approval would sign, as `session approve` signs it, and the actions arising.
+        offers=prepare_holding.offered(
+            svc.ledger, viewer.actor, prepare_holding.SESSION, minutes.session_id, minutes_sha256
+        ),
+        minutes_sha=None if minutes.approval else minutes_sha256(minutes),
+        aggregate=str(session_aggregate_id(minutes.session_id)),
+        recorded=recorded,
+        **signing_context(svc.ledger, viewer),
     )

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.application.access import require_auditor
+from api.application.access import require_session_reader
 from api.http.deps import CallerDep, ServicesDep, body_doc, errors_doc
 from api.http.errors import NotFound
 from api.http.security import REPORT_HEADERS
@@ -67,7 +67,7 @@ class SessionsOut(BaseModel):
 @router.get("/v1/sessions", response_model=SessionsOut, responses=errors_doc(401, 403, 422))
 def sessions(svc: ServicesDep, who: CallerDep, open: bool = False) -> dict[str, Any]:
     """Every session, by date, and every action arising (`open`: only the open ones)."""
-    require_auditor(who, "read the sessions")
+    require_session_reader(who, "read the sessions")
     arisings = list_arisings(svc.ledger.entries(0))
     if open:
         arisings = [a for a in arisings if a.state == "open"]
@@ -93,7 +93,7 @@ def minutes(
 ) -> Response:
     """The session's minutes, built from the signed log (cut at the chair's approval once
     approved); `X-Minutes-SHA256` is the hash of the minutes without the approval line."""
-    require_auditor(who, "read the minutes of sessions")
+    require_session_reader(who, "read the minutes of sessions")
     try:
         built = build_minutes(svc.ledger.entries(0), session_id)
     except UnknownSession:

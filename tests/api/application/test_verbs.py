@@ -207,6 +207,11 @@ def test_the_cli_and_prepare_sign_the_same_body_for_every_verb_the_pages_offer(
             {**record, "description": "Minutes", "effective_date": "2023-01-01"},
         ),
         (officer, ["comment", "First meeting held"], {"text": "First meeting held"}),
+        (
+            officer,
+            ["update", "--period", "2023-H1", "--done", "Group met", "--risks", "Vacancy"],
+            {"period": "2023-H1", "done": "Group met", "risks": "Vacancy"},
+        ),
         (group, ["challenge", "Who attended?"], {"text": "Who attended?"}),
         (
             lead,

@@ -27,6 +27,7 @@ import pytest
 from api.http.app import create_app
 from domain import action_aggregate_id
 from domain.session import session_aggregate_id
+from ledger.keys import KeyPair
 from tests.support.access_tables import (
     SIGNING_ROLES,
     authority_rows,
@@ -41,6 +42,7 @@ PLAYERS = {
     "agency_lead": "council.lead",
     "implementation_group": "sig",
     "scrutiny": "scrutiny",
+    "lived_experience": "consultee",
     "chair": "chair",
     "admin": "admin",
     "no token": None,
@@ -75,6 +77,10 @@ def matrix_world(config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> It
     world = make_world(config, clock)
     world.add_action("R1.1", "council")
     world.add_action("R1.2", "police")
+    world.keys["consultee"] = KeyPair.generate()
+    world.client("chair").register_user(
+        "consultee", "Consultee", "lived_experience", None, world.keys["consultee"].public_key
+    )
     for agency, action_id in ACTION_OF.items():
         world.client(f"{agency}.officer").comment(action_id, f"said-by-{agency}")
         world.evidence(action_id, f"{agency} evidence".encode(), by=f"{agency}.officer")
@@ -258,6 +264,24 @@ def probes(svc: Service, player: str | None) -> dict[str, Probe]:
             lambda a: page("POST", "/web/prepare", json={"action_id": action(a), **offpage}),
             same,
         ),
+        # Unknown commands: answered (422) to whoever may read the challenge or session
+        # (and sign in the browser); who may sign which entry there is the domain's.
+        "POST /web/prepare/challenge": Probe(
+            lambda a: page(
+                "POST",
+                "/web/prepare/challenge",
+                json={"challenge_id": CHALLENGE_OF[a], **offpage, "command": "probe"},
+            ),
+            same,
+        ),
+        "POST /web/prepare/session": Probe(
+            lambda _: page(
+                "POST",
+                "/web/prepare/session",
+                json={"session_id": "sig-1", **offpage, "command": "probe"},
+            ),
+            same,
+        ),
         "POST /web/off-page": Probe(
             lambda a: page("POST", "/web/off-page", data={"action_id": action(a), **offpage}),
             same,
@@ -363,7 +387,8 @@ def test_the_service_answers_as_the_readme_says(matrix_world: World) -> None:
     """Each cell asked of the running service; all mismatches listed together."""
     columns, rows = readme_table("access-matrix")
     with web_client(matrix_world) as http:
-        http.tokens["admin"] = http.tokens.get("admin") or _token(matrix_world, "admin")
+        for extra in ("admin", "consultee"):
+            http.tokens[extra] = http.tokens.get(extra) or _token(matrix_world, extra)
         svc = Service(matrix_world, http)
         mismatches = []
         for column in columns:
@@ -386,7 +411,8 @@ def test_a_published_ledger_answers_as_the_readme_says(matrix_world: World) -> N
         matrix_world, config=dataclasses.replace(matrix_world.config, public=True)
     )
     with web_client(published) as http:
-        http.tokens["admin"] = http.tokens.get("admin") or _token(matrix_world, "admin")
+        for extra in ("admin", "consultee"):
+            http.tokens[extra] = http.tokens.get(extra) or _token(matrix_world, extra)
         svc = Service(matrix_world, http)
         mismatches = []
         for column in columns:

@@ -1,6 +1,7 @@
 // Progressive enhancement: pages are complete without this script; it adds signing
 // in this browser (prepare on the server, check, canonicalise, sign here, append through
-// the API), evidence upload with progress, and the key page. Signing on one's own machine
+// the API) on the action, challenge and session pages, evidence upload with progress,
+// and the key page. Signing on one's own machine
 // ("Sign on my own machine…") is a plain form post and needs none of it; where the
 // charter requires that of the user's role, the page offers nothing else and this
 // script leaves the forms alone.
@@ -131,9 +132,9 @@ function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function checkPrepared(body, intent) {
-  const problems = [];
-  const expect = (what, got, wanted) => { if (!same(got, wanted)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`); };
+// What every prepared body must be, whatever it records: this format, for this log, dated
+// now, of the form's type, about what the page is about, signed as this user with this key.
+function checkHeader(body, intent, expect, problems) {
   expect("format", body.format, FORMAT);
   expect("log", body.origin, intent.origin);
   // Dated now by this computer's clock (the ledger accepts 5 minutes behind its own, and
@@ -145,9 +146,20 @@ export function checkPrepared(body, intent) {
     problems.push(`it is dated ${body.timestamp}, not now by this computer's clock`);
   }
   expect("type", body.type, intent.eventType);
-  expect("action", body.aggregate_id, intent.aggregate);
+  if (intent.aggregate) expect(intent.about || "action", body.aggregate_id, intent.aggregate);
   expect("signer", body.actor, intent.user);
   expect("key", body.key_id, intent.keyId);
+}
+
+function expecter(problems) {
+  return (what, got, wanted) => { if (!same(got, wanted)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`); };
+}
+
+export function checkPrepared(body, intent) {
+  const problems = [];
+  const expect = expecter(problems);
+  if (!intent.aggregate) problems.push("the page names no action");
+  checkHeader(body, intent, expect, problems);
   const p = body.payload || {};
   const i = intent.inputs;
   switch (intent.command) {
@@ -167,6 +179,9 @@ export function checkPrepared(body, intent) {
       expect("kind", p.kind, intent.command);
       expect("text", p.text, i.text.trim());
       break;
+    case "update":
+      for (const name of ["period", "done", "next", "risks"]) expect(name, p[name], (i[name] || "").trim());
+      break;
     case "attach":
       for (const name of ["sha256", "size", "storage_key", "original_name", "effective_date"]) {
         expect(name, p[name], i[name]);
@@ -182,14 +197,14 @@ export function checkPrepared(body, intent) {
 
 // -- the action page's forms ---------------------------------------------------------------
 
-function showReview(section, body, label) {
+function showReview(section, body, label, version = "Action version") {
   const review = section.querySelector("#review");
   const facts = review.querySelector("#review-facts");
   facts.replaceChildren();
   const rows = [
     ["You are signing", label],
     ["As", `${body.actor} with key ${body.key_id}`],
-    ["Action version", String(body.version)],
+    [version, String(body.version)],
     ["Time (UTC)", body.timestamp],
   ];
   for (const [name, value] of Object.entries(body.payload)) {
@@ -291,6 +306,141 @@ async function wireActionPage(section) {
   }
 }
 
+// -- the challenge and session pages' forms ------------------------------------------------
+// (api/application/prepare_holding.py): prepared by POST /web/prepare/challenge or
+// /web/prepare/session, checked against the form here, shown, signed here, recorded.
+
+const lines = (text) => String(text || "").split("\n").map((s) => s.trim()).filter(Boolean);
+
+function holdingInputs(form) {
+  const inputs = {};
+  for (const field of form.querySelectorAll("input[name], textarea[name], select[name]")) {
+    if (FORM_FIELDS.has(field.name)) continue;
+    if (field.type === "checkbox") {
+      const before = inputs[field.name] || "";
+      if (field.checked) inputs[field.name] = before ? `${before}\n${field.value}` : field.value;
+      else inputs[field.name] = before;
+    } else {
+      inputs[field.name] = field.value;
+    }
+  }
+  return inputs;
+}
+
+export function checkHolding(body, intent) {
+  const problems = [];
+  const expect = expecter(problems);
+  checkHeader(body, intent, expect, problems);
+  const p = body.payload || {};
+  const i = intent.inputs;
+  const text = (name) => (i[name] || "").trim();
+  switch (`${intent.kind}.${intent.command}`) {
+    case "challenge.raise":
+      expect("subject", p.subject, text("subject").toUpperCase());
+      if (text("agency")) expect("agency asked", p.agency, text("agency"));
+      expect("question", p.text, text("text"));
+      if (!/^C[1-9][0-9]*$/.test(String(p.challenge_id))) problems.push("it names no new challenge");
+      break;
+    case "challenge.answer":
+      expect("answer", p.text, text("text"));
+      expect("evidence cited", p.evidence, lines(i.evidence));
+      break;
+    case "challenge.close":
+      expect("outcome", p.outcome, i.outcome);
+      expect("reason", p.reason, text("reason"));
+      break;
+    case "challenge.escalate":
+      expect("escalated to", p.to, i.to);
+      expect("reason", p.reason, text("reason"));
+      break;
+    case "session.approve":
+      expect("minutes SHA-256", p.minutes_sha256, i.minutes_sha256);
+      expect("log positions", p.entries, intent.entries);
+      break;
+    case "session.arising_add": {
+      const [kind, id] = (i.owner || "").split(/:(.*)/s);
+      expect("recommendation", p.recommendation, Number(i.recommendation));
+      expect("owner", p.owner, { [kind]: id });
+      expect("due", p.due_date, text("due_date"));
+      expect("done means", p.done_means, text("done_means"));
+      expect("the action", p.text, text("text"));
+      break;
+    }
+    case "session.arising_close":
+      expect("action arising", p.arising_id, i.arising_id);
+      expect("reason", p.reason, text("reason"));
+      expect("evidence", p.evidence, text("evidence") || null);
+      break;
+    default:
+      problems.push(`this page does not sign ${intent.command}`);
+  }
+  return problems;
+}
+
+async function signHolding(section, form, status) {
+  const user = meta("ledger-user");
+  const key = await loadKey(user);
+  if (!key) {
+    if (!(await supportsEd25519())) return say(status, "error", UNSUPPORTED);
+    return say(status, "error", NO_KEY);
+  }
+  const kind = section.dataset.kind;
+  const command = form.dataset.command;
+  const inputs = holdingInputs(form);
+  say(status, "", "Preparing the statement…");
+  const prepared = await postJSON(`/web/prepare/${kind}`, {
+    [`${kind}_id`]: section.dataset.subject, command, key_id: key.keyId, inputs,
+  });
+  const body = prepared.body;
+  const problems = checkHolding(body, {
+    kind, command, inputs, user, keyId: key.keyId,
+    eventType: form.dataset.eventType,
+    aggregate: section.dataset.aggregate,
+    about: kind,
+    origin: section.dataset.origin,
+    entries: (section.dataset.entries || "").split(",").filter(Boolean).map(Number),
+  });
+  if (problems.length) {
+    return say(status, "error", `Not signed: the prepared statement does not match your form (${problems.join("; ")}).`);
+  }
+  status.hidden = true;
+  if (!(await showReview(section, body, prepared.label, `${kind[0].toUpperCase()}${kind.slice(1)} version`))) {
+    return say(status, "", "Cancelled; nothing was signed.");
+  }
+  const signature = await sign(key, canonicalBytes(body));
+  const result = await postJSON("/v1/entries", {
+    entries: [{ body, signature }],
+    command_id: `web-${crypto.randomUUID()}`,
+  });
+  const leaf = result.appended[0].leaf_index;
+  say(status, "ok", `Signed and recorded at log position ${leaf}.`);
+  const after = command === "raise" ? `/challenges/${encodeURIComponent(body.payload.challenge_id)}` : section.dataset.after;
+  location.assign(`${after}?recorded=${leaf}`);
+}
+
+async function wireHoldingPage(section) {
+  if (section.dataset.browserSigning !== "1") return; // the charter: off-page signing only
+  for (const element of section.querySelectorAll(".js-only")) element.hidden = false;
+  const status = section.querySelector("#sign-status");
+  if (!(await loadKey(meta("ledger-user")))) {
+    say(status, "error", (await supportsEd25519()) ? NO_KEY : UNSUPPORTED);
+  }
+  for (const form of section.querySelectorAll("form.sign-form")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[data-sign=browser]");
+      button.disabled = true;
+      try {
+        await signHolding(section, form, status);
+      } catch (error) {
+        say(status, "error", `Not recorded: ${error.message}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
 // -- the key page ----------------------------------------------------------------------------
 
 function showKey(app, record) {
@@ -336,5 +486,7 @@ async function wireKeyPage(app) {
 
 const section = document.querySelector("#act");
 if (section) wireActionPage(section);
+const holding = document.querySelector("#holding");
+if (holding) wireHoldingPage(holding);
 const keys = document.querySelector("#keys-app");
 if (keys) wireKeyPage(keys);
