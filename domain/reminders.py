@@ -46,6 +46,9 @@ DEFAULT_ESCALATION_MONTHS = (3, 6, 9)
 MAX_MONTHS = 120
 MAX_WITHIN_DAYS = 366
 ITEM_MEMBERS = frozenset({"action_id", "due_date", "level", "overdue"})
+#: An action arising chased (domain/session.py): its id ("pcc-aa-2023-03.1", of which the
+#: session is the part before the last dot), due date, level and whether it is overdue.
+ARISING_ITEM_MEMBERS = frozenset({"arising_id", "due_date", "level", "overdue"})
 UPDATE_ITEM_MEMBERS = frozenset({"action_id", "due_date", "overdue"})
 MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")  # whole string: fullmatch
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -95,19 +98,21 @@ def check_escalation_months(months: object, rule: str = RULE) -> tuple[int, ...]
 
 
 def check_due_items(
-    items: object, as_of: date, within: int, members: frozenset[str]
+    items: object, as_of: date, within: int, members: frozenset[str], key: str = "action_id"
 ) -> list[dict[str, Any]]:
-    """A message's actions: at least one, distinct, each with exactly `members`, each
-    overdue on `as_of` (and saying so) or due within `within` days of it."""
+    """A message's actions (or actions arising, by `key`): at least one, distinct, each
+    with exactly `members`, each overdue on `as_of` (and saying so) or due within
+    `within` days of it."""
+    what = "action arising" if key == "arising_id" else "action"
     if not isinstance(items, list) or not items:
-        raise InvalidInput(RULE, "a message names at least one action")
+        raise InvalidInput(RULE, f"a message names at least one {what}")
     seen: set[str] = set()
     for item in items:
         if not isinstance(item, dict) or set(item) != members:
-            raise InvalidInput(RULE, f"each action is {{{', '.join(sorted(members))}}}")
-        action_id = item["action_id"]
+            raise InvalidInput(RULE, f"each {what} is {{{', '.join(sorted(members))}}}")
+        action_id = item[key]
         if not isinstance(action_id, str) or not action_id or action_id in seen:
-            raise InvalidInput(RULE, f"action ids must be distinct: {action_id!r}")
+            raise InvalidInput(RULE, f"{what} ids must be distinct: {action_id!r}")
         seen.add(action_id)
         require_iso_date(item["due_date"], f"{action_id} due_date", RULE)
         due = date.fromisoformat(item["due_date"])
@@ -191,15 +196,29 @@ class DigestRecord:
     body_sha256: str
 
 
-def digest_content(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, str, int, bool], ...]:
+def digest_content(
+    actions: Sequence[dict[str, Any]], key: str = "action_id"
+) -> tuple[tuple[str, str, int, bool], ...]:
     """The content that makes two digests "the same" (for not chasing twice in a row):
-    the same actions, due on the same dates, at the same levels, overdue or not."""
+    the same actions (or actions arising), due on the same dates, at the same levels,
+    overdue or not."""
     return tuple(
         sorted(
-            (str(a["action_id"]), str(a["due_date"]), int(a["level"]), bool(a["overdue"]))
-            for a in actions
+            (str(a[key]), str(a["due_date"]), int(a["level"]), bool(a["overdue"])) for a in actions
         )
     )
+
+
+def check_levels(
+    items: list[dict[str, Any]], as_of: date, months: tuple[int, ...], key: str
+) -> None:
+    """Each item's level must follow from its due date and the stated policy, so the
+    record can neither overstate nor understate an escalation."""
+    for item in items:
+        due = date.fromisoformat(item["due_date"])
+        level = escalation_level(due, as_of, months) if item["overdue"] else 0
+        if item["level"] != level or isinstance(item["level"], bool):
+            raise InvalidInput(RULE, f"{item[key]}: escalation level must be {level}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +242,7 @@ class Reminders(Aggregate):
         self.agency = ""
         self.digests: list[DigestRecord] = []
         self.update_requests: list[UpdateRequestRecord] = []
+        self.arising_chases: list[DigestRecord] = []
 
     class Event(SignedEvent):
         pass
@@ -254,13 +274,8 @@ class Reminders(Aggregate):
         def _check_actions(self, as_of: date, within: int, months: tuple[int, ...]) -> None:
             """Each item's level and overdue flag must follow from its due date and the
             stated policy, so the record cannot overstate or understate an escalation."""
-            for item in check_due_items(self.actions, as_of, within, ITEM_MEMBERS):
-                action_id = item["action_id"]
-                due = date.fromisoformat(item["due_date"])
-                overdue = item["overdue"]
-                level = escalation_level(due, as_of, months) if overdue else 0
-                if item["level"] != level or isinstance(item["level"], bool):
-                    raise InvalidInput(RULE, f"{action_id}: escalation level must be {level}")
+            items = check_due_items(self.actions, as_of, within, ITEM_MEMBERS)
+            check_levels(items, as_of, months, "action_id")
 
         def mutate(self, aggregate: Any) -> Any:
             if aggregate is None:
@@ -326,6 +341,62 @@ class Reminders(Aggregate):
                     updated_since=self.updated_since,
                     action_ids=tuple(sorted(str(a["action_id"]) for a in self.actions)),
                     recipients=tuple(self.recipients),
+                    message_id=self.message_id,
+                    body_sha256=self.body_sha256,
+                )
+            )
+
+    class ArisingsChased(Event, Aggregate.Created):
+        """The agency's open actions arising (domain/session.py) due soon or overdue were
+        chased by a message the mail server accepted, up the same escalation ladder as
+        its actions: at each level the same reviewers are told. An action arising owned
+        by the agency, or by one of its officers or leads, is chased on the agency's own
+        reminders. The record names each one by id with its due date and level, the
+        recipients by user id and the body by SHA-256, as a digest does. (A separate kind
+        from `reminder.digest_sent`, whose items are actions by definition: readers of
+        that record never meet an item they do not know.) It may open an agency's
+        reminders (version 1) as a digest may."""
+
+        TYPE = "reminder.arisings_chased"
+        agency: str
+        as_of: str
+        within_days: int
+        escalate_months: list[int]
+        arisings: list[dict[str, Any]]
+        recipients: list[str]
+        unreachable: list[str]
+        message_id: str
+        body_sha256: str
+
+        def check(self, state: Any, ctx: RuleContext) -> None:
+            within = check_addressed(self, ctx)
+            months = check_escalation_months(self.escalate_months)
+            as_of = date.fromisoformat(self.as_of)
+            items = check_due_items(
+                self.arisings, as_of, within, ARISING_ITEM_MEMBERS, key="arising_id"
+            )
+            for item in items:
+                if "." not in item["arising_id"]:
+                    raise InvalidInput(RULE, f"{item['arising_id']!r} is not SESSION.N")
+            check_levels(items, as_of, months, "arising_id")
+            check_people(self.recipients, self.unreachable, self.agency, ctx, reviewers=True)
+            check_message(self.message_id, self.body_sha256)
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                return Aggregate.Created.mutate(self, None)
+            return Aggregate.Event.mutate(self, aggregate)
+
+        def apply(self, reminders: Reminders) -> None:
+            reminders.agency = self.agency
+            reminders.arising_chases.append(
+                DigestRecord(
+                    sent_at=self.timestamp,
+                    sent_by=self.actor,
+                    as_of=self.as_of,
+                    items=digest_content(self.arisings, key="arising_id"),
+                    recipients=tuple(self.recipients),
+                    unreachable=tuple(self.unreachable),
                     message_id=self.message_id,
                     body_sha256=self.body_sha256,
                 )

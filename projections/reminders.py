@@ -56,8 +56,27 @@ class Recipient:
     reason: str  # a key of REASONS
 
 
+class Chased:
+    """What a message chasing `items` (each `overdue` or not, at a `level`) says of them:
+    a digest's actions and a message's actions arising alike."""
+
+    items: tuple[Any, ...]
+
+    @property
+    def due_soon(self) -> list[Any]:
+        return [item for item in self.items if not item.overdue]
+
+    @property
+    def overdue(self) -> list[Any]:
+        return [item for item in self.items if item.overdue]
+
+    @property
+    def top_level(self) -> int:
+        return max((item.level for item in self.overdue), default=0)
+
+
 @dataclass(frozen=True)
-class Digest:
+class Digest(Chased):
     agency: str
     agency_name: str
     as_of: date
@@ -65,18 +84,6 @@ class Digest:
     escalate_months: tuple[int, ...]
     items: tuple[DigestItem, ...]
     recipients: tuple[Recipient, ...]
-
-    @property
-    def due_soon(self) -> list[DigestItem]:
-        return [item for item in self.items if not item.overdue]
-
-    @property
-    def overdue(self) -> list[DigestItem]:
-        return [item for item in self.items if item.overdue]
-
-    @property
-    def top_level(self) -> int:
-        return max((item.level for item in self.overdue), default=0)
 
     def content(self) -> tuple[tuple[str, str, int, bool], ...]:
         return digest_content([item.payload() for item in self.items])

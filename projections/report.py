@@ -30,6 +30,7 @@ from projections.challenges import ChallengeView, challenges
 from projections.diff import action_entries_between
 from projections.report_arisings import ArisingLine, arising_lines
 from projections.report_narrative import NarrativeLine, narrative_lines
+from projections.report_views import ConsulteeView, consultee_views
 from projections.status import STATUS_ORDER, PlanStatus, response_summary
 
 if TYPE_CHECKING:
@@ -163,6 +164,8 @@ class ProgressReport:
     #: The narrative updates signed in (since, as_of], by action
     #: (projections/report_narrative.py).
     narratives: list[NarrativeLine] = field(default_factory=list)
+    #: The lived-experience consultees' comments in (since, as_of] (report_views.py).
+    views: list[ConsulteeView] = field(default_factory=list)
 
     @property
     def missing(self) -> list[int]:
@@ -288,6 +291,7 @@ def build_report(
             today=as_of.date(),
         ),
         narratives=narrative_lines(ledger, start, as_of, checkpoint.size, ledger.directory()),
+        views=consultee_views(ledger, start, as_of, checkpoint.size, ledger.directory()),
     )
 
 

@@ -61,9 +61,10 @@ def narrative_lines(
                 leaf_index=position,
             )
         )
-    return sorted(lines, key=lambda line: (_action_key(line.action_id), line.leaf_index))
+    return sorted(lines, key=lambda line: (action_order(line.action_id), line.leaf_index))
 
 
-def _action_key(action_id: str) -> tuple[int, int]:
+def action_order(action_id: str) -> tuple[int, int]:
+    """R10.2 -> (10, 2): the plan's order of action ids."""
     head, _, tail = action_id.partition(".")
     return int(head[1:]), int(tail)

@@ -22,6 +22,9 @@ from tests.support.clock import Clock
 from tests.support.postgres import POSTGRES_ADMIN_URL
 from tests.support.world import World, clear_store_settings, make_world
 
+#: Fixtures shared by several test packages (an SMTP inbox for the reminders' tests).
+pytest_plugins = ["tests.support.smtp_inbox"]
+
 
 def _database_url(name: str) -> str:
     base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from projections.reminders import REASONS, Digest, DigestItem, Recipient, UpdateRequest
+from projections.arising_reminders import OWNER, ArisingDigest, ArisingItem
+from projections.reminders import (
+    REASONS,
+    Chased,
+    Digest,
+    DigestItem,
+    Recipient,
+    UpdateRequest,
+)
 
 LEVEL_HEADINGS = {
     0: "overdue",
@@ -54,7 +62,14 @@ def level_heading(level: int, months: tuple[int, ...]) -> str:
     return f"Level {level}: overdue {months[level - 1]} months or more ({what})"
 
 
-def render_body(digest: Digest, origin: str) -> str:
+def render_body(digest: Digest, origin: str, base_url: str | None = None) -> str:
+    """The digest's text; with the pages' address, each action's link below it."""
+    root = base_url.rstrip("/") if base_url else None
+
+    def block(item: DigestItem, kind: str) -> list[str]:
+        line = _line(item, kind)
+        return [line, f"           {root}/actions/{item.action_id}"] if root else [line]
+
     lines = [
         f"Reminder for {digest.agency_name} ({digest.agency}), as of {digest.as_of.isoformat()}.",
         "",
@@ -65,10 +80,13 @@ def render_body(digest: Digest, origin: str) -> str:
     overdue = digest.overdue
     for level in sorted({item.level for item in overdue}, reverse=True):
         lines += ["", level_heading(level, digest.escalate_months)]
-        lines += [_line(item, "overdue") for item in overdue if item.level == level]
+        for item in overdue:
+            if item.level == level:
+                lines += block(item, "overdue")
     if digest.due_soon:
         lines += ["", f"Due within {digest.within_days} days"]
-        lines += [_line(item, "due") for item in digest.due_soon]
+        for item in digest.due_soon:
+            lines += block(item, "due")
     lines += ["", "Escalation ladder (months overdue):"]
     lines += [
         f"  level {k}, {months} months: {meaning(k, len(digest.escalate_months))}"
@@ -95,20 +113,33 @@ def _line(item: DigestItem, kind: str) -> str:
     return f"  {item.action_id:<8} due {item.due_date} ({when}), {item.status}: {item.title}"
 
 
-def subject(digest: Digest) -> str:
+def counted(chased: Chased, within_days: int) -> str:
+    """ "2 overdue, up to level 1, 1 due within 30 days": a subject line's count."""
     parts = []
-    if digest.overdue:
-        top = f", up to level {digest.top_level}" if digest.top_level else ""
-        parts.append(f"{len(digest.overdue)} overdue{top}")
-    if digest.due_soon:
-        parts.append(f"{len(digest.due_soon)} due within {digest.within_days} days")
-    return f"[inquiry-ledger] {digest.agency_name}: {', '.join(parts)} (as of {digest.as_of})"
+    if chased.overdue:
+        top = f", up to level {chased.top_level}" if chased.top_level else ""
+        parts.append(f"{len(chased.overdue)} overdue{top}")
+    if chased.due_soon:
+        parts.append(f"{len(chased.due_soon)} due within {within_days} days")
+    return ", ".join(parts)
 
 
-def compose(digest: Digest, *, origin: str, sender: str, addresses: dict[str, str]) -> DigestMail:
+def subject(digest: Digest) -> str:
+    counts = counted(digest, digest.within_days)
+    return f"[inquiry-ledger] {digest.agency_name}: {counts} (as of {digest.as_of})"
+
+
+def compose(
+    digest: Digest,
+    *,
+    origin: str,
+    sender: str,
+    addresses: dict[str, str],
+    base_url: str | None = None,
+) -> DigestMail:
     """To: the agency's own people; Cc: the reviewers the escalation reaches."""
     return _mail(
-        render_body(digest, origin),
+        render_body(digest, origin, base_url),
         subject(digest),
         digest.recipients,
         sender=sender,
@@ -166,6 +197,83 @@ def compose_update_request(
     )
 
 
+#: Who an actions-arising message names, and why (the owner besides a digest's reasons).
+ARISING_REASONS = {**REASONS, OWNER: "owner"}
+
+
+def render_arisings(digest: ArisingDigest, origin: str, base_url: str | None) -> str:
+    """The message chasing an agency's actions arising: each with its session, its owner,
+    its due date and what "done" means, grouped by level like a digest, with a link to
+    its session's page where a base URL is known."""
+    root = base_url.rstrip("/") if base_url else None
+    lines = [
+        f"Actions arising for {digest.agency_name} ({digest.agency}), as of "
+        f"{digest.as_of.isoformat()}.",
+        "",
+        f"Sent by the implementation ledger {origin},",
+        "which records that this reminder was sent, to whom and about what (not its text).",
+    ]
+
+    def block(item: ArisingItem) -> list[str]:
+        when = (
+            f"{item.days} days overdue"
+            if item.overdue
+            else ("due today" if item.days == 0 else f"due in {item.days} days")
+        )
+        found = [
+            f"  {item.arising_id} due {item.due_date} ({when}), owner {item.owner}: {item.text}",
+            f"      from {item.body} on {item.session_date}, recommendation "
+            f"{item.recommendation}; done means: {item.done_means}",
+        ]
+        if root:
+            found.append(f"      {root}/sessions/{item.session_id}")
+        return found
+
+    for level in sorted({item.level for item in digest.overdue}, reverse=True):
+        lines += ["", level_heading(level, digest.escalate_months)]
+        for item in digest.overdue:
+            if item.level == level:
+                lines += block(item)
+    if digest.due_soon:
+        lines += ["", f"Due within {digest.within_days} days"]
+        for item in digest.due_soon:
+            lines += block(item)
+    lines += [
+        "",
+        "Each stays on the agenda of its body's next session until it is closed.",
+        "",
+        "Sent to: "
+        + ", ".join(f"{r.user_id} ({ARISING_REASONS[r.reason]})" for r in digest.recipients)
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compose_arisings(
+    digest: ArisingDigest,
+    *,
+    origin: str,
+    base_url: str | None,
+    sender: str,
+    addresses: dict[str, str],
+) -> DigestMail:
+    """To: the owners and the agency's leads; Cc: the reviewers the escalation reaches."""
+    title = (
+        f"[inquiry-ledger] {digest.agency_name}: actions arising "
+        f"{counted(digest, digest.within_days)} (as of {digest.as_of})"
+    )
+    return _mail(
+        render_arisings(digest, origin, base_url),
+        title,
+        digest.recipients,
+        sender=sender,
+        addresses=addresses,
+        idstring="arisings",
+        to_reasons=(OWNER, "agency_lead"),
+    )
+
+
 def _mail(
     body: str,
     title: str,
@@ -174,13 +282,14 @@ def _mail(
     sender: str,
     addresses: dict[str, str],
     idstring: str,
+    to_reasons: tuple[str, ...] = ("officer", "agency_lead"),
 ) -> DigestMail:
     """To: the agency's own people; Cc: the others (reviewers); if none of the agency's
     has an address, the others are the To."""
     domain = sender.rpartition("@")[2]
     message_id = make_msgid(idstring=idstring, domain=domain)
     message = EmailMessage()
-    to = [r.user_id for r in recipients if r.reason in ("officer", "agency_lead")]
+    to = [r.user_id for r in recipients if r.reason in to_reasons]
     cc = [r.user_id for r in recipients if r.user_id not in to]
     to_addressed = [u for u in to if u in addresses]
     cc_addressed = [u for u in cc if u in addresses]

@@ -79,6 +79,8 @@ class RemindOptions:
     repeat_after_days: int = 7
     agency: str | None = None
     dry_run: bool = False
+    #: The pages' address: each action in a digest links to its page (none without it).
+    base_url: str | None = None
 
 
 @dataclass
@@ -115,21 +117,42 @@ def remind(
     each in turn (see the module docstring). Raises NotPermitted before anything is sent
     if the signer may not send reminders, ValueError for an agency not in the plan,
     RemindInProgress if another run still sends after `wait` seconds."""
+    return guarded(
+        ledger,
+        options.agency,
+        None if options.dry_run else (signer, smtp),
+        wait,
+        lambda: _run(ledger, options, contacts, signer, smtp, send),
+    )
+
+
+def guarded(
+    ledger: Ledger,
+    agency: str | None,
+    sending: tuple[Signer | None, SmtpSettings | None] | None,
+    wait: float,
+    run: Callable[[], list[Outcome]],
+) -> list[Outcome]:
+    """`run` a remind run (digests, update requests, actions arising alike) once the
+    refusals every run makes first have passed: an agency not in the plan (ValueError);
+    and unless it is a dry run (`sending` None), a signer or SMTP settings missing
+    (ValueError), a signer the ledger would refuse (NotPermitted), all before anything is
+    sent; then hold the run lock, or give up after `wait` seconds (RemindInProgress)."""
     directory = ledger.require_directory()
     plan = ledger.plan()
-    if options.agency is not None and (plan is None or options.agency not in plan.agencies):
+    if agency is not None and (plan is None or agency not in plan.agencies):
         known = ", ".join(sorted(plan.agencies)) if plan else "none"
-        raise ValueError(f"no agency {options.agency!r} in the plan (known: {known})")
-    if not options.dry_run:
-        if signer is None or smtp is None:
-            raise ValueError("sending needs a signer and SMTP settings")
-        actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
-        check_sender(RuleContext(actor, directory, plan))
-    if options.dry_run:
-        return _run(ledger, options, contacts, signer, smtp, send)
+        raise ValueError(f"no agency {agency!r} in the plan (known: {known})")
+    if sending is None:
+        return run()
+    signer, smtp = sending
+    if signer is None or smtp is None:
+        raise ValueError("sending needs a signer and SMTP settings")
+    actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
+    check_sender(RuleContext(actor, directory, plan))
     try:
         with run_lock(ledger.config).hold(wait):
-            return _run(ledger, options, contacts, signer, smtp, send)
+            return run()
     except RunInProgress:
         raise RemindInProgress(
             f"another remind run is in progress (waited {wait:g} s); nothing was sent"
@@ -195,7 +218,13 @@ def _one(
             digest,
         )
     sender_address = smtp.sender if smtp else "reminders@inquiry-ledger.invalid"
-    mail = compose(digest, origin=ledger.origin(), sender=sender_address, addresses=contacts)
+    mail = compose(
+        digest,
+        origin=ledger.origin(),
+        sender=sender_address,
+        addresses=contacts,
+        base_url=options.base_url,
+    )
     outcome = Outcome(
         digest.agency,
         "dry_run",

@@ -26,15 +26,13 @@ from api.application.mailer import SmtpSettings, deliver
 from api.application.remind import (
     OTHER_RUN_WAIT_SECONDS,
     Outcome,
-    RemindInProgress,
     Sender,
     each_until_down,
-    run_lock,
+    guarded,
     send_and_record,
 )
-from domain import Reminders, RuleContext
-from domain.reminders import check_sender, reminders_aggregate_id
-from ledger.locks import RunInProgress
+from domain import Reminders
+from domain.reminders import reminders_aggregate_id
 from ledger.service import Ledger
 from ledger.signer import Signer
 from projections.asof import parse_as_of
@@ -74,26 +72,15 @@ def request_updates(
     NotPermitted before anything is sent, ValueError for an unknown agency or an
     `updated_since` after the as-of date, RemindInProgress after `wait` seconds.
     Each Outcome's `digest` is None; its `detail` lists the actions asked about."""
-    directory = ledger.require_directory()
-    plan = ledger.plan()
-    if options.agency is not None and (plan is None or options.agency not in plan.agencies):
-        known = ", ".join(sorted(plan.agencies)) if plan else "none"
-        raise ValueError(f"no agency {options.agency!r} in the plan (known: {known})")
     if options.since > options.as_of:
         raise ValueError("--updated-since must not be after the as-of date")
-    if options.dry_run:
-        return _run(ledger, options, contacts, signer, smtp, send)
-    if signer is None or smtp is None:
-        raise ValueError("sending needs a signer and SMTP settings")
-    actor, _ = directory.resolve(signer.user_id, signer.key.key_id)
-    check_sender(RuleContext(actor, directory, plan))
-    try:
-        with run_lock(ledger.config).hold(wait):
-            return _run(ledger, options, contacts, signer, smtp, send)
-    except RunInProgress:
-        raise RemindInProgress(
-            f"another remind run is in progress (waited {wait:g} s); nothing was sent"
-        ) from None
+    return guarded(
+        ledger,
+        options.agency,
+        None if options.dry_run else (signer, smtp),
+        wait,
+        lambda: _run(ledger, options, contacts, signer, smtp, send),
+    )
 
 
 def _run(

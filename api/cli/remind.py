@@ -2,11 +2,13 @@
 
     inquiry-ledger --as USER --key KEYFILE remind [--within 30] [--escalate 3,6,9]
         [--as-of DATE] [--contacts FILE] [--agency ID] [--repeat-after 7] [--dry-run]
-        [--wait 10] [--updates [--updated-since DATE] [--base-url URL]]
+        [--wait 10] [--updates [--updated-since DATE] | --arisings] [--base-url URL]
 
 With --updates it asks for narrative updates instead (api/application/update_requests.py):
 one message per agency listing its actions due or overdue that have no update signed
-this period, each with its link into the pages.
+this period, each with its link into the pages. With --arisings it chases the agencies'
+open actions arising from sessions instead (api/application/arising_reminders.py), up
+the same escalation ladder, each with the link to its session where --base-url is known.
 
 It prints, per agency, what was sent to whom (user ids, never addresses), what was
 skipped and why. Exit status: 0 every digest due was sent (or was a repeat); 5 a digest
@@ -24,6 +26,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from api.application.arising_reminders import chase_arisings
 from api.application.contacts import ContactsError, load_contacts
 from api.application.mailer import SmtpConfigError, SmtpSettings
 from api.application.remind import (
@@ -91,13 +94,21 @@ def _add_remind(sub: Subparsers) -> None:
         "(recorded as reminder.update_requested)",
     )
     p.add_argument(
+        "--arisings",
+        action="store_true",
+        help="instead of the digest: chase each agency's open actions arising (of sessions) "
+        "due within --within days or overdue, up the same --escalate ladder "
+        "(recorded as reminder.arisings_chased)",
+    )
+    p.add_argument(
         "--updated-since",
         help="with --updates: the period's first day; an update signed on or after it "
         "counts (default the first day of the --as-of month)",
     )
     p.add_argument(
         "--base-url",
-        help=f"with --updates: the pages' address, for the links (default ${BASE_URL_ENV})",
+        help="the pages' address, for the links to each action (or session) in the message "
+        f"(default ${BASE_URL_ENV}; required with --updates)",
     )
     p.set_defaults(func=cmd_remind)
 
@@ -130,6 +141,7 @@ def _options(args: argparse.Namespace) -> RemindOptions:
         repeat_after_days=args.repeat_after,
         agency=args.agency,
         dry_run=args.dry_run,
+        base_url=_links_url(args),
     )
 
 
@@ -160,7 +172,10 @@ def _update_options(args: argparse.Namespace, base: RemindOptions) -> UpdateRequ
 
 def cmd_remind(args: argparse.Namespace) -> int:
     options = _options(args)
+    if args.updates and args.arisings:
+        raise CliError("--updates and --arisings are two runs: give one")
     updates = _update_options(args, options) if args.updates else None
+
     config = config_from(args)
     contacts_path = Path(args.contacts) if args.contacts else config.home / "contacts.csv"
     smtp = None
@@ -179,6 +194,16 @@ def cmd_remind(args: argparse.Namespace) -> int:
                 outcomes = request_updates(
                     ledger, updates, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
                 )
+            elif args.arisings:
+                outcomes = chase_arisings(
+                    ledger,
+                    options,
+                    base_url=options.base_url,
+                    contacts=contacts,
+                    signer=signer,
+                    smtp=smtp,
+                    wait=args.wait,
+                )
             else:
                 outcomes = remind(
                     ledger, options, contacts=contacts, signer=signer, smtp=smtp, wait=args.wait
@@ -189,13 +214,26 @@ def cmd_remind(args: argparse.Namespace) -> int:
             raise CliError(str(error), EXIT_IN_PROGRESS) from None
         except ValueError as error:
             raise CliError(str(error)) from None
-    return _report(outcomes, options, updates is not None)
+    kind = "updates" if updates is not None else "arisings" if args.arisings else "digest"
+    return _report(outcomes, options, kind)
 
 
-def _report(outcomes: list[Outcome], options: RemindOptions, updates: bool = False) -> int:
+def _links_url(args: argparse.Namespace) -> str | None:
+    """The pages' address for a digest's or --arisings' links, if one is given (optional
+    there; --updates requires it)."""
+    base_url = args.base_url or os.environ.get(BASE_URL_ENV, "")
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise CliError(f"--base-url must start with https:// or http://, not {base_url!r}")
+    return base_url or None
+
+
+def _report(outcomes: list[Outcome], options: RemindOptions, kind: str = "digest") -> int:
     scope = f" for {options.agency}" if options.agency else ""
     if not outcomes:
-        lacking = " without a narrative update this period" if updates else ""
+        lacking = {
+            "updates": " without a narrative update this period",
+            "arisings": " among the open actions arising",
+        }.get(kind, "")
         print(f"nothing due within {options.within_days} days or overdue{lacking}{scope}")
         return 0
     for outcome in outcomes:

@@ -17,6 +17,7 @@ from api.cli.common import (
     public_key_from,
     remote_for,
 )
+from domain.roles import Role
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -99,15 +100,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
-ROLES = [
-    "officer",
-    "agency_lead",
-    "implementation_group",
-    "chair",
-    "scrutiny",
-    "lived_experience",
-    "admin",
-]
+ROLES = [role.value for role in Role]
 
 
 def _add_users(sub: Subparsers) -> None:

@@ -54,6 +54,7 @@ OPERATIONAL = frozenset(
         "action.comment_added",
         "reminder.digest_sent",
         "reminder.update_requested",
+        "reminder.arisings_chased",
     }
 )
 
@@ -116,6 +117,8 @@ AUTHORITY: dict[str, frozenset[str] | None] = {
     "reminder.digest_sent": frozenset({"admin", "implementation_group"}),
     # A request for narrative updates, to the agency's own people (domain/reminders.py).
     "reminder.update_requested": frozenset({"admin", "implementation_group"}),
+    # Actions arising chased up the ladder, on the owning agency's reminders.
+    "reminder.arisings_chased": frozenset({"admin", "implementation_group"}),
     # A challenge to an agency (domain/challenge.py): raised by the overseers, never by an
     # agency's people; answered by the addressed agency's (`scoped_to_agency`); closed or
     # escalated by its challenger alone (the same user: signers.py).

@@ -510,6 +510,13 @@ def attempts(case: Case, s: States) -> list[Attempt]:
         payload |= {"recipients": ["council.officer"], "unreachable": []}
         payload |= {"message_id": "<updates@council.example>", "body_sha256": "0" * 64}
         return [(None, reminders_aggregate_id("council"), payload)]
+    if kind == "reminder.arisings_chased":
+        item = {"arising_id": "sig-1.1", "due_date": "2023-06-30", "level": 0, "overdue": True}
+        payload = {"agency": "council", "as_of": "2023-07-01", "within_days": 30}
+        payload |= {"escalate_months": [3, 6, 9], "arisings": [item]}
+        payload |= {"recipients": ["council.lead"], "unreachable": []}
+        payload |= {"message_id": "<arisings@council.example>", "body_sha256": "0" * 64}
+        return [(None, reminders_aggregate_id("council"), payload)]
     if kind == "directory.user_registered":
         assert case.registers is not None
         agency = "council" if case.registers in AGENCY_ROLES else None

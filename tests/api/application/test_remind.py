@@ -480,6 +480,44 @@ def test_the_ledger_refuses_a_misstated_record(world: World) -> None:
     assert len(_records(world, "council")) == 1
 
 
+def test_the_ledger_refuses_a_misstated_chase_of_actions_arising(world: World) -> None:
+    """`reminder.arisings_chased`: the same re-derived levels and audience as a digest,
+    its items actions arising by id (SESSION.N), never actions."""
+    item = {"arising_id": "sig-1.1", "due_date": add_months(AS_OF, -4).isoformat()}
+    good: dict[str, Any] = {
+        "agency": "council",
+        "as_of": AS_OF.isoformat(),
+        "within_days": 30,
+        "escalate_months": [3, 6, 9],
+        "arisings": [{**item, "level": 1, "overdue": True}],
+        "recipients": ["council.lead", "sig"],
+        "unreachable": [],
+        "message_id": "<1.arisings@inquiry.example>",
+        "body_sha256": "0" * 64,
+    }
+    aggregate = reminders_aggregate_id("council")
+    sig = world.signer("sig")
+    kind = Reminders.ArisingsChased.TYPE
+    for payload, words in (
+        ({**good, "arisings": [{**item, "level": 2, "overdue": True}]}, "level must be 1"),
+        ({**good, "arisings": [{**item, "level": 1, "overdue": False}]}, "overdue must be True"),
+        ({**good, "arisings": [{"action_id": "R1.1", **good["arisings"][0]}]}, "each action"),
+        ({**good, "arisings": [{**good["arisings"][0], "arising_id": "x"}]}, "is not SESSION.N"),
+        ({**good, "arisings": []}, "at least one action arising"),
+        ({**good, "recipients": ["police.lead"]}, "police.lead (agency_lead) may not receive"),
+    ):
+        with pytest.raises(InvalidInput, match=re.escape(words)):
+            world.ledger.append([sig.sign(kind, aggregate, 1, payload)])
+    officer = world.signer("council.officer")
+    with pytest.raises(NotPermitted, match="send reminders"):
+        world.ledger.append([officer.sign(kind, aggregate, 1, good)])
+    world.ledger.append([sig.sign(kind, aggregate, 1, good)])
+    reminders = world.ledger.get(aggregate)
+    assert [r.items for r in reminders.arising_chases] == [
+        (("sig-1.1", item["due_date"], 1, True),)
+    ]
+
+
 # -- the command line --------------------------------------------------------------------
 
 
@@ -543,6 +581,12 @@ def test_cli_dry_run_prints_and_sends_nothing(
     assert "=== police (dry run: not sent, not recorded)" in out
     assert "to: police.lead (agency lead)" in out and "R2.1" in out and "R1.1" not in out
     assert inbox.messages == [] and world.ledger.tree_size() == size
+    assert "/actions/" not in out  # no links without the pages' address
+    base = ["--base-url", "https://ledger.example/"]
+    code, out, err = cli(
+        "remind", "--dry-run", "--contacts", str(contacts), "--agency", "police", *base
+    )
+    assert code == 0 and "\n           https://ledger.example/actions/R2.1\n" in out, err
 
 
 def test_cli_errors_are_clear_and_record_nothing(

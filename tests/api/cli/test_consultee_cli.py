@@ -7,6 +7,7 @@ appointment under the charter."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,17 @@ def test_a_consultee_comments_and_challenges_and_signs_nothing_off(
 
     assert cli("checkpoint")[0] == 0
     assert_verified(cli, tmp_path)
+
+    # The report gives their views a place of their own, by role, never by name.
+    out_file = tmp_path / "report.html"
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    code, _, err = cli("report", "--as-of", tomorrow, "--out", str(out_file))
+    assert code == 0, err
+    html = out_file.read_text()
+    views = html[html.index('id="views"') : html.index('id="challenges"')]
+    assert "1 comment by lived-experience consultees in this period" in views
+    assert "<th scope=\"row\">R1.1</th><td>Ask the young people too</td>" in views
+    assert "lx1" not in views and "Consultee 1" not in views
 
 
 def test_the_charter_may_leave_consultees_to_the_implementation_group(

@@ -12,52 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from api.cli.common import open_ledger
 from domain import Reminders
 from domain.reminders import reminders_aggregate_id
 from tests.support.sample_plan import assert_verified, setup_plan
+from tests.support.smtp_inbox import Inbox
 
 BASE = "https://ledger.council.example"
 POLICE = "west-mercia-police"
-
-
-@dataclass
-class Inbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """A real SMTP server on a free local port, which the CLI is configured to send to."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    found = Inbox()
-    controller = Controller(found, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("INQUIRY_LEDGER_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("INQUIRY_LEDGER_SMTP_PORT", str(port))
-    monkeypatch.setenv("INQUIRY_LEDGER_SMTP_FROM", "ledger@council.example")
-    monkeypatch.delenv("INQUIRY_LEDGER_BASE_URL", raising=False)
-    try:
-        yield found
-    finally:
-        controller.stop()
 
 
 def test_updates_and_the_request_cycle(cli: Any, tmp_path: Path, inbox: Inbox) -> None:
