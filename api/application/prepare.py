@@ -69,7 +69,9 @@ class WebCommand:
         )
 
 
-def _text(inputs: dict[str, Any], name: str, *, required: bool = True) -> str:
+def text_input(inputs: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    """A form's text input, stripped: refused if it is not text, missing where required,
+    or longer than MAX_FIELD (every /web/prepare form's inputs are read with it)."""
     value = inputs.get(name, "")
     if not isinstance(value, str):
         raise InvalidInput(RULE, f"{name} must be text")
@@ -82,7 +84,7 @@ def _text(inputs: dict[str, Any], name: str, *, required: bool = True) -> str:
 
 
 def _lines(inputs: dict[str, Any], name: str) -> list[str]:
-    return [line.strip() for line in _text(inputs, name).splitlines() if line.strip()]
+    return [line.strip() for line in text_input(inputs, name).splitlines() if line.strip()]
 
 
 def _blob(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -91,11 +93,11 @@ def _blob(inputs: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(size, int) or isinstance(size, bool):
         raise InvalidInput(RULE, "size must be an integer")
     return {
-        "sha256": _text(inputs, "sha256"),
+        "sha256": text_input(inputs, "sha256"),
         "size": size,
-        "media_type": _text(inputs, "media_type"),
-        "original_name": _text(inputs, "original_name")[:500],
-        "storage_key": _text(inputs, "storage_key"),
+        "media_type": text_input(inputs, "media_type"),
+        "original_name": text_input(inputs, "original_name")[:500],
+        "storage_key": text_input(inputs, "storage_key"),
     }
 
 
@@ -104,7 +106,7 @@ def _value(inputs: dict[str, Any], arg: Arg) -> Any:
         return _blob(inputs)
     if arg.kind == LIST:
         return _lines(inputs, arg.name)
-    return _text(inputs, arg.name, required=arg.required)
+    return text_input(inputs, arg.name, required=arg.required)
 
 
 def _command(verb: Verb, form: Form) -> WebCommand:

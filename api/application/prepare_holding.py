@@ -31,7 +31,7 @@ from uuid import UUID
 
 from api.application.commands import Client, CommandError
 from api.application.minutes import approve, close_arising, owner_from, record_arising
-from api.application.prepare import MAX_FIELD, PLACEHOLDER_KEY, Capture, Unsigned
+from api.application.prepare import PLACEHOLDER_KEY, Capture, Unsigned, text_input
 from domain import Actor, DomainError, InvalidInput, RuleContext
 from domain.challenge import BODIES, OUTCOMES, Challenge, subject_kind
 from domain.ids import challenge_aggregate_id
@@ -106,20 +106,8 @@ class Offer:
     fields: tuple[HoldingField, ...]
 
 
-def _text(inputs: Mapping[str, Any], name: str, *, required: bool = True) -> str:
-    value = inputs.get(name, "")
-    if not isinstance(value, str):
-        raise InvalidInput(RULE, f"{name} must be text")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(RULE, f"{name} is required")
-    if len(value) > MAX_FIELD:
-        raise InvalidInput(RULE, f"{name} is longer than {MAX_FIELD} characters")
-    return value
-
-
 def _lines(inputs: Mapping[str, Any], name: str) -> list[str]:
-    text = _text(inputs, name, required=False)
+    text = text_input(inputs, name, required=False)
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -154,10 +142,10 @@ def addressed_agency(ledger: Ledger, subject: str) -> str:
 
 
 def _raise(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
-    subject = _text(inputs, "subject").upper()
-    agency = _text(inputs, "agency", required=False) or addressed_agency(scene.ledger, subject)
+    subject = text_input(inputs, "subject").upper()
+    agency = text_input(inputs, "agency", required=False) or addressed_agency(scene.ledger, subject)
     challenge_id = next_challenge_id(scene.ledger.entries(0))
-    return client.raise_challenge(challenge_id, subject, agency, _text(inputs, "text"))
+    return client.raise_challenge(challenge_id, subject, agency, text_input(inputs, "text"))
 
 
 def _raise_probe(scene: Scene) -> Mapping[str, Any] | None:
@@ -194,7 +182,9 @@ def _raise_fields(scene: Scene) -> tuple[HoldingField, ...]:
 
 
 def _answer(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
-    return client.answer_challenge(scene.subject, _text(inputs, "text"), _lines(inputs, "evidence"))
+    return client.answer_challenge(
+        scene.subject, text_input(inputs, "text"), _lines(inputs, "evidence")
+    )
 
 
 def _answer_fields(scene: Scene) -> tuple[HoldingField, ...]:
@@ -218,11 +208,15 @@ def _answer_fields(scene: Scene) -> tuple[HoldingField, ...]:
 
 
 def _close(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
-    return client.close_challenge(scene.subject, _text(inputs, "outcome"), _text(inputs, "reason"))
+    return client.close_challenge(
+        scene.subject, text_input(inputs, "outcome"), text_input(inputs, "reason")
+    )
 
 
 def _escalate(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
-    return client.escalate_challenge(scene.subject, _text(inputs, "to"), _text(inputs, "reason"))
+    return client.escalate_challenge(
+        scene.subject, text_input(inputs, "to"), text_input(inputs, "reason")
+    )
 
 
 def _choices(values: tuple[str, ...]) -> tuple[Choice, ...]:
@@ -246,7 +240,7 @@ def _always(probe: Mapping[str, Any]) -> Probe:
 def _approve(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
     if scene.digest is None:
         raise CommandError("the minutes cannot be hashed here")
-    expected = _text(inputs, "minutes_sha256", required=False) or None
+    expected = text_input(inputs, "minutes_sha256", required=False) or None
     return approve(scene.ledger, client, scene.subject, scene.digest, expected)[2]
 
 
@@ -261,11 +255,11 @@ def _arising_add(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
         scene.ledger,
         client,
         scene.subject,
-        recommendation=_number(_text(inputs, "recommendation"), "recommendation"),
-        owner=owner_from(_text(inputs, "owner")),
-        due_date=_text(inputs, "due_date"),
-        done_means=_text(inputs, "done_means"),
-        text=_text(inputs, "text"),
+        recommendation=_number(text_input(inputs, "recommendation"), "recommendation"),
+        owner=owner_from(text_input(inputs, "owner")),
+        due_date=text_input(inputs, "due_date"),
+        done_means=text_input(inputs, "done_means"),
+        text=text_input(inputs, "text"),
     )[1]
 
 
@@ -314,12 +308,12 @@ def _open_arisings(scene: Scene) -> list[Any]:
 
 
 def _arising_close(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
-    arising_id = _text(inputs, "arising_id")
+    arising_id = text_input(inputs, "arising_id")
     state = cast(Session, scene.state)
     if arising_id not in state.arisings:
         raise InvalidInput(RULE, f"{arising_id[:80]!r} is not an action arising of {scene.subject}")
-    evidence = _text(inputs, "evidence", required=False) or None
-    return close_arising(scene.ledger, client, arising_id, _text(inputs, "reason"), evidence)
+    evidence = text_input(inputs, "evidence", required=False) or None
+    return close_arising(scene.ledger, client, arising_id, text_input(inputs, "reason"), evidence)
 
 
 def _arising_close_probe(scene: Scene) -> Mapping[str, Any] | None:

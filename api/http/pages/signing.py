@@ -39,33 +39,19 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/web/prepare")
 async def prepare_entry(request: Request, svc: ServicesDep) -> Response:
-    try:
-        viewer = viewer_of(request)
-    except SignInNeeded:
-        return errors.error(401, "unauthenticated", "sign in first")
-    require_csrf(request, viewer.session, request.headers.get(CSRF_HEADER))
-    if must_sign_off_page(svc.ledger.require_directory(), viewer.actor):
-        return errors.error(
-            403,
-            "off_page_only",
-            f"the charter requires the {viewer.actor.role.value} to sign on their own machine "
-            "(inquiry-ledger sign), not in the browser",
-        )
-    try:
-        data = await request.json()
-    except ValueError:
-        return errors.error(422, "invalid_request", "send a JSON object")
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), str) for k in ("action_id", "command", "key_id")
-    ):
-        return errors.error(422, "invalid_request", "send action_id, command, key_id and inputs")
-    inputs = data.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        return errors.error(422, "invalid_request", "inputs must be an object")
+    asked = await _holding_request(request, svc, "action_id")
+    if isinstance(asked, Response):
+        return asked
+    viewer, data = asked
     try:
         readable_action(svc.ledger, viewer, data["action_id"])
         body = prepare(
-            svc.ledger, viewer.actor, data["key_id"], data["action_id"], data["command"], inputs
+            svc.ledger,
+            viewer.actor,
+            data["key_id"],
+            data["action_id"],
+            data["command"],
+            data["inputs"],
         )
     except PageError as error:
         return errors.error(error.status, "not_readable", error.message)
@@ -78,8 +64,9 @@ async def prepare_entry(request: Request, svc: ServicesDep) -> Response:
 async def _holding_request(
     request: Request, svc: Services, subject_name: str
 ) -> tuple[Viewer, dict[str, Any]] | Response:
-    """The signed-in, CSRF-checked viewer and their JSON request (with `subject_name`,
-    command, key_id and inputs), or the refusal to answer."""
+    """The signed-in, CSRF-checked viewer and their JSON request (with `subject_name`:
+    the action, challenge or session; command, key_id and inputs), or the refusal to
+    answer. Every /web/prepare route asks it first."""
     try:
         viewer = viewer_of(request)
     except SignInNeeded:
@@ -90,7 +77,7 @@ async def _holding_request(
             403,
             "off_page_only",
             f"the charter requires the {viewer.actor.role.value} to sign on their own machine "
-            "(the inquiry-ledger command line), not in the browser",
+            "(inquiry-ledger sign, or the command line), not in the browser",
         )
     try:
         data = await request.json()

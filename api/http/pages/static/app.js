@@ -260,12 +260,24 @@ async function signAndRecord(section, form, status) {
     origin: section.dataset.origin,
     evidence: (section.dataset.evidence || "").split(",").filter(Boolean),
   });
+  const leaf = await reviewSignRecord(section, status, key, body, problems, prepared.label);
+  if (leaf !== null) {
+    location.assign(`/actions/${encodeURIComponent(section.dataset.action)}?recorded=${leaf}`);
+  }
+}
+
+// The steps after a body is prepared, for an action's forms and the holding-to-account
+// ones alike: refuse it if it does not match the form, show it, and only once the user
+// confirms sign it with their own key and post it. The leaf index, or null if not signed.
+async function reviewSignRecord(section, status, key, body, problems, label, version) {
   if (problems.length) {
-    return say(status, "error", `Not signed: the prepared statement does not match your form (${problems.join("; ")}).`);
+    say(status, "error", `Not signed: the prepared statement does not match your form (${problems.join("; ")}).`);
+    return null;
   }
   status.hidden = true;
-  if (!(await showReview(section, body, prepared.label))) {
-    return say(status, "", "Cancelled; nothing was signed.");
+  if (!(await showReview(section, body, label, version))) {
+    say(status, "", "Cancelled; nothing was signed.");
+    return null;
   }
   const signature = await sign(key, canonicalBytes(body));
   const result = await postJSON("/v1/entries", {
@@ -274,7 +286,7 @@ async function signAndRecord(section, form, status) {
   });
   const leaf = result.appended[0].leaf_index;
   say(status, "ok", `Signed and recorded at log position ${leaf}.`);
-  location.assign(`/actions/${encodeURIComponent(section.dataset.action)}?recorded=${leaf}`);
+  return leaf;
 }
 
 const NO_KEY =
@@ -400,20 +412,11 @@ async function signHolding(section, form, status) {
     origin: section.dataset.origin,
     entries: (section.dataset.entries || "").split(",").filter(Boolean).map(Number),
   });
-  if (problems.length) {
-    return say(status, "error", `Not signed: the prepared statement does not match your form (${problems.join("; ")}).`);
+  const version = `${kind[0].toUpperCase()}${kind.slice(1)} version`;
+  const leaf = await reviewSignRecord(section, status, key, body, problems, prepared.label, version);
+  if (leaf === null) {
+    return;
   }
-  status.hidden = true;
-  if (!(await showReview(section, body, prepared.label, `${kind[0].toUpperCase()}${kind.slice(1)} version`))) {
-    return say(status, "", "Cancelled; nothing was signed.");
-  }
-  const signature = await sign(key, canonicalBytes(body));
-  const result = await postJSON("/v1/entries", {
-    entries: [{ body, signature }],
-    command_id: `web-${crypto.randomUUID()}`,
-  });
-  const leaf = result.appended[0].leaf_index;
-  say(status, "ok", `Signed and recorded at log position ${leaf}.`);
   const after = command === "raise" ? `/challenges/${encodeURIComponent(body.payload.challenge_id)}` : section.dataset.after;
   location.assign(`${after}?recorded=${leaf}`);
 }
