@@ -225,27 +225,36 @@ def _one(
         addresses=contacts,
         base_url=options.base_url,
     )
-    outcome = Outcome(
-        digest.agency,
-        "dry_run",
-        digest=digest,
-        recipients=list(mail.to),
-        unreachable=list(mail.unreachable),
-        body=mail.body,
-    )
-    if options.dry_run:
-        return outcome
-    assert signer is not None and smtp is not None
-    return send_and_record(
+    return preview_or_send(
         ledger,
-        signer,
-        (smtp, send),
+        Outcome(digest.agency, "dry_run", digest=digest),
         mail,
+        None if options.dry_run else (signer, smtp, send),
         contacts,
-        outcome,
         lambda refused: _payload(digest, options, mail, refused),
         Reminders.DigestSent.TYPE,
     )
+
+
+def preview_or_send(
+    ledger: Ledger,
+    outcome: Outcome,
+    mail: DigestMail,
+    sending: tuple[Signer | None, SmtpSettings | None, Sender] | None,
+    contacts: dict[str, str],
+    payload: Callable[[set[str]], dict[str, Any]],
+    kind: str,
+) -> Outcome:
+    """A dry run's `outcome` (`sending` None): the message as it would go, to whom; or
+    the message sent and recorded (`send_and_record`). Every kind of run ends here."""
+    outcome.recipients = list(mail.to)
+    outcome.unreachable = list(mail.unreachable)
+    outcome.body = mail.body
+    if sending is None:
+        return outcome
+    signer, smtp, send = sending
+    assert signer is not None and smtp is not None  # guarded() refused a run without
+    return send_and_record(ledger, signer, (smtp, send), mail, contacts, outcome, payload, kind)
 
 
 def send_and_record(

@@ -29,7 +29,7 @@ from api.application.remind import (
     Sender,
     each_until_down,
     guarded,
-    send_and_record,
+    preview_or_send,
 )
 from domain import Reminders
 from domain.reminders import reminders_aggregate_id
@@ -132,24 +132,12 @@ def _one(
         sender=sender_address,
         addresses=contacts,
     )
-    outcome = Outcome(
-        request.agency,
-        "dry_run",
-        asked,
-        recipients=list(mail.to),
-        unreachable=list(mail.unreachable),
-        body=mail.body,
-    )
-    if options.dry_run:
-        return outcome
-    assert signer is not None and smtp is not None
-    return send_and_record(
+    return preview_or_send(
         ledger,
-        signer,
-        (smtp, send),
+        Outcome(request.agency, "dry_run", asked),
         mail,
+        None if options.dry_run else (signer, smtp, send),
         contacts,
-        outcome,
         lambda refused: _payload(request, mail, refused),
         KIND,
     )
