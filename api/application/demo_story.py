@@ -98,6 +98,15 @@ class Meeting:
     covered: list[int]
 
 
+#: A lived-experience consultee (issue 15), by a role handle, never a name: at the March
+#: meeting they give the panel's view on the taxi-licensing action.
+CONSULTEE = "lived-experience-1"
+TAXI_ACTION = "R29.1"
+CONSULTEE_VIEW = (
+    "Young people on the panel say the risk is in the evening and at weekends, when they "
+    "travel alone; operations in the daytime only would miss it."
+)
+
 MEETINGS = (
     Meeting("pcc-aa-2023-03", date(2023, 3, 13), ASSURANCE_COVERED),
     Meeting("pcc-aa-2023-06", date(2023, 6, 12), [29]),
@@ -169,6 +178,14 @@ class AssuranceMeetings:
             None,
             pcc.signer.key.public_key,
         )
+        consultee = self.join(CONSULTEE)
+        self.client("chair").register_user(
+            CONSULTEE,
+            "Lived-experience panel member",
+            "lived_experience",
+            None,
+            consultee.signer.key.public_key,
+        )
         self._at(meeting, "13:50")
         self._hold(meeting)
         self._at(meeting, "14:20")
@@ -185,6 +202,9 @@ class AssuranceMeetings:
             "transported in a taxi who may be at risk. The T/DCC will share their extent and "
             "frequency with the OPCC.",
         )
+        if self.ledger.action(TAXI_ACTION) is not None:
+            self._at(meeting, "15:10")
+            consultee.comment(TAXI_ACTION, CONSULTEE_VIEW)
         self._at(meeting, "16:20")
         record_arising(
             self.ledger, self.client("sig"), meeting.session_id, recommendation=29,

@@ -153,6 +153,9 @@ def test_the_demo_seeds_and_verifies(cli) -> None:
     code, minutes, _ = cli("session", "minutes", "pcc-aa-2023-03")
     assert code == 0 and "Approved by the chair, pcc" in minutes
     assert "mobile operations" in minutes and "not of these minutes" not in minutes
+    # A lived-experience consultee's view, minuted by role handle, not by name.
+    assert "lived-experience-1 (lived experience)" in minutes and "in the evening" in minutes
+    assert "Lived-experience panel member" not in minutes
     code, threads, _ = cli("challenge", "list")
     assert "C1  R29  west-mercia-police  closed: satisfied" in threads
     code, out, _ = cli("demo")  # a second run shows the same ledger without reseeding
