@@ -53,9 +53,7 @@ from domain.rules import RuleContext, require_identifier, require_role, require_
 #: Who may raise (and so, as the challenger, close and escalate) a challenge.
 __all__ = ["Challenge", "challenge_aggregate_id"]
 
-RAISERS = frozenset(
-    {Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.CHAIR, Role.LIVED_EXPERIENCE}
-)
+RAISERS = frozenset({Role.SCRUTINY, Role.IMPLEMENTATION_GROUP, Role.CHAIR, Role.LIVED_EXPERIENCE})
 #: Who may answer: the addressed agency's own people.
 ANSWERERS = AGENCY_ROLES
 #: The bodies a challenge may be escalated to.

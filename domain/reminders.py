@@ -375,7 +375,8 @@ class Reminders(Aggregate):
             items = check_due_items(
                 self.arisings, as_of, within, ARISING_ITEM_MEMBERS, key="arising_id"
             )
-            for item in items:
+            for item in items:  # an id, never free text: the log keeps what it is given
+                require_identifier(item["arising_id"], "arising_id", RULE)
                 if "." not in item["arising_id"]:
                     raise InvalidInput(RULE, f"{item['arising_id']!r} is not SESSION.N")
             check_levels(items, as_of, months, "arising_id")

@@ -22,6 +22,9 @@ from projections.report_narrative import action_order
 if TYPE_CHECKING:
     from projections.port import LogReader
 
+#: The kinds of `action.comment_added` that are a consultee's view of the action.
+KINDS = frozenset({"comment", "challenge"})
+
 
 @dataclass(frozen=True)
 class ConsulteeView:
@@ -29,6 +32,9 @@ class ConsulteeView:
     text: str
     signed_at: str  # ISO timestamp
     leaf_index: int
+    #: "comment", or "challenge": a comment that asks the agency to answer (the action
+    #: page's "Challenge" form), a view too, and not among the report's challenges.
+    kind: str = "comment"
 
 
 def consultee_views(
@@ -38,7 +44,7 @@ def consultee_views(
     action (in the plan's order), each action's in the order they were signed."""
     views = []
     for position, body, action_id in action_entries_between(ledger, start, end, bound=size):
-        if body.type != Action.CommentAdded.TYPE or body.payload.get("kind") != "comment":
+        if body.type != Action.CommentAdded.TYPE or body.payload.get("kind") not in KINDS:
             continue
         user = directory.users.get(body.actor) if directory else None
         if user is None or user.role_at(body.timestamp)[0] is not Role.LIVED_EXPERIENCE:
@@ -49,6 +55,7 @@ def consultee_views(
                 text=str(body.payload.get("text", "")),
                 signed_at=body.timestamp.isoformat(),
                 leaf_index=position,
+                kind=str(body.payload.get("kind")),
             )
         )
     return sorted(views, key=lambda view: (action_order(view.action_id), view.leaf_index))

@@ -193,7 +193,11 @@ def _answer_fields(scene: Scene) -> tuple[HoldingField, ...]:
     if subject_kind(state.subject) != "action":
         return (text,)
     action = scene.ledger.action(state.subject)
-    files = [] if action is None else [action.evidence[sha] for sha in action.current_evidence()]
+    # Only the addressed agency's people answer; they read the action's evidence (names
+    # included) only while their agency leads it (not once it was transferred away).
+    if action is None or action.lead_agency != state.agency:
+        return (text,)
+    files = [action.evidence[sha] for sha in action.current_evidence()]
     if not files:
         return (text,)
     choices = tuple((f.sha256, f"{f.original_name} ({f.sha256[:12]}…)") for f in files)

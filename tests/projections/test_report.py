@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from api.application.tokens import TokenStore
 from api.http.app import create_app
 from domain import Status
+from ledger.keys import KeyPair
 from projections.asof import parse_as_of
 from projections.report import (
     ProgressReport,
@@ -520,3 +521,39 @@ def test_the_pdf_is_tagged_for_a_screen_reader(history: History) -> None:
     assert counts["H1"] == 1 and counts["H2"] >= 3
     assert counts["Table"] >= 2 and counts["TH"] >= 4 and counts["TD"] >= 4
     assert counts["P"] >= 3
+
+
+def test_the_consultees_views_are_every_comment_of_theirs_by_role_not_name(
+    config: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consultee's comment and their comment that asks the agency to answer (the
+    action page's "Challenge" form, not a `challenge.raised`) are both their views;
+    others' comments are not; the text is escaped and the consultee is never named."""
+    clear_store_settings(monkeypatch)
+    w = make_world(config, clock)
+    try:
+        w.add_action("R1.1")
+        w.keys["lx1"] = KeyPair.generate()
+        lx1 = w.keys["lx1"].public_key
+        w.client("chair").register_user("lx1", "Jane Doe", "lived_experience", None, lx1)
+        clock.advance(days=40)
+        w.client("lx1").comment("R1.1", SCRIPT)
+        w.client("lx1").comment("R1.1", "Why were we not asked?", challenge=True)
+        w.client("sig").comment("R1.1", "Not a consultee's view")
+        report = build_report(
+            w.ledger,
+            checkpoint_info(w.checkpoint().note, w.ledger.tree_size(), w.vkey),
+            as_of=parse_as_of(AS_OF),
+        )
+        assert [(v.kind, v.text) for v in report.views] == [
+            ("comment", SCRIPT),
+            ("challenge", "Why were we not asked?"),
+        ]
+        html = render_html(report)
+        views = html[html.index('id="views"') : html.index('id="challenges"')]
+        assert "2 comments by lived-experience consultees" in views
+        assert "(asks the agency to answer)</span> Why were we not asked?" in views
+        assert "&lt;script&gt;" in views and "<script>" not in html
+        assert "Jane Doe" not in html and "lx1" not in views
+    finally:
+        w.ledger.close()

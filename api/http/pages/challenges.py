@@ -4,7 +4,8 @@ closed, as of a day), with the unresolved ones counted per agency with their age
 only the challenges addressed to their own agency. Plain HTML, no JavaScript.
 
 Raising one is offered only to those who may raise (domain/challenge.py `RAISERS`:
-scrutiny, the implementation group, the chair), never to an agency's own people;
+scrutiny, the implementation group, the chair, lived-experience consultees), never to an
+agency's own people;
 answering only to the addressed agency's, while it is unresolved; closing and escalating
 only to the challenger. Each is a form signed in the browser with the user's own key
 (prepared by ``POST /web/prepare/challenge``, api/application/prepare_holding.py, which

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.application.access import agency_scope, scoped_decisions
+from api.application.access import agency_scope, may_read_evidence, scoped_decisions
 from api.application.offpage import must_sign_off_page
 from api.application.prepare import offered
 from api.http.deps import ServicesDep
@@ -161,6 +161,8 @@ def action(
         log_origin=ledger.origin(),
         my_keys=[k.key_id for k in user.active_keys()],
         may_raise=viewer.actor.role in RAISERS,  # linked to the form on /challenges
+        # Consultees read no evidence file: no download link that the API would refuse.
+        reads_evidence=may_read_evidence(viewer.actor, [str(current.lead_agency)]),
         challenges=[  # readable: the challenge is addressed to an agency that led it
             c
             for c in challenges(ledger.entries(0), as_of=ledger.clock().date())

@@ -5,7 +5,8 @@ document a clerk circulates (`/v1/sessions/{id}/minutes?format=html|pdf`) and it
 actions arising. Plain HTML, no JavaScript.
 
 Read as `/v1/sessions` is (api/http/routes/sessions.py): only by those who hold the
-agencies to account (chair, scrutiny, the implementation group, administrators), since
+agencies to account (chair, scrutiny, the implementation group, administrators) and the
+lived-experience consultees, since
 the minutes hold every agency's answers; an officer or agency lead is refused with a page
 saying why.
 """
@@ -26,8 +27,8 @@ router = APIRouter(include_in_schema=False)
 
 REFUSAL = (
     "Sessions and their minutes are read by the chair, scrutiny, the implementation group, "
-    "lived-experience consultees and administrators: the minutes hold every agency's answers, and you read only your "
-    "own agency's."
+    "lived-experience consultees and administrators: the minutes hold every agency's "
+    "answers, and you read only your own agency's."
 )
 
 

@@ -1,6 +1,7 @@
 """Holding-to-account sessions (domain/session.py) and their minutes, read by those who
-hold the agencies to account (chair, scrutiny, the implementation group, administrators),
-as the progress report is: the minutes hold every agency's answers in the session, so an
+hold the agencies to account (chair, scrutiny, the implementation group, administrators)
+and by the lived-experience consultees (api/application/access.py `SESSION_READERS`):
+the minutes hold every agency's answers in the session, so an
 officer or agency lead, who reads only their own agency's, is refused them.
 
 `GET /v1/sessions` lists the sessions (with whether their minutes are approved) and the

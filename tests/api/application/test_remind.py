@@ -503,6 +503,10 @@ def test_the_ledger_refuses_a_misstated_chase_of_actions_arising(world: World) -
         ({**good, "arisings": [{**item, "level": 1, "overdue": False}]}, "overdue must be True"),
         ({**good, "arisings": [{"action_id": "R1.1", **good["arisings"][0]}]}, "each action"),
         ({**good, "arisings": [{**good["arisings"][0], "arising_id": "x"}]}, "is not SESSION.N"),
+        (
+            {**good, "arisings": [{**good["arisings"][0], "arising_id": "Jane Doe told us."}]},
+            "arising_id must be 1-64 characters",
+        ),
         ({**good, "arisings": []}, "at least one action arising"),
         ({**good, "recipients": ["police.lead"]}, "police.lead (agency_lead) may not receive"),
     ):

@@ -78,7 +78,7 @@ def test_a_consultee_comments_and_challenges_and_signs_nothing_off(
     html = out_file.read_text()
     views = html[html.index('id="views"') : html.index('id="challenges"')]
     assert "1 comment by lived-experience consultees in this period" in views
-    assert "<th scope=\"row\">R1.1</th><td>Ask the young people too</td>" in views
+    assert '<th scope="row">R1.1</th><td>Ask the young people too</td>' in views
     assert "lx1" not in views and "Consultee 1" not in views
 
 

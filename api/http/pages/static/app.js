@@ -197,6 +197,15 @@ export function checkPrepared(body, intent) {
 
 // -- the action page's forms ---------------------------------------------------------------
 
+// A payload member as the review shows it: a list joined, an object (an action arising's
+// owner, {"agency": "police"}) as "agency police", nothing as "none".
+export function shownValue(value) {
+  if (Array.isArray(value)) return value.join("; ") || "none";
+  if (value === null || value === undefined) return "none";
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  return String(value);
+}
+
 function showReview(section, body, label, version = "Action version") {
   const review = section.querySelector("#review");
   const facts = review.querySelector("#review-facts");
@@ -208,7 +217,7 @@ function showReview(section, body, label, version = "Action version") {
     ["Time (UTC)", body.timestamp],
   ];
   for (const [name, value] of Object.entries(body.payload)) {
-    rows.push([name.replaceAll("_", " "), Array.isArray(value) ? value.join("; ") || "none" : String(value)]);
+    rows.push([name.replaceAll("_", " "), shownValue(value)]);
   }
   for (const [dt, dd] of rows) {
     const wrap = document.createElement("div");

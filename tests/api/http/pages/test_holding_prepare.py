@@ -206,6 +206,19 @@ def test_the_pages_offer_exactly_what_the_rules_accept(http: Any, w: World) -> N
     assert "update" not in offered(http, "sig", "/actions/R1.1")
 
 
+def test_the_answer_form_names_no_evidence_of_an_action_transferred_away(
+    http: Any, w: World
+) -> None:
+    """C1 stays addressed to the council once R1.1 moves to the police, whose action (and
+    so its evidence files' names) the council's people no longer read."""
+    w.client("sig").transfer_lead("R1.1", "police", "The police lead it now")
+    sign_in(http, "council.officer")
+    assert http.get("/actions/R1.1").status_code == 403
+    page = http.get("/challenges/C1").text
+    answer = page.split('data-command="answer"')[1].split("</form>")[0]
+    assert "minutes.txt" not in answer and 'type="checkbox"' not in answer
+
+
 def test_the_narrative_update_is_prepared_as_the_cli_signs_it(http: Any, w: World) -> None:
     csrf = sign_in(http, "council.officer")
     request = {

@@ -18,6 +18,7 @@ from api.http.app import create_app
 from api.http.pages.views import Rag, action_rag, worst
 from domain import Action, Status
 from ledger.auditor.entry import EventBody, SignedEntry
+from ledger.keys import KeyPair
 from projections.status import ActionRow
 from tests.support.pages import field_of as _field
 from tests.support.pages import sign_in
@@ -369,3 +370,19 @@ def test_each_form_becomes_the_payload_the_cli_would_sign(http: Any, world: Worl
     empty = {"action_id": "R1.1", "command": "return", "key_id": key_id, "inputs": {}}
     refused = http.post("/web/prepare", json=empty, headers={"X-CSRF-Token": csrf})
     assert refused.status_code == 422 and "reasons is required" in refused.json()["detail"]
+
+
+def test_a_consultee_is_offered_no_evidence_download(http: Any, world: World) -> None:
+    """Lived-experience consultees read the action and its evidence's names, never the
+    files (GET /v1/evidence refuses them), so the page links them to none."""
+    sha = world.evidence("R1.1", b"an evidence file")
+    key = KeyPair.generate()
+    world.client("chair").register_user("lx1", "L", "lived_experience", None, key.public_key)
+    http.tokens["lx1"] = TokenStore(world.ledger.tables).create(
+        "lx1", timedelta(days=1), now=world.clock.now
+    )
+    sign_in(http, "lx1")
+    page = http.get("/actions/R1.1").text
+    assert sha in page and "minutes.txt" in page and "not read by consultees" in page
+    assert f'href="/v1/evidence/{sha}"' not in page
+    assert http.get(f"/v1/evidence/{sha}").status_code == 403
