@@ -13,6 +13,14 @@ arrive meanwhile queue up and are written by the next leader, as a group the siz
 the load. One client alone is never delayed (no batching window), and under load a
 group is as large as what arrived during the previous write, bounded by `max_requests`.
 
+Each waiting request is woken once, by its own bell: when its group is settled, or when
+it is handed the lead (the queue's head, once the leader's own request is answered).
+Waking every waiter on each group's end, as one condition variable did, woke all the
+threads queued (tens, under load) for each group, each taking the interpreter lock to
+find it was not its turn: in the HTTP server that was a tenth of an append (issue 18).
+The leader hands the lead on as soon as its own request is settled, then runs `after` on
+the group it wrote (the HTTP server's receipts), so the next group is written meanwhile.
+
 Each request keeps its own answer: the writer (`Ledger._append_group`) checks requests
 in arrival order, each against the state the accepted ones before it leave, and gives a
 refused request its own error without failing its neighbours; all-or-nothing holds per
@@ -38,6 +46,9 @@ class Pending(Generic[Item, Result]):
     result: Result | None = None
     error: BaseException | None = None
     done: bool = field(default=False)
+    #: Held until the request's thread is to wake (settled, or made the leader): released
+    #: exactly once by whoever wakes it, acquired by the thread itself to sleep.
+    bell: threading.Lock = field(default_factory=lambda: _held(threading.Lock()), repr=False)
 
     def succeed(self, result: Result) -> None:
         self.result, self.done = result, True
@@ -63,14 +74,18 @@ class GroupCommit(Generic[Item, Result]):
         max_requests: int = 256,
         max_items: Callable[[Item], int] = lambda _: 1,
         max_group_items: int = 4096,
+        after: Callable[[Sequence[Pending[Item, Result]]], None] | None = None,
     ) -> None:
         self._write = write
+        #: Run by the leader on each group it wrote, once the next leader has taken over
+        #: and before the group's requests are answered: it may replace their results.
+        self._after = after
         self._max_requests = max_requests
         self._size_of = max_items
         self._max_group_items = max_group_items
         self._queue: list[Pending[Item, Result]] = []
         self._writing = False
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()  # the queue and who is writing
         #: Groups written and requests in them, for benchmarks and tests.
         self.groups = 0
         self.requests = 0
@@ -79,22 +94,45 @@ class GroupCommit(Generic[Item, Result]):
         """Queue the request, lead a group or wait for one, and return its own result
         (or raise its own error)."""
         pending: Pending[Item, Result] = Pending(item)
-        with self._changed:
+        with self._lock:
             self._queue.append(pending)
-        while True:
-            with self._changed:
-                while not pending.done and self._writing:
-                    self._changed.wait()
-                if pending.done:
-                    return self._outcome(pending)
-                self._writing = True
-                group = self._take()  # from the head: our own request may be in a later one
-            try:
-                self._run(group)
-            finally:
-                with self._changed:
-                    self._writing = False
-                    self._changed.notify_all()
+            leading = not self._writing
+            self._writing = True
+        if not leading:
+            pending.bell.acquire()  # rung once: settled, or handed the lead
+            if pending.done:
+                return self._outcome(pending)
+        handed_on = False
+        try:
+            while not pending.done:  # our own request may be in a later group
+                with self._lock:
+                    group = self._take()
+                try:
+                    self._run(group)
+                    if pending.done:  # the next group is written while this one finishes
+                        handed_on = True
+                        self._hand_on()
+                    if self._after is not None:
+                        self._after(group)
+                finally:
+                    for settled in group:
+                        if settled is not pending:
+                            settled.bell.release()
+        finally:
+            if not handed_on:
+                with self._lock:
+                    if not pending.done and pending in self._queue:  # only if _run raised
+                        self._queue.remove(pending)
+                self._hand_on()
+        return self._outcome(pending)
+
+    def _hand_on(self) -> None:
+        """Ring the queue's head to lead the next group; or, with nobody queued, stop."""
+        with self._lock:
+            if self._queue:
+                self._queue[0].bell.release()  # still writing: the head leads now
+            else:
+                self._writing = False
 
     def _take(self) -> list[Pending[Item, Result]]:
         """The queue's head, up to the group bounds (at least one request)."""
@@ -129,3 +167,8 @@ class GroupCommit(Generic[Item, Result]):
             raise pending.error
         assert pending.result is not None
         return pending.result
+
+
+def _held(lock: threading.Lock) -> threading.Lock:
+    lock.acquire()
+    return lock

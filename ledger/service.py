@@ -219,8 +219,12 @@ class Ledger:
         # on may be dated before it. Re-read with the tree state before every batch, so
         # the append path asks nothing more per entry (ledger/timestamps.py).
         self._witnessed = _moment_or_none(self.tables.log_state()[2])
+        self._finish: Callable[[list[list[Appended]]], list[list[Appended]]] | None = None
         self._group: GroupCommit[list[SignedEntry], list[Appended]] = GroupCommit(
-            self._append_group, max_items=len, max_group_items=self.GROUP_ENTRIES
+            self._append_group,
+            max_items=len,
+            max_group_items=self.GROUP_ENTRIES,
+            after=self._finish_group,
         )
 
     @property
@@ -337,6 +341,32 @@ class Ledger:
             if entry.body.type == Action.EvidenceAttached.TYPE:
                 self._check_blob(entry.body.payload)
         return self._group.submit(list(entries))
+
+    def finish_each_group(
+        self, finish: Callable[[list[list[Appended]]], list[list[Appended]]] | None
+    ) -> None:
+        """Have `finish` turn the results of each group of appends (one list per accepted
+        request, in order) into what `append` returns to each (a subclass of Appended),
+        before its requests are answered: outside the append lock, while the next group
+        is written, by the thread that wrote it. The HTTP server's receipts (api/
+        application/checkpoints.py `ServerReceipts.attach`): one batch for a whole group,
+        signed before its waiters wake, rather than each waiter waking to queue for one
+        again (a second hand-off between threads per request, issue 18). If `finish`
+        raises, the results are returned as they are. None: no longer."""
+        self._finish = finish
+
+    def _finish_group(self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]) -> None:
+        finish = self._finish
+        accepted = [p for p in group if p.error is None and p.result is not None]
+        if finish is None or not accepted:
+            return
+        try:
+            finished = finish([cast(list[Appended], p.result) for p in accepted])
+        except Exception:  # appended all the same: the caller has its plain results
+            return
+        if len(finished) == len(accepted):
+            for pending, results in zip(accepted, finished, strict=True):
+                pending.result = results
 
     def _append_group(self, group: Sequence[Pending[list[SignedEntry], list[Appended]]]) -> None:
         """Write one group (see `append`); settle every request in it."""
@@ -722,10 +752,8 @@ class Ledger:
             self._witnessed = _moment_or_none(witnessed)
             if (size, last_notification) != self._tree_state:
                 # Another writer appended and integrated since this process last did: the
-                # loop below never sees its entries, so nothing cached may be trusted (a
-                # key it revoked would otherwise still sign here; tests/reliability/
-                # test_key_drill.py).
-                self._fresh.clear()
+                # loop below never sees its entries (see `_forget_integrated_elsewhere`).
+                self._forget_integrated_elsewhere(self._tree_state, (size, last_notification))
         compact = self._compact
         if compact is None or compact.size != size:
             compact = merkle.load_compact_range(size, self.tables)
@@ -760,6 +788,33 @@ class Ledger:
         self._compact = compact
         self._tree_state = (size, last_notification)
         return integrated
+
+    def _forget_integrated_elsewhere(
+        self, known: tuple[int, int] | None, stored: tuple[int, int]
+    ) -> None:
+        """Evict from the fresh cache every aggregate that an entry another writer recorded
+        and integrated since this process's tree state `known` touched: the entries with
+        notification ids after the last one this process integrated, up to the last leaf's
+        in the `stored` tree state (a key it revoked would otherwise still sign here; tests/
+        reliability/test_key_drill.py). Any gap in what can be read (a tree that is not
+        an extension of `known`, more entries than a page) clears the whole cache.
+
+        Only those, not the whole cache: with `serve --workers N` every group of one
+        worker follows one of another's, and re-reading every aggregate it touched (the
+        directory with all its history first) was a third of an HTTP append (issue 18)."""
+        if not self._fresh:
+            return
+        if known is None or stored[0] <= known[0] or stored[1] <= known[1]:
+            self._fresh.clear()
+            return
+        foreign = self.app.recorder.select_notifications(
+            start=known[1] + 1, stop=stored[1], limit=INTEGRATION_PAGE
+        )
+        if len(foreign) >= INTEGRATION_PAGE or len(foreign) < stored[0] - known[0]:
+            self._fresh.clear()
+            return
+        for notification in foreign:
+            self._fresh.pop(cast(UUID, notification.originator_id), None)
 
     def tree_size(self) -> int:
         return self.tables.tree_state()[0]

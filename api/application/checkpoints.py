@@ -29,13 +29,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from ledger.auditor.note import NoteSigner
 from ledger.config import LedgerConfig
 from ledger.errors import LedgerError, WrongLogKey
 from ledger.group_commit import GroupCommit, Pending
 from ledger.keys import KeyFileError, KeyPair
-from ledger.receipt import Receipted, receipted, with_receipts
+from ledger.receipt import Receipted, RecentTree, receipted, with_receipts
 from ledger.service import Appended, Ledger
 from ledger.storage import StoredCheckpoint
 
@@ -63,7 +64,10 @@ def newest_checkpoint(ledger: Ledger, signer: NoteSigner | None) -> StoredCheckp
 
 
 def server_receipts(
-    ledger: Ledger, config: LedgerConfig, appended: Sequence[Appended]
+    ledger: Ledger,
+    config: LedgerConfig,
+    appended: Sequence[Appended],
+    recent: RecentTree | None = None,
 ) -> list[Receipted]:
     """The server's receipts for these appended entries: ONE checkpoint signature.
 
@@ -76,7 +80,7 @@ def server_receipts(
         if signer is None:
             break
         try:
-            return list(with_receipts(ledger, signer, appended))
+            return list(with_receipts(ledger, signer, appended, recent))
         except WrongLogKey:
             if attempt == 2:
                 break
@@ -100,20 +104,46 @@ class ServerReceipts:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        #: The last group's tree, reused while it holds every leaf (ledger/receipt.py).
+        self._recent = RecentTree()
         self._group: GroupCommit[_Asked, list[Receipted]] = GroupCommit(
             self._issue, max_items=lambda asked: len(asked[1]), max_group_items=self.MAX_LEAVES
         )
 
     def issue(self, config: LedgerConfig, appended: Sequence[Appended]) -> list[Receipted]:
         """The receipts of one request's appended entries. `config` is the app's (the
-        same for every request: the group is signed with the key it names)."""
+        same for every request: the group is signed with the key it names). Results that
+        already carry their receipts (issued with their group's append: `attach`) are
+        answered as they are."""
         if not appended:
             return []
+        if all(isinstance(a, Receipted) and a.receipt is not None for a in appended):
+            return [cast(Receipted, a) for a in appended]
         return self._group.submit((config, list(appended)))
+
+    def attach(self, config: LedgerConfig) -> None:
+        """Issue the receipts of each group of appends as the ledger writes it, for all of
+        its requests at once (`Ledger.finish_each_group`), so `issue` finds them there;
+        one request's receipts stay those `server_receipts` gives. `detach` undoes it."""
+        self.ledger.finish_each_group(lambda results: self._for_group(config, results))
+
+    def detach(self) -> None:
+        self.ledger.finish_each_group(None)
+
+    def _for_group(
+        self, config: LedgerConfig, results: list[list[Appended]]
+    ) -> list[list[Appended]]:
+        receipted = self.issue(config, [a for request in results for a in request])
+        out: list[list[Appended]] = []
+        start = 0
+        for request in results:
+            out.append(list(receipted[start : start + len(request)]))
+            start += len(request)
+        return out
 
     def _issue(self, group: Sequence[Pending[_Asked, list[Receipted]]]) -> None:
         everyone = [a for pending in group for a in pending.item[1]]
-        receipts = server_receipts(self.ledger, group[0].item[0], everyone)
+        receipts = server_receipts(self.ledger, group[0].item[0], everyone, self._recent)
         start = 0
         for pending in group:
             end = start + len(pending.item[1])

@@ -172,7 +172,10 @@ class BodyLimit:
                 return await receive()
             allowed = started + self.timeout + received / self.min_rate - time.monotonic()
             try:
-                message = await asyncio.wait_for(receive(), max(allowed, 0.0))
+                # Not asyncio.wait_for: before Python 3.12 it runs `receive()` as a task of
+                # its own, one more task (and loop pass) per message (issue 18).
+                async with asyncio.timeout(max(allowed, 0.0)):
+                    message = await receive()
             except TimeoutError:
                 return await refuse(
                     408,

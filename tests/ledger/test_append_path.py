@@ -13,7 +13,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain import Action, action_aggregate_id
+from domain import Action, NotPermitted, action_aggregate_id
 from ledger.auditor.entry import EventBody, SignedEntry, entry_bytes_from_body
 from ledger.errors import SignatureRejected
 from ledger.keys import KeyPair
@@ -182,6 +182,47 @@ def test_an_entry_recorded_by_another_writer_in_between_is_read_and_integrated_f
     world.checkpoint()
     report = verify_ledger(world.ledger, world.vkey, workers=1)
     assert report.ok, report.problems
+
+
+def test_a_second_writer_evicts_what_it_touched_and_only_that(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ledgers on one database (two `serve` workers): what the other wrote and
+    integrated is read again here, at its new version; an aggregate it did not touch is
+    not; a key it revoked is refused here at once."""
+    from api.application.commands import Client
+
+    world.add_action("R1.2")
+    r12 = action_aggregate_id("R1.2")
+    world.ledger.append(_comments(world, 1))  # R1.1 and the directory are cached here
+    with Ledger(world.config, clock=world.clock) as other:
+        Client(other, world.signer("council.officer")).submit(
+            Action.CommentAdded.TYPE, r12, {"kind": "comment", "text": "from the other"}
+        )
+    read: list[Any] = []
+    original = world.ledger.get
+
+    def counted(aggregate_id: Any) -> Any:
+        read.append(aggregate_id)
+        return original(aggregate_id)
+
+    monkeypatch.setattr(world.ledger, "get", counted)
+    version = world.ledger.version_of(r12)  # the other's comment is there: 3 (and a read)
+    on_r12 = world.signer("council.officer").sign(
+        Action.CommentAdded.TYPE, r12, version + 1, {"kind": "comment", "text": "here"}
+    )
+    entries = [*_comments(world, 1), on_r12]
+    read.clear()
+    world.ledger.append(entries)
+    assert read == [r12], "R1.1 and the directory came from the cache; R1.2 was re-read"
+    key_id = world.keys["council.officer"].key_id
+    with Ledger(world.config, clock=world.clock) as other:
+        Client(other, world.signer("council.lead")).revoke_key(
+            "council.officer", key_id, "laptop lost"
+        )
+    with pytest.raises(NotPermitted) as refused:
+        world.ledger.append(_comments(world, 1))
+    assert refused.value.rule == "signature.revoked_key"
 
 
 # -- full verification on the pool ------------------------------------------------------------

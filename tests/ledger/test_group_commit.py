@@ -155,6 +155,90 @@ def test_the_combiner_fails_only_the_group_whose_writer_raised() -> None:
     assert calls == [[2], [13], [3]]
 
 
+def test_each_waiter_is_answered_and_the_lead_passes_down_the_queue() -> None:
+    """Many threads at once: each gets its own answer, groups form, and whoever is left
+    queued when a leader is answered writes next (no thread is left asleep)."""
+    first_group = threading.Event()
+    release = threading.Event()
+    leaders: list[str] = []
+
+    def writer(group: Any) -> None:
+        leaders.append(threading.current_thread().name)
+        if not first_group.is_set():
+            first_group.set()
+            release.wait(10)  # the others queue behind the first group meanwhile
+        for p in group:
+            p.succeed(p.item * 2) if p.item % 7 else p.fail(ValueError(p.item))
+
+    combiner: GroupCommit[int, int] = GroupCommit(writer, max_requests=5)
+    answers: dict[int, Any] = {}
+
+    def run(n: int) -> None:
+        try:
+            answers[n] = combiner.submit(n)
+        except ValueError as error:
+            answers[n] = error
+
+    threads = [threading.Thread(target=run, args=(n,), name=f"t{n}") for n in range(1, 41)]
+    threads[0].start()
+    assert first_group.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    while len(combiner._queue) < 39:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert {n: a for n, a in answers.items() if not isinstance(a, ValueError)} == {
+        n: 2 * n for n in range(1, 41) if n % 7
+    }
+    assert sorted(n for n, a in answers.items() if isinstance(a, ValueError)) == [7, 14, 21, 28, 35]
+    assert combiner.groups == 9 and combiner.requests == 40  # 1, then 39 in fives
+    assert len(set(leaders)) > 1, "the lead was handed on"
+    assert combiner.submit(3) == 6  # and nobody is left writing
+
+
+def test_what_runs_after_a_group_answers_its_requests_once_the_next_leads() -> None:
+    """`after` sees the group settled and may replace its results; the next group's
+    leader has been rung before it runs (so the next group is written meanwhile)."""
+    seen: list[tuple[list[int], bool]] = []
+
+    def write(group: Any) -> None:
+        for p in group:
+            p.succeed(p.item)
+
+    def after(group: Any) -> None:
+        seen.append(([p.item for p in group], combiner._writing))
+        for p in group:
+            p.result = -p.item
+
+    combiner: GroupCommit[int, int] = GroupCommit(write, after=after)
+    assert combiner.submit(5) == -5
+    assert seen == [([5], False)]  # nobody queued: the lead was given up before `after`
+
+
+def test_a_ledger_group_is_finished_before_its_requests_are_answered(world: World) -> None:
+    calls: list[list[int]] = []
+
+    def finish(results: list[list[Appended]]) -> list[list[Appended]]:
+        calls.append([len(r) for r in results])
+        return [[dataclasses.replace(a, type=a.type + "!") for a in r] for r in results]
+
+    world.ledger.finish_each_group(finish)
+    v = world.ledger.version_of(action_aggregate_id("R1.1"))
+    (appended,) = world.ledger.append([comment(world, "council.officer", v + 1)])
+    assert appended.type == Action.CommentAdded.TYPE + "!" and calls == [[1]]
+
+    def broken(results: list[list[Appended]]) -> list[list[Appended]]:
+        raise OSError("no receipts today")
+
+    world.ledger.finish_each_group(broken)
+    (plain,) = world.ledger.append([comment(world, "council.officer", v + 2)])
+    assert plain.type == Action.CommentAdded.TYPE and plain.leaf_index == appended.leaf_index + 1
+    world.ledger.finish_each_group(None)
+
+
 def test_an_entry_the_auditor_could_not_read_is_refused(world: World) -> None:
     """The auditor reads a bundle line of at most 4 MiB (ledger/auditor/limits.py): the
     ledger never writes a longer entry, so no honest log fails its own audit."""

@@ -8,7 +8,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -66,12 +66,14 @@ def test_requests_waiting_meanwhile_share_one_signature(
     entered, release = threading.Event(), threading.Event()
     groups: list[int] = []
 
-    def slow_first(ledger: Ledger, config: LedgerConfig, batch: Sequence[Appended]) -> Any:
+    def slow_first(
+        ledger: Ledger, config: LedgerConfig, batch: Sequence[Appended], recent: Any = None
+    ) -> Any:
         groups.append(len(batch))
         if len(groups) == 1:
             entered.set()
             assert release.wait(10)
-        return server_receipts(ledger, config, batch)
+        return server_receipts(ledger, config, batch, recent)
 
     monkeypatch.setattr(checkpoints, "server_receipts", slow_first)
     answers: dict[int, list[Receipted]] = {}
@@ -102,6 +104,49 @@ def test_requests_waiting_meanwhile_share_one_signature(
         for i in (1, 3, 4, 5)
     }
     assert len(shared) == 1  # each request its own receipts, all under the one checkpoint
+
+
+def test_a_later_batch_the_last_tree_holds_is_answered_under_its_checkpoint(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests of one group of appends reach the receipts in several batches: a
+    batch whose leaves the tree of the previous one holds reuses its checkpoint (no new
+    signature); one with a leaf beyond it gets a checkpoint of the current tree."""
+    appended = _appended(world, 3)
+    receipts = ServerReceipts(world.ledger)
+    signed: list[int] = []
+    original = Ledger.checkpoint_signer
+
+    def counted(ledger: Ledger, signer: Any) -> Any:
+        signed.append(ledger.tree_size())
+        return original(ledger, signer)
+
+    monkeypatch.setattr(Ledger, "checkpoint_signer", counted)
+    first = receipts.issue(world.config, appended[:1])
+    later = receipts.issue(world.config, appended[1:])
+    assert len(signed) == 1
+    assert _verified(world, first, appended[:1]) == _verified(world, later, appended[1:])
+    beyond = _appended(world, 1)
+    newer = receipts.issue(world.config, beyond)
+    assert len(signed) == 2
+    assert _verified(world, newer, beyond) != _verified(world, later, appended[1:])
+
+
+def test_attached_each_group_of_appends_carries_its_receipts(world: World) -> None:
+    """Attached (as the HTTP app is), the ledger's appends come back with their receipts,
+    one checkpoint per group, and `issue` answers with them as they are."""
+    receipts = ServerReceipts(world.ledger)
+    receipts.attach(world.config)
+    try:
+        appended = _appended(world, 2)
+        assert all(isinstance(a, Receipted) for a in appended)
+        for one in appended:
+            assert receipts.issue(world.config, [one]) == [one]
+            _verified(world, [cast(Receipted, one)], [one])
+    finally:
+        receipts.detach()
+    (plain,) = _appended(world, 1)
+    assert type(plain) is Appended
 
 
 def test_without_the_log_key_every_request_is_answered_without_receipts(world: World) -> None:
