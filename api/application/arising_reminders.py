@@ -16,8 +16,8 @@ body's SHA-256; never an address nor the text.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 from api.application.digest_mail import DigestMail, compose_arisings
 from api.application.mailer import SmtpSettings, deliver
@@ -28,10 +28,10 @@ from api.application.remind import (
     Sender,
     each_until_down,
     guarded,
+    last_sent_within,
     preview_or_send,
 )
 from domain import Reminders
-from domain.reminders import reminders_aggregate_id
 from ledger.service import Ledger
 from ledger.signer import Signer
 from projections.arising_reminders import ArisingDigest, build_arising_digests
@@ -136,24 +136,18 @@ def _payload(digest: ArisingDigest, mail: DigestMail, refused: set[str]) -> dict
         "within_days": digest.within_days,
         "escalate_months": list(digest.escalate_months),
         "arisings": [item.payload() for item in digest.items],
-        "recipients": [u for u in mail.to if u not in refused],
-        "unreachable": sorted({*mail.unreachable, *refused}),
-        "message_id": mail.message_id,
-        "body_sha256": mail.body_sha256,
+        **mail.delivery(refused),
     }
 
 
 def _same_sent(ledger: Ledger, digest: ArisingDigest, days: int) -> datetime | None:
     """When the same actions arising at the same levels were last chased for this
     agency, if within `days`."""
-    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(digest.agency)))
-    if reminders is None or days <= 0:
-        return None
-    since = ledger.clock() - timedelta(days=days)
     content = digest.content()
-    for record in reversed(reminders.arising_chases):
-        if record.sent_at < since:
-            return None
-        if record.items == content:
-            return record.sent_at
-    return None
+    return last_sent_within(
+        ledger,
+        digest.agency,
+        days,
+        lambda reminders: reminders.arising_chases,
+        lambda record: record.items == content,
+    )

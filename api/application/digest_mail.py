@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from projections.arising_reminders import OWNER, ArisingDigest, ArisingItem
 from projections.reminders import (
@@ -53,6 +54,17 @@ class DigestMail:
     message_id: str
     to: tuple[str, ...]  # user ids the message is addressed to
     unreachable: tuple[str, ...]  # user ids of the audience with no address
+
+    def delivery(self, refused: set[str]) -> dict[str, Any]:
+        """What every record of a sent message says of its delivery, whatever it chased:
+        who got it and who did not (`refused`: the user ids the server refused), by user
+        id, the Message-ID and the body's SHA-256; never an address nor the text."""
+        return {
+            "recipients": [u for u in self.to if u not in refused],
+            "unreachable": sorted({*self.unreachable, *refused}),
+            "message_id": self.message_id,
+            "body_sha256": self.body_sha256,
+        }
 
 
 def level_heading(level: int, months: tuple[int, ...]) -> str:

@@ -31,12 +31,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from api.application.digest_mail import DigestMail, compose
 from api.application.mailer import DeliveryError, SmtpSettings, deliver
 from domain import DomainError, Reminders, RuleContext
-from domain.reminders import check_sender, reminders_aggregate_id
+from domain.reminders import (
+    DigestRecord,
+    UpdateRequestRecord,
+    check_sender,
+    reminders_aggregate_id,
+)
 from ledger.auditor.entry import SignedEntry
 from ledger.config import LedgerConfig
 from ledger.entry import to_domain_event
@@ -302,10 +307,7 @@ def _payload(
         "within_days": options.within_days,
         "escalate_months": list(options.escalate_months),
         "actions": [item.payload() for item in digest.items],
-        "recipients": [u for u in mail.to if u not in refused],
-        "unreachable": sorted({*mail.unreachable, *refused}),
-        "message_id": mail.message_id,
-        "body_sha256": mail.body_sha256,
+        **mail.delivery(refused),
     }
 
 
@@ -354,14 +356,32 @@ def append_record(
 
 def _same_digest_sent(ledger: Ledger, digest: Digest, days: int) -> datetime | None:
     """When the same content was last recorded for this agency, if within `days`."""
-    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(digest.agency)))
+    content = digest.content()
+    return last_sent_within(
+        ledger, digest.agency, days, lambda r: r.digests, lambda record: record.items == content
+    )
+
+
+Record = TypeVar("Record", DigestRecord, UpdateRequestRecord)
+
+
+def last_sent_within(
+    ledger: Ledger,
+    agency: str,
+    days: int,
+    records: Callable[[Reminders], list[Record]],
+    same: Callable[[Record], bool],
+) -> datetime | None:
+    """When a message `same` says repeats this one was last recorded in the agency's
+    `records` (its digests, update requests or chases of actions arising), if within
+    `days` (0: never a repeat): the newest first, stopping at the first older one."""
+    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(agency)))
     if reminders is None or days <= 0:
         return None
     since = ledger.clock() - timedelta(days=days)
-    content = digest.content()
-    for record in reversed(reminders.digests):
+    for record in reversed(records(reminders)):
         if record.sent_at < since:
             return None
-        if record.items == content:
+        if same(record):
             return record.sent_at
     return None

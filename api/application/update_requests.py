@@ -18,8 +18,8 @@ never an address nor the text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any
 
 from api.application.digest_mail import DigestMail, compose_update_request
 from api.application.mailer import SmtpSettings, deliver
@@ -29,10 +29,10 @@ from api.application.remind import (
     Sender,
     each_until_down,
     guarded,
+    last_sent_within,
     preview_or_send,
 )
 from domain import Reminders
-from domain.reminders import reminders_aggregate_id
 from ledger.service import Ledger
 from ledger.signer import Signer
 from projections.asof import parse_as_of
@@ -150,25 +150,19 @@ def _payload(request: UpdateRequest, mail: DigestMail, refused: set[str]) -> dic
         "within_days": request.within_days,
         "updated_since": request.updated_since.isoformat(),
         "actions": request.payload_items(),
-        "recipients": [u for u in mail.to if u not in refused],
-        "unreachable": sorted({*mail.unreachable, *refused}),
-        "message_id": mail.message_id,
-        "body_sha256": mail.body_sha256,
+        **mail.delivery(refused),
     }
 
 
 def _same_request_sent(ledger: Ledger, request: UpdateRequest, days: int) -> datetime | None:
     """When a request about the same actions for the same period was last recorded for
     this agency, if within `days`."""
-    reminders = cast(Reminders | None, ledger.get(reminders_aggregate_id(request.agency)))
-    if reminders is None or days <= 0:
-        return None
-    since = ledger.clock() - timedelta(days=days)
     asked = tuple(sorted(item.action_id for item in request.items))
     period = request.updated_since.isoformat()
-    for record in reversed(reminders.update_requests):
-        if record.sent_at < since:
-            return None
-        if record.action_ids == asked and record.updated_since == period:
-            return record.sent_at
-    return None
+    return last_sent_within(
+        ledger,
+        request.agency,
+        days,
+        lambda reminders: reminders.update_requests,
+        lambda record: record.action_ids == asked and record.updated_since == period,
+    )
