@@ -67,12 +67,14 @@ class HoldingField:
 @dataclass(frozen=True)
 class Scene:
     """What a command is built against: the ledger, the challenge or session named (its
-    id; "" when raising), its state, and the minutes' digest."""
+    id; "" when raising), its state, and the minutes' digest. `probing`: only asking
+    whether the rule would accept it (`offered`), so nothing needs the log read for it."""
 
     ledger: Ledger
     subject: str
     state: Any
     digest: Digest | None = None
+    probing: bool = False
 
 
 #: Builds the command's entry through `client` (captured, not appended).
@@ -141,10 +143,16 @@ def addressed_agency(ledger: Ledger, subject: str) -> str:
     return str(leads[0])
 
 
+#: The id a probe of raising uses: the highest a challenge id may be (domain/challenge.py).
+PROBE_CHALLENGE = "C999999999"
+
+
 def _raise(client: Client, scene: Scene, inputs: dict[str, Any]) -> Any:
     subject = text_input(inputs, "subject").upper()
     agency = text_input(inputs, "agency", required=False) or addressed_agency(scene.ledger, subject)
-    challenge_id = next_challenge_id(scene.ledger.entries(0))
+    # Probing, any id no challenge has will do: picking the next one reads the whole log,
+    # which every challenges page would pay for each viewer who may raise.
+    challenge_id = PROBE_CHALLENGE if scene.probing else next_challenge_id(scene.ledger.entries(0))
     return client.raise_challenge(challenge_id, subject, agency, text_input(inputs, "text"))
 
 
@@ -456,7 +464,7 @@ def offered(
     """The forms this user may use on this challenge or session now (by the domain's
     rules), each with the choices of its selects that the rule accepts."""
     try:
-        scene = scene_of(ledger, kind, subject, digest)
+        scene = replace(scene_of(ledger, kind, subject, digest), probing=True)
     except CommandError:
         return []
     found = []
